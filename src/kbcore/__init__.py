@@ -1,0 +1,45 @@
+"""A multi-tenant knowledge base for Vapi voice agents."""
+
+from __future__ import annotations
+
+from kbcore.domain import Assistant, Change, ChangeType, Document, Page
+from kbcore.errors import (
+    KbError,
+    NotFound,
+    RateLimited,
+    StoreUnavailable,
+    SyncFailed,
+    SyncInProgress,
+    ValidationError,
+    VapiError,
+    VersionConflict,
+)
+from kbcore.knowledge_base import KnowledgeBase
+from kbcore.rules import Rules
+
+__all__ = [
+    "Assistant",
+    "Change",
+    "ChangeType",
+    "Document",
+    "KbError",
+    "KnowledgeBase",
+    "NotFound",
+    "Page",
+    "RateLimited",
+    "Rules",
+    "StoreUnavailable",
+    "SyncFailed",
+    "SyncInProgress",
+    "ValidationError",
+    "VapiError",
+    "VersionConflict",
+]
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("kbcore")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

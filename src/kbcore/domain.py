@@ -1,0 +1,151 @@
+"""The values kbcore works with. Frozen, comparable, and free of I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import attrs
+
+T = TypeVar("T")
+
+#: Categories of the existing system; a host may configure its own set.
+DEFAULT_CATEGORIES: frozenset[str] = frozenset(
+    {"products_services", "operations", "ai_guidelines", "general"}
+)
+DEFAULT_CATEGORY = "general"
+
+
+class ChangeType(StrEnum):
+    """What a changelog row records. The first three are the existing system's."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"
+    REACTIVATED = "reactivated"
+    RENAMED = "renamed"
+    RECATEGORIZED = "recategorized"
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dict(value)
+
+
+@attrs.frozen
+class Document:
+    """A document as stored: the current version of one knowledge-base file."""
+
+    id: UUID
+    org_id: UUID
+    filename: str
+    content: str = attrs.field(repr=False)
+    category: str
+    version: int
+    active: bool
+    metadata: Mapping[str, Any] = attrs.field(repr=False, converter=_frozen_mapping)
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.frozen
+class NewDocument:
+    """A validated document that is not stored yet."""
+
+    org_id: UUID
+    filename: str
+    content: str = attrs.field(repr=False)
+    category: str
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, repr=False, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class DocumentState:
+    """The fields of a document that an update may change, as they will be stored."""
+
+    filename: str
+    content: str = attrs.field(repr=False)
+    category: str
+    version: int
+    active: bool
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentState:
+        return cls(
+            filename=document.filename,
+            content=document.content,
+            category=document.category,
+            version=document.version,
+            active=document.active,
+        )
+
+
+@attrs.frozen
+class ChangeDraft:
+    """A changelog row about to be written with the change it records."""
+
+    change_type: ChangeType
+    summary: str
+    changed_by: str | None
+    version_from: int | None = None
+    version_to: int | None = None
+    previous_content: str | None = attrs.field(default=None, repr=False)
+    new_content: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class Change:
+    """One row of a document's audit trail."""
+
+    id: UUID
+    document_id: UUID
+    org_id: UUID
+    change_type: str
+    version_from: int | None
+    version_to: int | None
+    changed_by: str | None
+    summary: str | None
+    previous_content: str | None = attrs.field(repr=False)
+    new_content: str | None = attrs.field(repr=False)
+    created_at: datetime
+
+
+@attrs.frozen
+class PageKey:
+    """Where a page of a newest-first listing ends: the last row's sort key."""
+
+    created_at: datetime
+    id: UUID
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing; ``next_cursor`` is ``None`` on the last page."""
+
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+@attrs.frozen
+class Assistant:
+    """An org's agent that has (or should have) a Vapi assistant."""
+
+    agent_id: UUID
+    org_id: UUID
+    role: str
+    vapi_assistant_id: str | None
+
+
+@attrs.frozen
+class Secret:
+    """A credential. Its repr and str never show the value."""
+
+    value: str = attrs.field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__

@@ -1,0 +1,90 @@
+"""The errors kbcore raises: one hierarchy, one base class to catch.
+
+Every message is written for the person who will read it. Text that came from
+a provider (Vapi, PostgreSQL) is kept in a separate attribute and never becomes
+the message itself, so a host can show ``str(error)`` to an end user.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class KbError(Exception):
+    """Base class of every error kbcore raises on purpose."""
+
+
+class ValidationError(KbError, ValueError):
+    """An input was rejected before anything was written."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(KbError, LookupError):
+    """The object does not exist in this org (or in any org)."""
+
+
+class VersionConflict(KbError):
+    """The document moved on since the version the caller read."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"Document was changed by someone else: expected version {expected}, found {actual}"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class StoreUnavailable(KbError):
+    """The database could not complete the operation; nothing was half written."""
+
+
+class RateLimited(KbError):
+    """A sync was attempted too soon after the last successful one."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(rate_limited_message(retry_after))
+        self.retry_after = retry_after
+
+
+def rate_limited_message(retry_after: float) -> str:
+    """The message of a rate-limited attempt, as users and the audit log see it."""
+    return f"Rate limited. Try again in {max(1, math.ceil(retry_after))}s."
+
+
+class SyncInProgress(KbError):
+    """Another sync of the same org is running right now."""
+
+    def __init__(self, message: str = "A sync of this knowledge base is already running") -> None:
+        super().__init__(message)
+
+
+class SyncFailed(KbError):
+    """A sync could not finish; ``reason`` says what to fix.
+
+    ``provider_message`` holds what Vapi said, when it said something; it is for
+    operators and logs, not for end users.
+    """
+
+    def __init__(self, reason: str, *, provider_message: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.provider_message = provider_message
+
+
+class VapiError(KbError):
+    """Vapi answered with an error or could not be reached.
+
+    ``status_code`` is the HTTP status (``None`` when no response arrived) and
+    ``vapi_message`` what Vapi said, joined when it sent a list.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, vapi_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.vapi_message = vapi_message

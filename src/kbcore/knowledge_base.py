@@ -1,0 +1,318 @@
+"""The document use cases: every read and write of an org's knowledge base."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+import structlog
+
+from kbcore import rules
+from kbcore.domain import (
+    Change,
+    ChangeDraft,
+    ChangeType,
+    Document,
+    DocumentState,
+    NewDocument,
+    Page,
+    PageKey,
+)
+from kbcore.errors import NotFound, ValidationError, VersionConflict
+from kbcore.ports import Store, Transaction
+from kbcore.rules import Rules
+
+log = structlog.get_logger("kbcore")
+
+
+@attrs.define
+class KnowledgeBase:
+    """An org-scoped knowledge base over any ``Store``.
+
+    Every method takes the org first; no call reads or writes another org's rows.
+    Inputs are validated before a transaction starts, so a rejected call writes nothing.
+    """
+
+    _store: Store
+    _rules: Rules = attrs.field(factory=Rules, kw_only=True)
+
+    async def create(
+        self,
+        org_id: UUID | str,
+        *,
+        filename: str,
+        content: str,
+        category: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Document:
+        draft = NewDocument(
+            org_id=rules.uuid(org_id, "org_id"),
+            filename=self._rules.filename(filename),
+            content=self._rules.content(content),
+            category=self._rules.category(category),
+            metadata=rules.metadata(metadata),
+        )
+        change = ChangeDraft(
+            change_type=ChangeType.CREATED,
+            summary=f"Created: {draft.filename}",
+            changed_by=rules.actor(actor),
+            version_to=1,
+            new_content=draft.content,
+        )
+        async with self._store.transaction() as tx:
+            document = await tx.documents.insert(draft, change)
+        log.info(
+            "kbcore.document.created",
+            org_id=str(document.org_id),
+            document_id=str(document.id),
+            category=document.category,
+        )
+        return document
+
+    async def get(self, org_id: UUID | str, document_id: UUID | str) -> Document:
+        org, doc_id = _ids(org_id, document_id)
+        async with self._store.transaction() as tx:
+            return await _require(tx, org, doc_id)
+
+    async def list(
+        self,
+        org_id: UUID | str,
+        *,
+        category: str | None = None,
+        include_inactive: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Document]:
+        """One page of documents, newest first. Pass ``page.next_cursor`` back for the next."""
+        org = rules.uuid(org_id, "org_id")
+        wanted_category = None if category is None else self._rules.category(category)
+        size = rules.page_size(limit)
+        after = None if cursor is None else decode_cursor(cursor)
+        async with self._store.transaction() as tx:
+            rows = await tx.documents.page(
+                org,
+                category=wanted_category,
+                include_inactive=rules.active(include_inactive),
+                limit=size + 1,
+                after=after,
+            )
+        items = list(rows[:size])
+        next_cursor = encode_cursor(items[-1]) if len(rows) > size else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def update(
+        self,
+        org_id: UUID | str,
+        document_id: UUID | str,
+        *,
+        filename: str | None = None,
+        content: str | None = None,
+        category: str | None = None,
+        active: bool | None = None,
+        actor: str | None = None,
+        expected_version: int | None = None,
+    ) -> Document:
+        """Change any of the fields; each effective change gets its changelog row.
+
+        Only a content change bumps the version. With ``expected_version`` the
+        update fails with ``VersionConflict`` if the document moved on.
+        """
+        org, doc_id = _ids(org_id, document_id)
+        edit = _Edit(
+            filename=None if filename is None else self._rules.filename(filename),
+            content=None if content is None else self._rules.content(content),
+            category=None if category is None else self._rules.category(category),
+            active=None if active is None else rules.active(active),
+            actor=rules.actor(actor),
+        )
+        expected = None if expected_version is None else rules.version(expected_version)
+        async with self._store.transaction() as tx:
+            current = await _require(tx, org, doc_id, for_update=True)
+            if expected is not None and current.version != expected:
+                raise VersionConflict(expected=expected, actual=current.version)
+            state, changes = edit.apply_to(current)
+            if not changes:
+                return current
+            document = await tx.documents.update(org, doc_id, state, changes)
+        _log_changes(document, changes)
+        return document
+
+    async def delete(
+        self, org_id: UUID | str, document_id: UUID | str, *, actor: str | None = None
+    ) -> Document:
+        """Soft delete: the document turns inactive. Deleting twice is harmless."""
+        return await self.update(org_id, document_id, active=False, actor=actor)
+
+    async def history(self, org_id: UUID | str, document_id: UUID | str) -> builtins.list[Change]:
+        """The document's changelog, oldest first."""
+        org, doc_id = _ids(org_id, document_id)
+        async with self._store.transaction() as tx:
+            await _require(tx, org, doc_id)
+            return list(await tx.changes.for_document(org, doc_id))
+
+    async def restore(
+        self,
+        org_id: UUID | str,
+        document_id: UUID | str,
+        *,
+        version: int,
+        actor: str | None = None,
+    ) -> Document:
+        """Make an earlier version's content the current content, as a new version."""
+        org, doc_id = _ids(org_id, document_id)
+        wanted = rules.version(version)
+        changed_by = rules.actor(actor)
+        async with self._store.transaction() as tx:
+            current = await _require(tx, org, doc_id, for_update=True)
+            if wanted >= current.version:
+                raise ValidationError(
+                    "version", f"Version {wanted} is not earlier than the current {current.version}"
+                )
+            content = _content_at(await tx.changes.for_document(org, doc_id), wanted)
+            if content is None:
+                raise NotFound(f"Version {wanted} of document {doc_id} is not in its history")
+            if content == current.content:
+                return current
+            change = ChangeDraft(
+                change_type=ChangeType.RESTORED,
+                summary=f"Restored: {current.filename} to version {wanted}",
+                changed_by=changed_by,
+                version_from=current.version,
+                version_to=current.version + 1,
+                previous_content=current.content,
+                new_content=content,
+            )
+            state = attrs.evolve(
+                DocumentState.of(current), content=content, version=current.version + 1
+            )
+            document = await tx.documents.update(org, doc_id, state, [change])
+        _log_changes(document, [change])
+        return document
+
+
+@attrs.frozen
+class _Edit:
+    """A validated update request; ``None`` means "leave as it is"."""
+
+    filename: str | None
+    content: str | None = attrs.field(repr=False)
+    category: str | None
+    active: bool | None
+    actor: str | None
+
+    def apply_to(self, current: Document) -> tuple[DocumentState, list[ChangeDraft]]:
+        state = DocumentState.of(current)
+        changes: list[ChangeDraft] = []
+        if self.filename is not None and self.filename != state.filename:
+            changes.append(
+                self._change(ChangeType.RENAMED, f"Renamed: {state.filename} to {self.filename}")
+            )
+            state = attrs.evolve(state, filename=self.filename)
+        if self.content is not None and self.content != state.content:
+            changes.append(
+                self._change(
+                    ChangeType.UPDATED,
+                    f"Updated: {state.filename}",
+                    version_from=state.version,
+                    version_to=state.version + 1,
+                    previous_content=state.content,
+                    new_content=self.content,
+                )
+            )
+            state = attrs.evolve(state, content=self.content, version=state.version + 1)
+        if self.category is not None and self.category != state.category:
+            changes.append(
+                self._change(
+                    ChangeType.RECATEGORIZED,
+                    f"Recategorized: {state.filename} from {state.category} to {self.category}",
+                )
+            )
+            state = attrs.evolve(state, category=self.category)
+        if self.active is not None and self.active != state.active:
+            kind, verb = (
+                (ChangeType.REACTIVATED, "Reactivated")
+                if self.active
+                else (ChangeType.DELETED, "Deleted")
+            )
+            changes.append(self._change(kind, f"{verb}: {state.filename}"))
+            state = attrs.evolve(state, active=self.active)
+        return state, changes
+
+    def _change(
+        self,
+        change_type: ChangeType,
+        summary: str,
+        *,
+        version_from: int | None = None,
+        version_to: int | None = None,
+        previous_content: str | None = None,
+        new_content: str | None = None,
+    ) -> ChangeDraft:
+        return ChangeDraft(
+            change_type=change_type,
+            summary=summary,
+            changed_by=self.actor,
+            version_from=version_from,
+            version_to=version_to,
+            previous_content=previous_content,
+            new_content=new_content,
+        )
+
+
+def _ids(org_id: UUID | str, document_id: UUID | str) -> tuple[UUID, UUID]:
+    return rules.uuid(org_id, "org_id"), rules.uuid(document_id, "document_id")
+
+
+async def _require(
+    tx: Transaction, org_id: UUID, document_id: UUID, *, for_update: bool = False
+) -> Document:
+    document = await tx.documents.get(org_id, document_id, for_update=for_update)
+    if document is None:
+        raise NotFound(f"Document {document_id} not found")
+    return document
+
+
+def _content_at(history: Sequence[Change], version: int) -> str | None:
+    """The content a document had at ``version``, from its changelog."""
+    for change in history:
+        if change.version_to == version and change.new_content is not None:
+            return change.new_content
+    return None
+
+
+def _log_changes(document: Document, changes: list[ChangeDraft]) -> None:
+    log.info(
+        "kbcore.document.changed",
+        org_id=str(document.org_id),
+        document_id=str(document.id),
+        version=document.version,
+        changes=[str(change.change_type) for change in changes],
+    )
+
+
+def encode_cursor(document: Document) -> str:
+    """An opaque token for "the page after this document"."""
+    raw = json.dumps([document.created_at.isoformat(), str(document.id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: object) -> PageKey:
+    if not isinstance(cursor, str) or len(cursor) > 200:
+        raise ValidationError("cursor", "Invalid cursor")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, document_id = json.loads(raw)
+        key = PageKey(created_at=datetime.fromisoformat(created_at), id=UUID(document_id))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ValidationError("cursor", "Invalid cursor") from None
+    if key.created_at.tzinfo is None:
+        raise ValidationError("cursor", "Invalid cursor")
+    return key
