@@ -133,7 +133,11 @@ class KnowledgeBase:
             active=None if active is None else rules.active(active),
             actor=rules.actor(actor),
         )
-        expected = None if expected_version is None else rules.version(expected_version)
+        expected = (
+            None
+            if expected_version is None
+            else rules.version(expected_version, "expected_version")
+        )
         async with self._store.transaction() as tx:
             current = await _require(tx, org, doc_id, for_update=True)
             if expected is not None and current.version != expected:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -38,12 +38,16 @@ def _has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
 
+def _string_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 @attrs.frozen
 class Rules:
     """The limits a KnowledgeBase enforces. A host may pass its own categories."""
 
-    categories: frozenset[str] = attrs.field(default=DEFAULT_CATEGORIES, converter=frozenset)
-    default_category: str = DEFAULT_CATEGORY
+    categories: frozenset[str] = attrs.field(default=DEFAULT_CATEGORIES, converter=_string_set)
+    default_category: str = attrs.field(default=DEFAULT_CATEGORY)
 
     @default_category.validator
     def _default_is_allowed(self, _: attrs.Attribute[str], value: str) -> None:
