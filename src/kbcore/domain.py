@@ -149,3 +149,86 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+@attrs.frozen
+class SyncDocument:
+    """What a sync needs to know of an active document, without its content."""
+
+    id: UUID
+    filename: str
+    category: str
+    content_sha256: str
+
+
+@attrs.frozen
+class LedgerFile:
+    """A file kbcore uploaded to Vapi and has not deleted yet."""
+
+    file_id: str
+    document_id: UUID
+    content_sha256: str
+
+
+@attrs.frozen
+class LedgerTool:
+    """A query tool kbcore created for an org; only the current one per name is in use."""
+
+    tool_id: str
+    tool_name: str
+    current: bool
+
+
+@attrs.frozen
+class Claimed:
+    """The sync may run: it owns the org until it finishes or its lease runs out."""
+
+    run_id: UUID
+
+
+@attrs.frozen
+class TooSoon:
+    """A successful sync ran less than the minimum interval ago."""
+
+    retry_after: float
+
+
+@attrs.frozen
+class Busy:
+    """Another sync of the org holds a live lease."""
+
+
+ClaimOutcome = Claimed | TooSoon | Busy
+
+
+@attrs.frozen
+class SyncOutcome:
+    """How a claimed run ended, as the audit log records it."""
+
+    succeeded: bool
+    error_message: str | None = None
+    tool_id: str | None = None
+    docs_synced: int = 0
+    assistants_updated: int = 0
+    files_uploaded: int = 0
+    files_reused: int = 0
+    files_deleted: int = 0
+
+
+@attrs.frozen
+class SyncRun:
+    """A row of the audit log (``kb_sync_log``)."""
+
+    id: UUID
+    org_id: UUID
+    status: str
+    error_message: str | None
+    tool_id: str | None
+    duration_ms: int | None
+    docs_synced: int | None
+    assistants_updated: int | None
+    created_at: datetime
+
+
+#: The audit message of a run whose process stopped before it finished.
+LEASE_EXPIRED_MESSAGE = "Sync interrupted: its process stopped before finishing"

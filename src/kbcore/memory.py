@@ -8,28 +8,56 @@ time, which is stricter than PostgreSQL's row locks and never weaker.
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import anyio
 import attrs
 
 from kbcore.domain import (
+    LEASE_EXPIRED_MESSAGE,
     Assistant,
+    Busy,
     Change,
     ChangeDraft,
+    Claimed,
+    ClaimOutcome,
     Document,
     DocumentState,
+    LedgerFile,
+    LedgerTool,
     NewDocument,
     PageKey,
     Secret,
+    SyncDocument,
+    SyncOutcome,
+    SyncRun,
+    TooSoon,
 )
-from kbcore.ports import Agents, Changes, Documents, Integrations, Transaction
+from kbcore.ports import (
+    Agents,
+    Changes,
+    Documents,
+    Integrations,
+    Ledger,
+    SyncDocuments,
+    SyncRuns,
+    SyncTransaction,
+)
 
 __all__ = ["MemoryStore"]
+
+
+@attrs.define
+class _Claim:
+    running: UUID | None = None
+    lease_expires_at: datetime | None = None
+    last_success_at: datetime | None = None
 
 
 @attrs.define
@@ -38,16 +66,21 @@ class _Tables:
     changes: list[Change] = attrs.Factory(list)
     agents: list[Assistant] = attrs.Factory(list)
     vapi_keys: dict[UUID, str] = attrs.Factory(dict)
+    claims: dict[UUID, _Claim] = attrs.Factory(dict)
+    runs: list[SyncRun] = attrs.Factory(list)
+    files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
+    tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
 
 
 @attrs.define
 class _Clock:
-    """Strictly increasing timestamps, so that newest-first order is total as in PostgreSQL."""
+    """The store's "database time": strictly increasing, and movable by tests."""
 
+    offset: timedelta = timedelta()
     last: datetime = attrs.field(factory=lambda: datetime.now(UTC))
 
     def now(self) -> datetime:
-        self.last = max(datetime.now(UTC), self.last + timedelta(microseconds=1))
+        self.last = max(datetime.now(UTC) + self.offset, self.last + timedelta(microseconds=1))
         return self.last
 
 
@@ -176,12 +209,151 @@ class _MemoryIntegrations:
         return None if value is None else Secret(value)
 
 
+@attrs.define
+class _MemorySyncDocuments:
+    _tables: _Tables
+
+    async def active(self, org_id: UUID) -> Sequence[SyncDocument]:
+        return [
+            SyncDocument(
+                id=document.id,
+                filename=document.filename,
+                category=document.category,
+                content_sha256=hashlib.sha256(document.content.encode()).hexdigest(),
+            )
+            for document in self._tables.documents.values()
+            if document.org_id == org_id and document.active
+        ]
+
+    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
+        found = (self._tables.documents.get(document_id) for document_id in document_ids)
+        return {doc.id: doc.content for doc in found if doc is not None and doc.org_id == org_id}
+
+
+@attrs.define
+class _MemorySyncRuns:
+    _tables: _Tables
+    _clock: _Clock
+
+    async def claim(
+        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta
+    ) -> ClaimOutcome:
+        now = self._clock.now()
+        claim = self._tables.claims.setdefault(org_id, _Claim())
+        if claim.running is not None and claim.lease_expires_at is not None:
+            if claim.lease_expires_at > now:
+                return Busy()
+            self._close(claim.running, "failed", LEASE_EXPIRED_MESSAGE, {})
+        if claim.last_success_at is not None and claim.last_success_at + min_interval > now:
+            wait = claim.last_success_at + min_interval - now
+            return TooSoon(retry_after=wait.total_seconds())
+        run_id = uuid.uuid4()
+        self._tables.runs.append(_run(run_id, org_id, "in_progress", None, now))
+        claim.running, claim.lease_expires_at = run_id, now + lease
+        return Claimed(run_id=run_id)
+
+    async def reject(self, org_id: UUID, message: str) -> UUID:
+        run = _run(uuid.uuid4(), org_id, "failed", message, self._clock.now())
+        self._tables.runs.append(attrs.evolve(run, duration_ms=0))
+        return run.id
+
+    async def renew(self, org_id: UUID, run_id: UUID, lease: timedelta) -> bool:
+        claim = self._tables.claims.get(org_id)
+        if claim is None or claim.running != run_id:
+            return False
+        claim.lease_expires_at = self._clock.now() + lease
+        return True
+
+    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> None:
+        fields = {
+            "tool_id": outcome.tool_id,
+            "docs_synced": outcome.docs_synced,
+            "assistants_updated": outcome.assistants_updated,
+        }
+        status = "success" if outcome.succeeded else "failed"
+        self._close(run_id, status, outcome.error_message, fields)
+        claim = self._tables.claims.get(org_id)
+        if claim is not None and claim.running == run_id:
+            claim.running = claim.lease_expires_at = None
+            if outcome.succeeded:
+                claim.last_success_at = self._clock.now()
+
+    async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
+        runs = [run for run in self._tables.runs if run.org_id == org_id]
+        return runs[::-1][:limit]
+
+    def _close(
+        self, run_id: UUID, status: str, message: str | None, fields: Mapping[str, Any]
+    ) -> None:
+        for index, run in enumerate(self._tables.runs):
+            if run.id == run_id and run.status == "in_progress":
+                elapsed = self._clock.now() - run.created_at
+                self._tables.runs[index] = attrs.evolve(
+                    run,
+                    status=status,
+                    error_message=message,
+                    duration_ms=int(elapsed.total_seconds() * 1000),
+                    **fields,
+                )
+
+
+def _run(run_id: UUID, org_id: UUID, status: str, message: str | None, now: datetime) -> SyncRun:
+    return SyncRun(
+        id=run_id,
+        org_id=org_id,
+        status=status,
+        error_message=message,
+        tool_id=None,
+        duration_ms=None,
+        docs_synced=None,
+        assistants_updated=None,
+        created_at=now,
+    )
+
+
+@attrs.define
+class _MemoryLedger:
+    _tables: _Tables
+
+    async def files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]:
+        return list(self._tables.files.get((org_id, tool_name), []))
+
+    async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None:
+        self._tables.files.setdefault((org_id, tool_name), []).append(file)
+
+    async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None:
+        gone = set(file_ids)
+        key = (org_id, tool_name)
+        self._tables.files[key] = [
+            f for f in self._tables.files.get(key, []) if f.file_id not in gone
+        ]
+
+    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]:
+        return list(self._tables.tools.get(org_id, []))
+
+    async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        tools = [
+            attrs.evolve(tool, current=False) if tool.tool_name == tool_name else tool
+            for tool in self._tables.tools.get(org_id, [])
+            if tool.tool_id != tool_id
+        ]
+        tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=True))
+        self._tables.tools[org_id] = tools
+
+    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
+        tools = self._tables.tools.get(org_id, [])
+        self._tables.tools[org_id] = [tool for tool in tools if tool.tool_id != tool_id]
+
+
 @attrs.frozen
 class _MemoryTransaction:
     documents: Documents
     changes: Changes
     agents: Agents
     integrations: Integrations
+    sync_documents: SyncDocuments
+    sync_runs: SyncRuns
+    ledger: Ledger
 
 
 @attrs.define
@@ -193,7 +365,7 @@ class MemoryStore:
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self) -> AsyncIterator[SyncTransaction]:
         async with self._lock:
             working = copy.deepcopy(self._tables)
             yield _MemoryTransaction(
@@ -201,6 +373,9 @@ class MemoryStore:
                 changes=_MemoryChanges(working),
                 agents=_MemoryAgents(working),
                 integrations=_MemoryIntegrations(working),
+                sync_documents=_MemorySyncDocuments(working),
+                sync_runs=_MemorySyncRuns(working, self._clock),
+                ledger=_MemoryLedger(working),
             )
             self._tables = working
 
@@ -221,6 +396,10 @@ class MemoryStore:
         )
         self._tables.agents.append(assistant)
         return assistant
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the store's clock forward, as time passing would (for tests of windows)."""
+        self._clock.offset += delta
 
     def set_vapi_key(self, org_id: UUID | str, api_key: str) -> None:
         """Configure the org's Vapi key, as its ``vapi`` integration row would."""

@@ -9,8 +9,9 @@ services depend on them only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -18,11 +19,17 @@ from kbcore.domain import (
     Assistant,
     Change,
     ChangeDraft,
+    ClaimOutcome,
     Document,
     DocumentState,
+    LedgerFile,
+    LedgerTool,
     NewDocument,
     PageKey,
     Secret,
+    SyncDocument,
+    SyncOutcome,
+    SyncRun,
 )
 
 
@@ -60,6 +67,16 @@ class Documents(Protocol):
         ...
 
 
+class SyncDocuments(Protocol):
+    async def active(self, org_id: UUID) -> Sequence[SyncDocument]:
+        """The org's active documents, with the SHA-256 of their UTF-8 content, no content."""
+        ...
+
+    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
+        """The content of the given documents of the org (those that still exist)."""
+        ...
+
+
 class Changes(Protocol):
     async def for_document(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
         """The document's changelog, oldest first."""
@@ -76,6 +93,56 @@ class Integrations(Protocol):
     async def vapi_key(self, org_id: UUID) -> Secret | None:
         """The org's Vapi private key from its ``vapi`` integration, if configured."""
         ...
+
+
+class SyncRuns(Protocol):
+    """The audit log and the per-org claim that keeps syncs apart."""
+
+    async def claim(
+        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta
+    ) -> ClaimOutcome:
+        """Start a run, atomically against every other process, or say why not.
+
+        A run starts when no live lease is held and the last success is at least
+        ``min_interval`` old, both judged by the database's clock. A claimed run
+        gets an ``in_progress`` audit row; a lease older than ``lease`` is taken
+        over and its run is marked failed.
+        """
+        ...
+
+    async def reject(self, org_id: UUID, message: str) -> UUID:
+        """Record an attempt that never started, as a failed audit row."""
+        ...
+
+    async def renew(self, org_id: UUID, run_id: UUID, lease: timedelta) -> bool:
+        """Extend a running claim; False when the run no longer owns the org."""
+        ...
+
+    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> None:
+        """Close the run's audit row and release the claim; success starts the window."""
+        ...
+
+    async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
+        """The org's latest audit rows, newest first."""
+        ...
+
+
+class Ledger(Protocol):
+    """What kbcore has put on Vapi for an org, so a sync can be incremental."""
+
+    async def files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]: ...
+
+    async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None: ...
+
+    async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None: ...
+
+    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]: ...
+
+    async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        """Make ``tool_id`` the current tool of that name; earlier ones become stale."""
+        ...
+
+    async def forget_tool(self, org_id: UUID, tool_id: str) -> None: ...
 
 
 class Transaction(Protocol):
@@ -95,4 +162,23 @@ class Transaction(Protocol):
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A unit of work: commit on normal exit, roll back on an exception."""
+        ...
+
+
+class SyncTransaction(Transaction, Protocol):
+    """A transaction that also reaches the sync state: what a SyncCoordinator needs."""
+
+    @property
+    def sync_documents(self) -> SyncDocuments: ...
+
+    @property
+    def sync_runs(self) -> SyncRuns: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+
+class SyncStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[SyncTransaction]:
+        """A unit of work, as ``Store.transaction``, with the sync repositories too."""
         ...
