@@ -228,6 +228,9 @@ class SyncRun:
     docs_synced: int | None
     assistants_updated: int | None
     created_at: datetime
+    files_uploaded: int | None = None
+    files_reused: int | None = None
+    files_deleted: int | None = None
 
 
 #: The audit message of a run whose process stopped before it finished.

@@ -264,19 +264,23 @@ class _MemorySyncRuns:
         claim.lease_expires_at = self._clock.now() + lease
         return True
 
-    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> None:
+    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         fields = {
             "tool_id": outcome.tool_id,
             "docs_synced": outcome.docs_synced,
             "assistants_updated": outcome.assistants_updated,
+            "files_uploaded": outcome.files_uploaded,
+            "files_reused": outcome.files_reused,
+            "files_deleted": outcome.files_deleted,
         }
         status = "success" if outcome.succeeded else "failed"
-        self._close(run_id, status, outcome.error_message, fields)
+        run = self._close(run_id, status, outcome.error_message, fields)
         claim = self._tables.claims.get(org_id)
         if claim is not None and claim.running == run_id:
             claim.running = claim.lease_expires_at = None
             if outcome.succeeded:
                 claim.last_success_at = self._clock.now()
+        return run
 
     async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
         runs = [run for run in self._tables.runs if run.org_id == org_id]
@@ -284,17 +288,20 @@ class _MemorySyncRuns:
 
     def _close(
         self, run_id: UUID, status: str, message: str | None, fields: Mapping[str, Any]
-    ) -> None:
-        for index, run in enumerate(self._tables.runs):
-            if run.id == run_id and run.status == "in_progress":
-                elapsed = self._clock.now() - run.created_at
-                self._tables.runs[index] = attrs.evolve(
-                    run,
-                    status=status,
-                    error_message=message,
-                    duration_ms=int(elapsed.total_seconds() * 1000),
-                    **fields,
-                )
+    ) -> SyncRun:
+        """Close an in-progress run; a run closed already (taken over) stays as it was."""
+        [(index, run)] = [(i, run) for i, run in enumerate(self._tables.runs) if run.id == run_id]
+        if run.status == "in_progress":
+            elapsed = self._clock.now() - run.created_at
+            run = attrs.evolve(
+                run,
+                status=status,
+                error_message=message,
+                duration_ms=int(elapsed.total_seconds() * 1000),
+                **fields,
+            )
+            self._tables.runs[index] = run
+        return run
 
 
 def _run(run_id: UUID, org_id: UUID, status: str, message: str | None, now: datetime) -> SyncRun:

@@ -118,8 +118,11 @@ class SyncRuns(Protocol):
         """Extend a running claim; False when the run no longer owns the org."""
         ...
 
-    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> None:
-        """Close the run's audit row and release the claim; success starts the window."""
+    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
+        """Close the run's audit row and release the claim; success starts the window.
+
+        The row's ``duration_ms`` is measured by the database, from the claim to now.
+        """
         ...
 
     async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:

@@ -1,0 +1,39 @@
+"""How a sync behaves: its rate limit, its lease, its parallelism and its patience."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+_positive = attrs.validators.gt(0)
+_positive_seconds = attrs.validators.gt(0.0)
+_positive_duration = attrs.validators.gt(timedelta(0))
+
+
+@attrs.frozen(kw_only=True)
+class SyncPolicy:
+    """The knobs of ``SyncCoordinator``. The defaults suit production.
+
+    ``min_interval`` is the least time between two successful syncs of an org.
+    ``lease`` is how long a claimed sync may go without renewing its claim
+    before another process may take over (it renews every third of it).
+    Retries apply per Vapi call: up to ``retry_attempts`` tries within
+    ``retry_timeout`` seconds, waiting from ``retry_wait_initial`` doubling up
+    to ``retry_wait_max`` seconds (with jitter), or what ``Retry-After`` says,
+    capped at ``retry_after_max``.
+    """
+
+    min_interval: timedelta = attrs.field(
+        default=timedelta(minutes=5), validator=_positive_duration
+    )
+    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_duration)
+    max_concurrency: int = attrs.field(default=8, validator=_positive)
+    request_timeout: float = attrs.field(default=30.0, validator=_positive_seconds)
+    retry_attempts: int = attrs.field(default=6, validator=_positive)
+    retry_timeout: float = attrs.field(default=120.0, validator=_positive_seconds)
+    retry_wait_initial: float = attrs.field(default=0.5, validator=_positive_seconds)
+    retry_wait_max: float = attrs.field(default=20.0, validator=_positive_seconds)
+    retry_after_max: float = attrs.field(default=60.0, validator=_positive_seconds)
+    #: Ask Vapi for its file list on each sync, to repair files it lost or failed.
+    reconcile_files: bool = True
