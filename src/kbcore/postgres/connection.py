@@ -1,0 +1,64 @@
+"""One transaction's connection, and the mapping of connection failures to StoreUnavailable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import attrs
+from asyncpg.pool import PoolConnectionProxy
+
+from kbcore.errors import StoreUnavailable
+
+#: Failures that say the server or the connection to it is gone, not that a query was wrong.
+_LOST = (
+    asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
+    asyncpg.exceptions.OperatorInterventionError,  # query canceled, admin shutdown, crash
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,  # refused, reset, unreachable, timed out
+)
+
+
+@contextmanager
+def unavailable_on_failure(conn: PoolConnectionProxy | None, doing: str) -> Iterator[None]:
+    """Turn a lost connection into ``StoreUnavailable``; let query errors through."""
+    try:
+        yield
+    except _LOST as exc:
+        raise StoreUnavailable(_message(doing)) from exc
+    except asyncpg.InterfaceError as exc:
+        # The same class also reports misuse (an operation already in progress); only
+        # a closed connection means the database went away.
+        if conn is not None and conn.is_closed():
+            raise StoreUnavailable(_message(doing)) from exc
+        raise
+
+
+def _message(doing: str) -> str:
+    if doing == "committing":
+        return (
+            "The database connection failed while committing; "
+            "the change may or may not have been saved"
+        )
+    return f"The database connection failed while {doing}; nothing was saved"
+
+
+@attrs.frozen
+class Db:
+    """The queries a repository runs, each one mapped for connection failures."""
+
+    conn: PoolConnectionProxy
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        with unavailable_on_failure(self.conn, "running a query"):
+            return await self.conn.fetchrow(query, *args)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        with unavailable_on_failure(self.conn, "running a query"):
+            return await self.conn.fetch(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        with unavailable_on_failure(self.conn, "running a query"):
+            return await self.conn.fetchval(query, *args)

@@ -1,0 +1,75 @@
+"""Versioned schema migrations: plain ``.sql`` files shipped inside the package."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import asyncpg
+import attrs
+
+#: Serialises concurrent ``migrate`` calls on one database ("kbcore" in ASCII).
+_LOCK_KEY = 0x6B62636F7265
+
+_FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+_CREATE_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS kbcore_schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@attrs.frozen
+class Migration:
+    version: int
+    name: str
+    sql: str = attrs.field(repr=False)
+
+
+def migrations() -> list[Migration]:
+    """The migrations shipped with this version of kbcore, oldest first."""
+    found = []
+    for entry in resources.files("kbcore.postgres").joinpath("migrations").iterdir():
+        match = _FILENAME.match(entry.name)
+        if match is None:
+            continue
+        found.append(
+            Migration(
+                version=int(match["version"]),
+                name=match["name"],
+                sql=entry.read_text(encoding="utf-8"),
+            )
+        )
+    return sorted(found, key=lambda migration: migration.version)
+
+
+async def migrate(pool: asyncpg.Pool) -> list[int]:
+    """Apply the migrations this database lacks, in order; return the versions applied.
+
+    Idempotent, and safe when many processes call it at once: the advisory lock is
+    taken before anything else (the version table included), so callers run one
+    after another and all but the first find nothing to do. Everything pending is
+    applied in one transaction, so a failure leaves the schema as it was.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await conn.execute(_CREATE_VERSION_TABLE)
+        done = {
+            row["version"]
+            for row in await conn.fetch("SELECT version FROM kbcore_schema_migrations")
+        }
+        applied = []
+        for migration in migrations():
+            if migration.version in done:
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO kbcore_schema_migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+            applied.append(migration.version)
+        return applied

@@ -1,0 +1,83 @@
+"""PostgresStore: the storage protocols on an asyncpg pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+import asyncpg
+import attrs
+from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction as PgTransaction
+
+from kbcore.ports import Agents, Changes, Documents, Integrations, Transaction
+from kbcore.postgres.connection import Db, unavailable_on_failure
+from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
+from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
+
+
+@attrs.frozen
+class _PostgresTransaction:
+    documents: Documents
+    changes: Changes
+    agents: Agents
+    integrations: Integrations
+
+    @classmethod
+    def on(cls, db: Db) -> _PostgresTransaction:
+        return cls(
+            documents=PostgresDocuments(db),
+            changes=PostgresChanges(db),
+            agents=PostgresAgents(db),
+            integrations=PostgresIntegrations(db),
+        )
+
+
+@attrs.define
+class PostgresStore:
+    """A ``Store`` on a pool the host created; run ``migrate(pool)`` once first.
+
+    Each transaction holds one pooled connection at READ COMMITTED until it ends.
+    A lost connection surfaces as ``StoreUnavailable``; the pool replaces it.
+    """
+
+    _pool: asyncpg.Pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._connection() as conn:
+            tx = conn.transaction(isolation="read_committed")
+            with unavailable_on_failure(conn, "starting a transaction"):
+                await tx.start()
+            try:
+                yield _PostgresTransaction.on(Db(conn))
+            except BaseException:
+                await _roll_back(conn, tx)
+                raise
+            with unavailable_on_failure(conn, "committing"):
+                await tx.commit()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
+        with unavailable_on_failure(None, "connecting"):
+            conn = await self._pool.acquire()
+        try:
+            yield conn
+        finally:
+            # Shielded: a cancelled caller must still hand the connection back.
+            with anyio.CancelScope(shield=True):
+                await self._pool.release(conn)
+
+
+async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:
+    """Roll back, unless the connection is gone (the server has rolled back already).
+
+    A failure here is not reported: the error that caused the rollback is the one
+    the caller needs to see.
+    """
+    if conn.is_closed():
+        return
+    with anyio.CancelScope(shield=True):
+        with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await tx.rollback()
