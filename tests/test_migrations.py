@@ -1,0 +1,230 @@
+"""migrate(): versioned, idempotent, safe to run concurrently, and kind to a host's tables."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import asyncpg
+import pytest
+
+from kbcore import KnowledgeBase
+from kbcore.postgres import PostgresStore, migrate
+from kbcore.postgres.migrate import migrations
+
+pytestmark = [pytest.mark.anyio, pytest.mark.database]
+
+# The existing system's tables with exactly the columns SPEC section 1 lists.
+LEGACY_SCHEMA = """
+CREATE TABLE knowledge_base (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id uuid NOT NULL,
+    filename text,
+    content text,
+    category text DEFAULT 'general',
+    version int DEFAULT 1,
+    active boolean DEFAULT true,
+    metadata jsonb DEFAULT '{}',
+    created_at timestamptz DEFAULT now(),
+    updated_at timestamptz DEFAULT now()
+);
+CREATE TABLE knowledge_base_changelog (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    knowledge_base_id uuid REFERENCES knowledge_base (id),
+    org_id uuid,
+    version_from int,
+    version_to int,
+    change_type text,
+    changed_by text,
+    change_summary text,
+    previous_content text,
+    new_content text,
+    created_at timestamptz DEFAULT now()
+);
+CREATE TABLE kb_sync_log (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id uuid NOT NULL,
+    created_at timestamptz DEFAULT now(),
+    tool_id text,
+    status text,
+    error_message text,
+    duration_ms int,
+    docs_synced int,
+    assistants_updated int
+);
+CREATE INDEX kb_sync_log_org_id_idx ON kb_sync_log (org_id);
+CREATE INDEX kb_sync_log_org_id_created_at_idx ON kb_sync_log (org_id, created_at DESC);
+"""
+
+# A host whose own agents and integrations carry more than kbcore reads.
+RICHER_HOST_TABLES = """
+CREATE TYPE agent_role AS ENUM ('inbound', 'outbound', 'supervisor');
+CREATE TABLE agents (
+    id uuid PRIMARY KEY,
+    org_id uuid NOT NULL,
+    name text NOT NULL,
+    role agent_role NOT NULL,
+    vapi_assistant_id text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE integrations (
+    id bigserial PRIMARY KEY,
+    org_id uuid NOT NULL,
+    provider text NOT NULL,
+    config jsonb,
+    enabled boolean NOT NULL DEFAULT true
+);
+"""
+
+SCHEMA_COLUMNS = """
+SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity
+FROM information_schema.columns
+WHERE table_schema = 'public'
+ORDER BY table_name, column_name
+"""
+
+SCHEMA_INDEXES = """
+SELECT tablename, indexname, indexdef FROM pg_indexes
+WHERE schemaname = 'public'
+ORDER BY tablename, indexname
+"""
+
+
+@pytest.fixture
+async def empty_pool(pg_empty_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a database with no tables at all."""
+    async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=2) as pool:
+        yield pool
+
+
+async def schema(pool: asyncpg.Pool, *tables: str) -> list[tuple[Any, ...]]:
+    """Columns and indexes of the public schema (or of ``tables``), as comparable rows."""
+    rows = [*await pool.fetch(SCHEMA_COLUMNS), *await pool.fetch(SCHEMA_INDEXES)]
+    return [tuple(row) for row in rows if not tables or row[0] in tables]
+
+
+def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
+    """The package ships its .sql files, versions 1..n in order."""
+    versions = [migration.version for migration in migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+    assert versions
+
+
+async def test_migrating_twice_applies_nothing_the_second_time(empty_pool: asyncpg.Pool) -> None:
+    """The first run applies every migration and records it; the second finds nothing to do."""
+    every = [migration.version for migration in migrations()]
+    assert await migrate(empty_pool) == every
+    assert await migrate(empty_pool) == []
+    recorded = await empty_pool.fetch("SELECT version, name FROM kbcore_schema_migrations")
+    assert [(row["version"], row["name"]) for row in recorded] == [
+        (migration.version, migration.name) for migration in migrations()
+    ]
+
+
+async def test_concurrent_migrations_on_an_empty_database(
+    pg_empty_dsn: str, pg_pool: asyncpg.Pool
+) -> None:
+    """Eight processes migrating at once: one applies, the rest wait, the schema is as usual."""
+    results: list[list[int]] = []
+
+    async def run() -> None:
+        async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=1) as pool:
+            results.append(await migrate(pool))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(run)
+
+    every = [migration.version for migration in migrations()]
+    assert sorted(results) == [[]] * 7 + [every]
+    async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=1) as migrated:
+        # pg_pool's database was migrated once, by a single caller.
+        assert await schema(migrated) == await schema(pg_pool)
+
+
+async def test_a_host_with_the_legacy_tables_keeps_its_rows(empty_pool: asyncpg.Pool) -> None:
+    """Adopting kbcore adds its columns to the existing tables, and the old rows read back."""
+    org, doc_id = uuid.uuid4(), uuid.uuid4()
+    await empty_pool.execute(LEGACY_SCHEMA)
+    await empty_pool.execute(
+        "INSERT INTO knowledge_base (id, org_id, filename, content)"
+        " VALUES ($1, $2, 'faq.md', 'Q&A')",
+        doc_id,
+        org,
+    )
+    await empty_pool.execute(
+        "INSERT INTO knowledge_base_changelog (knowledge_base_id, org_id, version_to, change_type,"
+        " changed_by, change_summary, new_content)"
+        " VALUES ($1, $2, 1, 'created', 'legacy-user', 'Created: faq.md', 'Q&A')",
+        doc_id,
+        org,
+    )
+    await empty_pool.execute(
+        "INSERT INTO kb_sync_log (org_id, status, duration_ms) VALUES ($1, 'success', 1200)", org
+    )
+
+    await migrate(empty_pool)
+
+    kb = KnowledgeBase(PostgresStore(empty_pool))
+    doc = await kb.get(org, doc_id)
+    assert (doc.filename, doc.content, doc.version, doc.active) == ("faq.md", "Q&A", 1, True)
+    [change] = await kb.history(org, doc_id)
+    assert (change.change_type, change.changed_by) == ("created", "legacy-user")
+    assert await empty_pool.fetchval("SELECT count(*) FROM kb_sync_log") == 1
+    updated = await kb.update(org, doc_id, content="Q&A v2")
+    assert updated.updated_at > doc.updated_at
+    assert [c.change_type for c in await kb.history(org, doc_id)] == ["created", "updated"]
+
+
+async def test_a_hosts_own_agents_and_integrations_are_left_untouched(
+    empty_pool: asyncpg.Pool,
+) -> None:
+    """Richer host tables keep their columns and indexes, and kbcore still reads them."""
+    await empty_pool.execute(RICHER_HOST_TABLES)
+    before = await schema(empty_pool, "agents", "integrations")
+
+    await migrate(empty_pool)
+
+    assert await schema(empty_pool, "agents", "integrations") == before
+    org, agent_id = uuid.uuid4(), uuid.uuid4()
+    await empty_pool.execute(
+        "INSERT INTO agents (id, org_id, name, role, vapi_assistant_id)"
+        " VALUES ($1, $2, 'Ana', 'inbound', 'asst-1')",
+        agent_id,
+        org,
+    )
+    await empty_pool.execute(
+        "INSERT INTO integrations (org_id, provider, config)"
+        """ VALUES ($1, 'vapi', '{"vapi_api_key": "sk-host"}')""",
+        org,
+    )
+    async with PostgresStore(empty_pool).transaction() as tx:
+        [assistant] = await tx.agents.assistants(org, ["inbound", "outbound"])
+        key = await tx.integrations.vapi_key(org)
+    assert (assistant.agent_id, assistant.role, assistant.vapi_assistant_id) == (
+        agent_id,
+        "inbound",
+        "asst-1",
+    )
+    assert key is not None
+    assert key.value == "sk-host"
+
+
+async def test_missing_agents_and_integrations_are_created(empty_pool: asyncpg.Pool) -> None:
+    """On a database without them, kbcore creates minimal agents and integrations tables."""
+    await migrate(empty_pool)
+    columns = await empty_pool.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_name IN ('agents', 'integrations') ORDER BY table_name, ordinal_position"
+    )
+    assert [tuple(row) for row in columns] == [
+        ("agents", "id"),
+        ("agents", "org_id"),
+        ("agents", "role"),
+        ("agents", "vapi_assistant_id"),
+        ("integrations", "org_id"),
+        ("integrations", "provider"),
+        ("integrations", "config"),
+    ]
