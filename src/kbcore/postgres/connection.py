@@ -31,9 +31,18 @@ def unavailable_on_failure(conn: PoolConnectionProxy | None, doing: str) -> Iter
     except asyncpg.InterfaceError as exc:
         # The same class also reports misuse (an operation already in progress); only
         # a closed connection means the database went away.
-        if conn is not None and conn.is_closed():
+        if conn is not None and is_gone(conn):
             raise StoreUnavailable(_message(doing)) from exc
         raise
+
+
+def is_gone(conn: PoolConnectionProxy) -> bool:
+    """Whether the connection has closed under us."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        # The pool detaches a proxy from its connection when the connection closes.
+        return True
 
 
 def _message(doing: str) -> str:

@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction as PgTransaction
 
 from kbcore.ports import Agents, Changes, Documents, Integrations, Transaction
-from kbcore.postgres.connection import Db, unavailable_on_failure
+from kbcore.postgres.connection import Db, is_gone, unavailable_on_failure
 from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
 from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
 
@@ -76,7 +76,7 @@ async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:
     A failure here is not reported: the error that caused the rollback is the one
     the caller needs to see.
     """
-    if conn.is_closed():
+    if is_gone(conn):
         return
     with anyio.CancelScope(shield=True):
         with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):

@@ -1,0 +1,316 @@
+"""PostgresStore on a real server: atomic writes, row locks, round trips, host tables, failures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import anyio
+import asyncpg
+import attrs
+import pytest
+
+from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
+from kbcore.domain import ChangeDraft, ChangeType, NewDocument
+from kbcore.postgres import PostgresStore
+
+pytestmark = [pytest.mark.anyio, pytest.mark.database]
+
+FAILING_CHANGELOG = """
+CREATE FUNCTION fail_changelog() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'changelog is broken';
+END;
+$$;
+CREATE TRIGGER fail_changelog BEFORE INSERT ON knowledge_base_changelog
+    FOR EACH ROW EXECUTE FUNCTION fail_changelog();
+"""
+
+
+@pytest.fixture
+def org() -> UUID:
+    return uuid.uuid4()
+
+
+@pytest.fixture
+def kb(pg_pool: asyncpg.Pool) -> KnowledgeBase:
+    """A KnowledgeBase on PostgreSQL only (overrides the two-store fixture)."""
+    return KnowledgeBase(PostgresStore(pg_pool))
+
+
+async def document_rows(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    rows = await pool.fetch("SELECT * FROM knowledge_base ORDER BY id")
+    return [tuple(row) for row in rows]
+
+
+@attrs.define
+class StatementLog:
+    """Every statement one pooled connection sends, for counting round trips."""
+
+    store: PostgresStore
+    statements: list[str]
+
+    def transactions(self) -> list[list[str]]:
+        """The statements of each transaction, between its BEGIN and COMMIT."""
+        found: list[list[str]] = []
+        for statement in self.statements:
+            if statement.startswith("BEGIN"):
+                found.append([])
+            elif statement.startswith("COMMIT"):
+                continue
+            elif found and not statement.startswith("SELECT pg_advisory_unlock_all()"):
+                found[-1].append(statement)
+        return found
+
+
+@pytest.fixture
+async def statement_log(pg_dsn: str) -> AsyncIterator[StatementLog]:
+    statements: list[str] = []
+
+    async def log_queries(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda record: statements.append(record.query.strip()))
+
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+        yield StatementLog(PostgresStore(pool), statements)
+
+
+async def test_create_writes_nothing_when_its_changelog_fails(
+    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """A failing changelog insert leaves no document behind."""
+    await pg_pool.execute(FAILING_CHANGELOG)
+    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+        await kb.create(org, filename="a.md", content="x")
+    assert await document_rows(pg_pool) == []
+
+
+async def test_update_changes_nothing_when_its_changelog_fails(
+    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """A failing changelog insert leaves the document as it was, updated_at included."""
+    doc = await kb.create(org, filename="a.md", content="x")
+    before = await document_rows(pg_pool)
+    await pg_pool.execute(FAILING_CHANGELOG)
+    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+        await kb.update(org, doc.id, content="y", filename="b.md")
+    assert await document_rows(pg_pool) == before
+
+
+async def wait_for_lock_waiters(pool: asyncpg.Pool, count: int) -> None:
+    """Return once ``count`` sessions of this database are blocked on a lock."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with anyio.fail_after(10):
+        # Polling: the server offers no event for "a session started waiting on a lock".
+        while await pool.fetchval(query) < count:  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
+async def test_concurrent_updates_of_one_version_cannot_both_win(
+    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """Two updates that both read version 1 and queue on the row: one wins, one conflicts."""
+    doc = await kb.create(org, filename="a.md", content="v1")
+    outcomes: list[str] = []
+
+    async def edit(text: str) -> None:
+        try:
+            await kb.update(org, doc.id, content=text, expected_version=1)
+            outcomes.append("won")
+        except VersionConflict:
+            outcomes.append("conflict")
+
+    # Hold the row so that both updates are in flight at once before either proceeds.
+    async with pg_pool.acquire() as blocker:
+        hold = blocker.transaction()
+        await hold.start()
+        await blocker.execute("SELECT 1 FROM knowledge_base WHERE id = $1 FOR UPDATE", doc.id)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(edit, "left")
+            tg.start_soon(edit, "right")
+            await wait_for_lock_waiters(pg_pool, 2)
+            await hold.commit()
+    assert sorted(outcomes) == ["conflict", "won"]
+    assert (await kb.get(org, doc.id)).version == 2
+    assert [c.change_type for c in await kb.history(org, doc.id)] == ["created", "updated"]
+
+
+async def test_create_is_one_statement(statement_log: StatementLog, org: UUID) -> None:
+    """The document and its changelog row go to the server in a single statement."""
+    await KnowledgeBase(statement_log.store).create(org, filename="a.md", content="x")
+    [statements] = statement_log.transactions()
+    assert len(statements) == 1
+
+
+async def test_update_is_a_locked_read_and_one_write(
+    statement_log: StatementLog, org: UUID
+) -> None:
+    """An update with several changes: one SELECT ... FOR UPDATE, then one statement."""
+    kb = KnowledgeBase(statement_log.store)
+    doc = await kb.create(org, filename="a.md", content="x")
+    await kb.update(org, doc.id, content="warm up the type cache")
+    statement_log.statements.clear()
+    await kb.update(org, doc.id, filename="b.md", content="y", category="operations")
+    [statements] = statement_log.transactions()
+    assert len(statements) == 2
+    assert statements[0].endswith("FOR UPDATE")
+    kinds = [c.change_type for c in await kb.history(org, doc.id)]
+    assert kinds == ["created", "updated", "renamed", "updated", "recategorized"]
+
+
+METADATA = {
+    "source": "crm",
+    "tags": ["pricing", "émoji \N{GRINNING FACE}"],
+    "nested": {"depth": 2, "ratio": 0.5, "none": None, "flag": False},
+    "big": 2**53,
+}
+
+
+async def test_metadata_is_stored_as_a_jsonb_object(
+    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """Metadata round-trips exactly and is a queryable jsonb object in the table."""
+    doc = await kb.create(org, filename="a.md", content="x", metadata=METADATA)
+    assert dict((await kb.get(org, doc.id)).metadata) == METADATA
+    row = await pg_pool.fetchrow(
+        "SELECT jsonb_typeof(metadata) AS kind, metadata #>> '{nested,depth}' AS depth"
+        " FROM knowledge_base WHERE id = $1",
+        doc.id,
+    )
+    assert row is not None
+    assert (row["kind"], row["depth"]) == ("object", "2")
+
+
+async def test_metadata_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org: UUID) -> None:
+    """A host pool that decodes jsonb itself neither double-encodes nor double-decodes."""
+
+    async def json_codec(conn: asyncpg.Connection) -> None:
+        await conn.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=json_codec) as pool:
+        kb = KnowledgeBase(PostgresStore(pool))
+        doc = await kb.create(org, filename="a.md", content="x", metadata=METADATA)
+        assert dict((await kb.get(org, doc.id)).metadata) == METADATA
+        assert await pool.fetchval("SELECT metadata FROM knowledge_base") == METADATA
+
+
+async def add_integration(pool: asyncpg.Pool, org: UUID, provider: str, config: object) -> None:
+    await pool.execute(
+        "INSERT INTO integrations (org_id, provider, config) VALUES ($1, $2, $3::text::jsonb)",
+        org,
+        provider,
+        json.dumps(config),
+    )
+
+
+async def test_vapi_key_comes_from_the_orgs_vapi_integration(
+    pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """The key is config->>'vapi_api_key' of the org's vapi row; other rows do not count."""
+    other_org = uuid.uuid4()
+    await add_integration(pg_pool, org, "vapi", {"vapi_api_key": "sk-org"})
+    await add_integration(pg_pool, org, "twilio", {"vapi_api_key": "sk-wrong-provider"})
+    await add_integration(pg_pool, other_org, "vapi", {"vapi_api_key": "sk-other"})
+    async with PostgresStore(pg_pool).transaction() as tx:
+        key = await tx.integrations.vapi_key(org)
+    assert key is not None
+    assert key.value == "sk-org"
+    assert "sk-org" not in repr(key)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [None, {}, {"vapi_api_key": ""}, {"other": "x"}],
+    ids=["none", "empty", "blank", "other"],
+)
+async def test_no_usable_vapi_key_is_none(
+    pg_pool: asyncpg.Pool, org: UUID, config: dict[str, str] | None
+) -> None:
+    """No vapi row, or one without a non-empty key, means no key (the service falls back)."""
+    if config is not None:
+        await add_integration(pg_pool, org, "vapi", config)
+    async with PostgresStore(pg_pool).transaction() as tx:
+        assert await tx.integrations.vapi_key(org) is None
+
+
+async def test_assistants_are_the_orgs_agents_of_the_wanted_roles(
+    pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """Agents of other roles and other orgs are left out; a missing Vapi id is kept."""
+    rows = [
+        (org, "inbound", "asst-in"),
+        (org, "outbound", None),
+        (org, "supervisor", "asst-sup"),
+        (uuid.uuid4(), "inbound", "asst-other-org"),
+    ]
+    await pg_pool.executemany(
+        "INSERT INTO agents (org_id, role, vapi_assistant_id) VALUES ($1, $2, $3)", rows
+    )
+    async with PostgresStore(pg_pool).transaction() as tx:
+        found = await tx.agents.assistants(org, ["inbound", "outbound"])
+    assert sorted((a.org_id, a.role, a.vapi_assistant_id) for a in found) == [
+        (org, "inbound", "asst-in"),
+        (org, "outbound", None),
+    ]
+
+
+async def terminate_idle_transactions(pool: asyncpg.Pool) -> None:
+    """Kill this database's sessions that sit inside a transaction, and wait until they are gone."""
+    killed = await pool.fetchval(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND state = 'idle in transaction'"
+    )
+    assert killed == 1
+
+
+def draft(org: UUID) -> tuple[NewDocument, ChangeDraft]:
+    document = NewDocument(org_id=org, filename="a.md", content="x", category="general")
+    change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
+    return document, change
+
+
+async def test_a_connection_killed_mid_transaction_is_store_unavailable(
+    pg_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """The server dropping the session surfaces as StoreUnavailable and keeps no partial write."""
+    store = PostgresStore(pg_pool)
+
+    async def insert_twice_across_a_kill() -> None:
+        async with store.transaction() as tx:
+            await tx.documents.insert(*draft(org))
+            await terminate_idle_transactions(pg_pool)
+            await tx.documents.insert(*draft(org))
+
+    with pytest.raises(StoreUnavailable, match="nothing was saved") as caught:
+        await insert_twice_across_a_kill()
+    assert isinstance(caught.value.__cause__, asyncpg.InterfaceError | asyncpg.PostgresError)
+    assert await document_rows(pg_pool) == []
+    created = await KnowledgeBase(store).create(org, filename="after.md", content="y")
+    assert [row[0] for row in await document_rows(pg_pool)] == [created.id]
+
+
+@contextmanager
+def port_nobody_listens_on() -> Iterator[int]:
+    """A local TCP port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+async def test_an_unreachable_server_is_store_unavailable(org: UUID) -> None:
+    """A pool whose server refuses connections fails with StoreUnavailable, not OSError."""
+    with port_nobody_listens_on() as port:
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        async with asyncpg.create_pool(dsn, min_size=0) as pool:
+            with pytest.raises(StoreUnavailable, match="while connecting") as caught:
+                await KnowledgeBase(PostgresStore(pool)).get(org, uuid.uuid4())
+    assert isinstance(caught.value.__cause__, OSError)
