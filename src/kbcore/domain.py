@@ -231,6 +231,7 @@ class SyncRun:
     files_uploaded: int | None = None
     files_reused: int | None = None
     files_deleted: int | None = None
+    triggered_by: str | None = None
 
 
 #: The audit message of a run whose process stopped before it finished.

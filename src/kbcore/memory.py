@@ -236,7 +236,7 @@ class _MemorySyncRuns:
     _clock: _Clock
 
     async def claim(
-        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta
+        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
     ) -> ClaimOutcome:
         now = self._clock.now()
         claim = self._tables.claims.setdefault(org_id, _Claim())
@@ -248,12 +248,12 @@ class _MemorySyncRuns:
             wait = claim.last_success_at + min_interval - now
             return TooSoon(retry_after=wait.total_seconds())
         run_id = uuid.uuid4()
-        self._tables.runs.append(_run(run_id, org_id, "in_progress", None, now))
+        self._tables.runs.append(_run(run_id, org_id, "in_progress", None, now, actor=actor))
         claim.running, claim.lease_expires_at = run_id, now + lease
         return Claimed(run_id=run_id)
 
-    async def reject(self, org_id: UUID, message: str) -> UUID:
-        run = _run(uuid.uuid4(), org_id, "failed", message, self._clock.now())
+    async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
+        run = _run(uuid.uuid4(), org_id, "failed", message, self._clock.now(), actor=actor)
         self._tables.runs.append(attrs.evolve(run, duration_ms=0))
         return run.id
 
@@ -304,8 +304,17 @@ class _MemorySyncRuns:
         return run
 
 
-def _run(run_id: UUID, org_id: UUID, status: str, message: str | None, now: datetime) -> SyncRun:
+def _run(
+    run_id: UUID,
+    org_id: UUID,
+    status: str,
+    message: str | None,
+    now: datetime,
+    *,
+    actor: str | None,
+) -> SyncRun:
     return SyncRun(
+        triggered_by=actor,
         id=run_id,
         org_id=org_id,
         status=status,

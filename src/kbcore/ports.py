@@ -99,7 +99,7 @@ class SyncRuns(Protocol):
     """The audit log and the per-org claim that keeps syncs apart."""
 
     async def claim(
-        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta
+        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
     ) -> ClaimOutcome:
         """Start a run, atomically against every other process, or say why not.
 
@@ -110,7 +110,7 @@ class SyncRuns(Protocol):
         """
         ...
 
-    async def reject(self, org_id: UUID, message: str) -> UUID:
+    async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
         """Record an attempt that never started, as a failed audit row."""
         ...
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbcore.domain import LedgerFile, SyncDocument
-from kbcore.sync.planner import deletable, group_by_category, plan_sync
+from kbcore.sync.planner import deletable, files_by_category, plan_sync
 
 
 def document(content: str, category: str = "general", doc_id: UUID | None = None) -> SyncDocument:
@@ -83,14 +83,14 @@ def test_duplicate_uploads_keep_one_file() -> None:
     assert plan.superseded == {"f2"}
 
 
-def test_groups_are_per_category_and_sorted() -> None:
-    """Knowledge bases come one per category, categories and file ids in sorted order."""
+def test_files_are_grouped_by_category() -> None:
+    """Each category lists the files of its documents."""
     a, b, c = document("a", "operations"), document("b", "general"), document("c", "general")
-    groups = group_by_category([a, b, c], {a.id: "f3", b.id: "f2", c.id: "f1"})
-    assert [(g.category, g.file_ids) for g in groups] == [
-        ("general", ("f1", "f2")),
-        ("operations", ("f3",)),
-    ]
+    groups = files_by_category([a, b, c], {a.id: "f3", b.id: "f2", c.id: "f1"})
+    assert {category: sorted(ids) for category, ids in groups.items()} == {
+        "general": ["f1", "f2"],
+        "operations": ["f3"],
+    }
 
 
 def test_files_a_live_tool_lists_are_never_deletable() -> None:

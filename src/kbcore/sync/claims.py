@@ -29,20 +29,25 @@ class Claims:
     _store: SyncStore
     _policy: SyncPolicy
 
-    async def claim(self, org_id: UUID) -> UUID:
+    async def claim(self, org_id: UUID, actor: str | None) -> UUID:
         """Start a run, or log the refused attempt and raise RateLimited or SyncInProgress."""
         async with self._store.transaction() as tx:
             outcome = await tx.sync_runs.claim(
-                org_id, min_interval=self._policy.min_interval, lease=self._policy.lease
+                org_id,
+                min_interval=self._policy.min_interval,
+                lease=self._policy.lease,
+                actor=actor,
             )
             match outcome:
                 case Claimed(run_id=run_id):
                     return run_id
                 case TooSoon(retry_after=retry_after):
-                    run_id = await tx.sync_runs.reject(org_id, rate_limited_message(retry_after))
+                    run_id = await tx.sync_runs.reject(
+                        org_id, rate_limited_message(retry_after), actor=actor
+                    )
                     error: RateLimited | SyncInProgress = RateLimited(retry_after)
                 case Busy():
-                    run_id = await tx.sync_runs.reject(org_id, IN_PROGRESS_MESSAGE)
+                    run_id = await tx.sync_runs.reject(org_id, IN_PROGRESS_MESSAGE, actor=actor)
                     error = SyncInProgress(IN_PROGRESS_MESSAGE)
         log.info(
             "kbcore.sync.rejected",

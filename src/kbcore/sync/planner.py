@@ -73,29 +73,14 @@ def plan_sync(
     )
 
 
-@attrs.frozen
-class CategoryFiles:
-    """The files of one category: one knowledge base of the query tool."""
-
-    category: str
-    file_ids: tuple[str, ...]
-
-
-def group_by_category(
+def files_by_category(
     documents: Sequence[SyncDocument], file_for_document: Mapping[UUID, str]
-) -> tuple[CategoryFiles, ...]:
-    """The tool's knowledge bases, one per category, in a stable order.
-
-    A stable order means an unchanged knowledge base compares equal to what
-    the tool already holds, so a no-change sync sends no PATCH.
-    """
-    files: defaultdict[str, set[str]] = defaultdict(set)
+) -> dict[str, list[str]]:
+    """The file ids of each category: one knowledge base of the query tool each."""
+    files: defaultdict[str, list[str]] = defaultdict(list)
     for document in documents:
-        files[document.category].add(file_for_document[document.id])
-    return tuple(
-        CategoryFiles(category=category, file_ids=tuple(sorted(ids)))
-        for category, ids in sorted(files.items())
-    )
+        files[document.category].append(file_for_document[document.id])
+    return dict(files)
 
 
 def deletable(superseded: Collection[str], still_listed: Collection[str]) -> frozenset[str]:

@@ -1,0 +1,147 @@
+"""SyncCoordinator: the front door of a sync, with its rate limit and its audit trail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from uuid import UUID
+
+import anyio
+import attrs
+import httpx
+import structlog
+
+from kbcore import rules
+from kbcore.domain import SyncOutcome
+from kbcore.errors import SyncFailed, ValidationError
+from kbcore.ports import SyncStore
+from kbcore.sync.claims import Claims
+from kbcore.sync.policy import SyncPolicy
+from kbcore.sync.result import SyncResult
+from kbcore.sync.run import SyncInputs, SyncRunner, load_inputs
+from kbcore.vapi import DEFAULT_BASE_URL, RetryPolicy, VapiClient
+
+log = structlog.get_logger("kbcore")
+
+# Vapi tool function names follow OpenAI's rule for function names.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UNEXPECTED_FAILURE = "The sync stopped on an unexpected error; see the logs for details"
+
+
+@attrs.define
+class SyncCoordinator:
+    """Syncs an org's active documents to its Vapi assistants.
+
+    At most one sync per org runs at a time, and at most one succeeds per
+    ``policy.min_interval``, across every process that shares the database.
+    Every attempt, refused or failed ones included, becomes a ``kb_sync_log`` row.
+    """
+
+    _store: SyncStore
+    _vapi_base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
+    _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
+    _policy: SyncPolicy = attrs.field(factory=SyncPolicy, kw_only=True)
+
+    async def sync(
+        self,
+        org_id: UUID | str,
+        *,
+        tool_name: str = "knowledge-search",
+        roles: Sequence[str] = ("inbound", "outbound"),
+        actor: str | None = None,
+    ) -> SyncResult:
+        """Make the org's active documents the knowledge of its assistants.
+
+        Raises ``RateLimited`` (with ``retry_after``) or ``SyncInProgress`` when
+        the attempt may not run, and ``SyncFailed`` (with ``reason``) when it
+        ran and could not finish.
+        """
+        org = rules.uuid(org_id, "org_id")
+        tool = _tool_name(tool_name)
+        wanted_roles = _roles(roles)
+        changed_by = rules.actor(actor)
+        claims = Claims(self._store, self._policy)
+        run_id = await claims.claim(org, changed_by)
+        bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
+        bound.info("kbcore.sync.started")
+        try:
+            outcome = await claims.run_leased(
+                org, run_id, lambda: self._run(org, tool, wanted_roles)
+            )
+        except SyncFailed as error:
+            await claims.finish(
+                org, run_id, SyncOutcome(succeeded=False, error_message=error.reason)
+            )
+            bound.warning(
+                "kbcore.sync.failed", reason=error.reason, provider_message=error.provider_message
+            )
+            raise
+        except BaseException as error:
+            await claims.finish(
+                org, run_id, SyncOutcome(succeeded=False, error_message=_UNEXPECTED_FAILURE)
+            )
+            bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
+            raise
+        run = await claims.finish(org, run_id, outcome)
+        result = SyncResult(
+            run_id=run_id,
+            org_id=org,
+            tool_id=outcome.tool_id or "",
+            docs_synced=outcome.docs_synced,
+            files_uploaded=outcome.files_uploaded,
+            files_reused=outcome.files_reused,
+            files_deleted=outcome.files_deleted,
+            assistants_updated=outcome.assistants_updated,
+            duration_ms=run.duration_ms or 0,
+        )
+        bound.info(
+            "kbcore.sync.finished",
+            tool_id=result.tool_id,
+            uploaded=result.files_uploaded,
+            reused=result.files_reused,
+            deleted=result.files_deleted,
+            assistants_updated=result.assistants_updated,
+            duration_ms=result.duration_ms,
+        )
+        return result
+
+    async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
+        inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
+        policy = self._policy
+        retries = RetryPolicy(
+            attempts=policy.retry_attempts,
+            timeout=policy.retry_timeout,
+            wait_initial=policy.retry_wait_initial,
+            wait_max=policy.retry_wait_max,
+            retry_after_cap=policy.retry_after_max,
+        )
+        async with VapiClient(
+            inputs.api_key,
+            base_url=self._vapi_base_url,
+            http_client=self._http_client,
+            timeout=policy.request_timeout,
+            retry_policy=retries,
+        ) as client:
+            runner = SyncRunner(
+                self._store,
+                client,
+                org_id,
+                tool_name,
+                anyio.CapacityLimiter(policy.max_concurrency),
+                policy.reconcile_files,
+            )
+            return await runner.run(inputs)
+
+
+def _tool_name(value: object) -> str:
+    if not isinstance(value, str) or not _TOOL_NAME.fullmatch(value):
+        raise ValidationError("tool_name", "must be 1 to 64 letters, digits, underscores or dashes")
+    return value
+
+
+def _roles(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValidationError("roles", "must be a non-empty list of agent roles")
+    if not all(isinstance(role, str) and role.strip() for role in value):
+        raise ValidationError("roles", "every role must be a non-empty string")
+    return tuple(dict.fromkeys(value))

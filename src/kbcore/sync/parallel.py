@@ -1,0 +1,49 @@
+"""Bounded fan-out that collects failures instead of cancelling the siblings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
+
+import anyio
+import attrs
+
+from kbcore.errors import KbError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Outcomes(Generic[T, R]):
+    """What a fan-out did: each item's result, or the kbcore error it ended with."""
+
+    succeeded: list[tuple[T, R]]
+    failed: list[tuple[T, KbError]]
+
+
+async def for_each(
+    items: Iterable[T], work: Callable[[T], Awaitable[R]], limiter: anyio.CapacityLimiter
+) -> Outcomes[T, R]:
+    """Run ``work`` on every item, at most ``limiter`` at a time.
+
+    A kbcore error (a Vapi failure after its retries, a store error) is
+    recorded against its item and the others go on, so one bad document
+    cannot waste the uploads of the rest. Anything else is a bug and
+    propagates.
+    """
+    outcomes: Outcomes[T, R] = Outcomes(succeeded=[], failed=[])
+
+    async def run_one(item: T) -> None:
+        async with limiter:
+            try:
+                result = await work(item)
+            except KbError as error:
+                outcomes.failed.append((item, error))
+            else:
+                outcomes.succeeded.append((item, result))
+
+    async with anyio.create_task_group() as tg:
+        for item in items:
+            tg.start_soon(run_one, item)
+    return outcomes

@@ -1,0 +1,275 @@
+"""One claimed sync, step by step: load, plan, upload, point the tool, attach, clean up.
+
+The order is what keeps Vapi and the database consistent when a step fails:
+uploads are recorded as they land; the tool is only repointed once every
+upload succeeded; superseded files are only deleted once the tool and every
+assistant point at their replacements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
+from uuid import UUID
+
+import anyio
+import attrs
+import structlog
+
+from kbcore.domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
+from kbcore.errors import KbError, SyncFailed, VapiError
+from kbcore.ports import SyncStore
+from kbcore.sync.parallel import for_each
+from kbcore.sync.planner import SyncPlan, deletable, files_by_category, plan_sync
+from kbcore.vapi import (
+    KnowledgeBaseGroup,
+    QueryTool,
+    VapiAuthenticationError,
+    VapiClient,
+    VapiConflict,
+    VapiNotFound,
+)
+
+T = TypeVar("T")
+
+log = structlog.get_logger("kbcore")
+
+
+@attrs.frozen
+class SyncInputs:
+    """Everything a sync reads from the database before its first Vapi call."""
+
+    api_key: Secret
+    documents: Sequence[SyncDocument]
+    assistant_ids: Sequence[str]
+    ledger: Sequence[LedgerFile]
+    tools: Sequence[LedgerTool]
+
+
+async def load_inputs(
+    store: SyncStore, org_id: UUID, tool_name: str, roles: Sequence[str]
+) -> SyncInputs:
+    """Read the key, documents, agents and ledger; fail early with what to fix."""
+    async with store.transaction() as tx:
+        api_key = await tx.integrations.vapi_key(org_id) or _environment_key()
+        documents = await tx.sync_documents.active(org_id)
+        agents = await tx.agents.assistants(org_id, roles)
+        ledger = await tx.ledger.files(org_id, tool_name)
+        tools = await tx.ledger.tools(org_id)
+    if api_key is None:
+        raise SyncFailed(
+            "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY"
+        )
+    if not documents:
+        raise SyncFailed("No active documents to sync; add a document first")
+    if not agents:
+        raise SyncFailed(f"No agents with role {' or '.join(roles)}; create the org's agents first")
+    assistant_ids = _assistant_ids(agents)
+    if not assistant_ids:
+        raise SyncFailed("No agents have a Vapi assistant id; save the agent configuration first")
+    return SyncInputs(api_key, documents, assistant_ids, ledger, tools)
+
+
+def _environment_key() -> Secret | None:
+    value = os.environ.get("VAPI_API_KEY", "").strip()
+    return Secret(value) if value else None
+
+
+def _assistant_ids(agents: Sequence[Assistant]) -> list[str]:
+    ids = (agent.vapi_assistant_id for agent in agents if agent.vapi_assistant_id)
+    return list(dict.fromkeys(ids))
+
+
+@attrs.define
+class SyncRunner:
+    """Carries one sync from a plan to its outcome."""
+
+    _store: SyncStore
+    _client: VapiClient
+    _org_id: UUID
+    _tool_name: str
+    _limiter: anyio.CapacityLimiter
+    _reconcile: bool
+
+    async def run(self, inputs: SyncInputs) -> SyncOutcome:
+        plan = await self._plan(inputs)
+        uploaded = await self._upload(plan.uploads)
+        file_for_document = {**plan.reuse, **uploaded}
+        groups = files_by_category(inputs.documents, file_for_document)
+        tool = await self._point_tool(inputs.tools, groups)
+        stale_tools = [t.tool_id for t in await self._tools() if not t.current]
+        changed = await self._attach(inputs.assistant_ids, tool.id, stale_tools)
+        deleted = await self._delete_files(deletable(plan.superseded, tool.file_ids))
+        await self._retire_tools(stale_tools)
+        return SyncOutcome(
+            succeeded=True,
+            tool_id=tool.id,
+            docs_synced=len(inputs.documents),
+            assistants_updated=changed,
+            files_uploaded=len(uploaded),
+            files_reused=len(plan.reuse),
+            files_deleted=deleted,
+        )
+
+    async def _plan(self, inputs: SyncInputs) -> SyncPlan:
+        remote = None
+        if self._reconcile and inputs.ledger:
+            files = await _vapi_step("list the org's files", self._client.list_files())
+            remote = {file.id: file.status or "done" for file in files}
+        plan = plan_sync(inputs.documents, inputs.ledger, remote)
+        if plan.lost:
+            log.warning("kbcore.sync.files_lost", org_id=str(self._org_id), lost=len(plan.lost))
+            async with self._store.transaction() as tx:
+                await tx.ledger.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
+        return plan
+
+    async def _upload(self, documents: Sequence[SyncDocument]) -> dict[UUID, str]:
+        """Upload in parallel, recording each file as it lands; fail if any did not."""
+        if not documents:
+            return {}
+        async with self._store.transaction() as tx:
+            contents = await tx.sync_documents.contents(self._org_id, [d.id for d in documents])
+
+        async def upload(document: SyncDocument) -> str:
+            body = contents[document.id].encode("utf-8")
+            file = await self._client.upload_file(
+                document.filename,
+                body,
+                metadata={"source": "kbcore", "documentId": str(document.id)},
+            )
+            entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
+            async with self._store.transaction() as tx:
+                await tx.ledger.add_file(self._org_id, self._tool_name, entry)
+            return file.id
+
+        present = [d for d in documents if d.id in contents]
+        outcomes = await for_each(present, upload, self._limiter)
+        if outcomes.failed or len(present) < len(documents):
+            raise _failure(
+                f"Could not upload {len(documents) - len(outcomes.succeeded)} of "
+                f"{len(documents)} documents to Vapi; the next sync retries them",
+                [error for _, error in outcomes.failed],
+            )
+        return {document.id: file_id for document, file_id in outcomes.succeeded}
+
+    async def _point_tool(
+        self, known: Sequence[LedgerTool], groups: dict[str, list[str]]
+    ) -> QueryTool:
+        """Update the org's query tool in place, or create it when there is none (any more)."""
+        # Sorted categories and file ids: an unchanged tool compares equal, so no PATCH.
+        wanted = tuple(
+            KnowledgeBaseGroup.for_category(category, file_ids)
+            for category, file_ids in sorted(groups.items())
+        )
+        current = next((t for t in known if t.current and t.tool_name == self._tool_name), None)
+        if current is not None:
+            try:
+                live = await self._client.get_query_tool(current.tool_id)
+                if live.knowledge_bases == wanted:
+                    return live
+                return await self._client.update_query_tool(
+                    current.tool_id, name=self._tool_name, knowledge_bases=wanted
+                )
+            except VapiNotFound:
+                log.warning(
+                    "kbcore.sync.tool_missing",
+                    org_id=str(self._org_id),
+                    tool_id=current.tool_id,
+                )
+            except VapiError as error:
+                raise _failure(
+                    "Could not update the knowledge-base tool on Vapi", [error]
+                ) from error
+        tool = await _vapi_step(
+            "create the knowledge-base tool",
+            self._client.create_query_tool(self._tool_name, wanted),
+        )
+        async with self._store.transaction() as tx:
+            await tx.ledger.set_current_tool(self._org_id, self._tool_name, tool.id)
+        return tool
+
+    async def _tools(self) -> Sequence[LedgerTool]:
+        async with self._store.transaction() as tx:
+            return await tx.ledger.tools(self._org_id)
+
+    async def _attach(
+        self, assistant_ids: Sequence[str], tool_id: str, stale: Sequence[str]
+    ) -> int:
+        """Attach the tool to every assistant and detach kbcore's stale tools; count changes."""
+
+        async def attach(assistant_id: str) -> bool:
+            update = await self._client.update_assistant_tools(
+                assistant_id, attach=[tool_id], detach=stale
+            )
+            return update.changed
+
+        outcomes = await for_each(assistant_ids, attach, self._limiter)
+        if outcomes.failed:
+            names = ", ".join(sorted(assistant_id for assistant_id, _ in outcomes.failed))
+            raise _failure(
+                f"Could not update {len(outcomes.failed)} of {len(assistant_ids)} Vapi "
+                f"assistants ({names}); check that they exist and have a model",
+                [error for _, error in outcomes.failed],
+            )
+        return sum(1 for _, changed in outcomes.succeeded if changed)
+
+    async def _delete_files(self, file_ids: frozenset[str]) -> int:
+        """Delete superseded files; a failure leaves the file in the ledger for next time."""
+        outcomes = await for_each(sorted(file_ids), self._client.delete_file, self._limiter)
+        for file_id, error in outcomes.failed:
+            log.warning(
+                "kbcore.sync.delete_failed",
+                org_id=str(self._org_id),
+                file_id=file_id,
+                error=str(error),
+            )
+        gone = [file_id for file_id, _ in outcomes.succeeded]
+        if gone:
+            async with self._store.transaction() as tx:
+                await tx.ledger.forget_files(self._org_id, self._tool_name, gone)
+        return len(gone)
+
+    async def _retire_tools(self, tool_ids: Sequence[str]) -> None:
+        """Delete kbcore's earlier tools, now detached; a pinned tool is kept for later."""
+        for tool_id in tool_ids:
+            try:
+                await self._client.delete_tool(tool_id)
+            except VapiConflict as error:
+                log.info(
+                    "kbcore.sync.tool_kept",
+                    org_id=str(self._org_id),
+                    tool_id=tool_id,
+                    reason=error.error,
+                )
+                continue
+            except VapiError as error:
+                log.warning(
+                    "kbcore.sync.tool_delete_failed",
+                    org_id=str(self._org_id),
+                    tool_id=tool_id,
+                    error=str(error),
+                )
+                continue
+            async with self._store.transaction() as tx:
+                await tx.ledger.forget_tool(self._org_id, tool_id)
+
+
+async def _vapi_step(what: str, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except VapiError as error:
+        raise _failure(f"Could not {what} on Vapi", [error]) from error
+
+
+def _failure(reason: str, errors: Sequence[KbError]) -> SyncFailed:
+    """A SyncFailed whose reason speaks to the user; Vapi's own words go to provider_message."""
+    if any(isinstance(error, VapiAuthenticationError) for error in errors):
+        reason = "Vapi rejected the API key; check the org's Vapi integration"
+    details = [
+        f"{error.status_code or '-'}: {error.vapi_message or error}"
+        for error in errors
+        if isinstance(error, VapiError)
+    ]
+    return SyncFailed(reason, provider_message="; ".join(details[:5]) or None)
