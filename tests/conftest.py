@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Protocol
-from uuid import UUID
 
 import asyncpg
-import attrs
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -23,6 +20,7 @@ from kbcore.memory import MemoryStore
 from kbcore.ports import Store
 from kbcore.postgres import PostgresStore
 from kbcore.testing import database
+from kbcore.testing.host_tables import HostTables, host_tables_for
 
 settings.register_profile(
     "ci",
@@ -108,53 +106,8 @@ def kb(store: Store) -> KnowledgeBase:
     return KnowledgeBase(store)
 
 
-class HostTables(Protocol):
-    """The host's ``agents`` and ``integrations`` rows, written behind the store's back."""
-
-    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID: ...
-
-    async def set_vapi_key(self, org_id: UUID, key: str) -> None: ...
-
-
-@attrs.frozen
-class MemoryHostTables:
-    store: MemoryStore
-
-    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
-        return self.store.add_agent(org_id, role=role, vapi_assistant_id=vapi_assistant_id).agent_id
-
-    async def set_vapi_key(self, org_id: UUID, key: str) -> None:
-        self.store.set_vapi_key(org_id, key)
-
-
-@attrs.frozen
-class PostgresHostTables:
-    pool: asyncpg.Pool
-
-    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
-        agent_id: UUID = await self.pool.fetchval(
-            "INSERT INTO agents (org_id, role, vapi_assistant_id) VALUES ($1, $2, $3) RETURNING id",
-            org_id,
-            role,
-            vapi_assistant_id,
-        )
-        return agent_id
-
-    async def set_vapi_key(self, org_id: UUID, key: str) -> None:
-        await self.pool.execute(
-            """
-            INSERT INTO integrations (org_id, provider, config)
-            VALUES ($1, 'vapi', jsonb_build_object('vapi_api_key', $2::text))
-            ON CONFLICT (org_id, provider) DO UPDATE SET config = excluded.config
-            """,
-            org_id,
-            key,
-        )
-
-
 @pytest.fixture
 def host_tables(store: Store, request: pytest.FixtureRequest) -> HostTables:
     """Writes agents and Vapi keys where the ``store`` fixture's store reads them."""
-    if isinstance(store, MemoryStore):
-        return MemoryHostTables(store)
-    return PostgresHostTables(request.getfixturevalue("pg_pool"))
+    pool = None if isinstance(store, MemoryStore) else request.getfixturevalue("pg_pool")
+    return host_tables_for(store, pool)
