@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import anyio.lowlevel
 import asyncpg
 import attrs
 import pytest
@@ -301,3 +302,19 @@ async def test_an_unreachable_server_is_store_unavailable(org: UUID) -> None:
             with pytest.raises(StoreUnavailable, match="while connecting") as caught:
                 await KnowledgeBase(PostgresStore(pool)).get(org, uuid.uuid4())
     assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_a_cancelled_transaction_rolls_back_and_frees_its_connection(
+    pg_dsn: str, org: UUID
+) -> None:
+    """Cancelling inside a transaction writes nothing and leaves the only connection usable."""
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
+        store = PostgresStore(pool)
+        with anyio.CancelScope() as scope:
+            async with store.transaction() as tx:
+                await tx.documents.insert(*draft(org))
+                scope.cancel()
+                await anyio.lowlevel.checkpoint()  # where the cancellation lands
+        assert scope.cancelled_caught
+        with anyio.fail_after(10):
+            assert await document_rows(pool) == []

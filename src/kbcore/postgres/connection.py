@@ -22,17 +22,23 @@ _LOST = (
 
 
 @contextmanager
-def unavailable_on_failure(conn: PoolConnectionProxy | None, doing: str) -> Iterator[None]:
-    """Turn a lost connection into ``StoreUnavailable``; let query errors through."""
+def unavailable_on_failure(
+    conn: PoolConnectionProxy | None, doing: str, *, outcome: str = "nothing was saved"
+) -> Iterator[None]:
+    """Turn a lost connection into ``StoreUnavailable``; let query errors through.
+
+    ``outcome`` tells the reader what became of the transaction's writes.
+    """
+    message = f"The database connection failed while {doing}; {outcome}"
     try:
         yield
     except _LOST as exc:
-        raise StoreUnavailable(_message(doing)) from exc
+        raise StoreUnavailable(message) from exc
     except asyncpg.InterfaceError as exc:
         # The same class also reports misuse (an operation already in progress); only
         # a closed connection means the database went away.
         if conn is not None and is_gone(conn):
-            raise StoreUnavailable(_message(doing)) from exc
+            raise StoreUnavailable(message) from exc
         raise
 
 
@@ -43,15 +49,6 @@ def is_gone(conn: PoolConnectionProxy) -> bool:
     except asyncpg.InterfaceError:
         # The pool detaches a proxy from its connection when the connection closes.
         return True
-
-
-def _message(doing: str) -> str:
-    if doing == "committing":
-        return (
-            "The database connection failed while committing; "
-            "the change may or may not have been saved"
-        )
-    return f"The database connection failed while {doing}; nothing was saved"
 
 
 @attrs.frozen

@@ -55,7 +55,9 @@ class PostgresStore:
             except BaseException:
                 await _roll_back(conn, tx)
                 raise
-            with unavailable_on_failure(conn, "committing"):
+            # The server may have committed before the connection dropped.
+            outcome = "the change may or may not have been saved"
+            with unavailable_on_failure(conn, "committing", outcome=outcome):
                 await tx.commit()
 
     @asynccontextmanager
@@ -78,6 +80,8 @@ async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:
     """
     if is_gone(conn):
         return
-    with anyio.CancelScope(shield=True):
-        with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await tx.rollback()
+    with (
+        anyio.CancelScope(shield=True),
+        suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError),
+    ):
+        await tx.rollback()
