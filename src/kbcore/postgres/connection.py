@@ -57,6 +57,10 @@ class Db:
 
     conn: PoolConnectionProxy
 
+    async def execute(self, query: str, *args: Any) -> str:
+        with unavailable_on_failure(self.conn, "running a query"):
+            return await self.conn.execute(query, *args)
+
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         with unavailable_on_failure(self.conn, "running a query"):
             return await self.conn.fetchrow(query, *args)
