@@ -83,6 +83,10 @@ class SyncCoordinator:
             bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
             raise
         run = await claims.finish(org, run_id, outcome)
+        if run.status != "success":
+            # The lease lapsed mid-run and another process took the org over.
+            bound.warning("kbcore.sync.claim_lost")
+            raise SyncFailed("The sync lost its claim on the org; run it again")
         result = SyncResult(
             run_id=run_id,
             org_id=org,
