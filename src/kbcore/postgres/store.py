@@ -11,10 +11,20 @@ import attrs
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction as PgTransaction
 
-from kbcore.ports import Agents, Changes, Documents, Integrations, Transaction
+from kbcore.ports import (
+    Agents,
+    Changes,
+    Documents,
+    Integrations,
+    Ledger,
+    SyncDocuments,
+    SyncRuns,
+    SyncTransaction,
+)
 from kbcore.postgres.connection import Db, is_gone, unavailable_on_failure
 from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
 from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
+from kbcore.postgres.sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
 
 
 @attrs.frozen
@@ -23,6 +33,9 @@ class _PostgresTransaction:
     changes: Changes
     agents: Agents
     integrations: Integrations
+    sync_documents: SyncDocuments
+    sync_runs: SyncRuns
+    ledger: Ledger
 
     @classmethod
     def on(cls, db: Db) -> _PostgresTransaction:
@@ -31,6 +44,9 @@ class _PostgresTransaction:
             changes=PostgresChanges(db),
             agents=PostgresAgents(db),
             integrations=PostgresIntegrations(db),
+            sync_documents=PostgresSyncDocuments(db),
+            sync_runs=PostgresSyncRuns(db),
+            ledger=PostgresLedger(db),
         )
 
 
@@ -45,7 +61,7 @@ class PostgresStore:
     _pool: asyncpg.Pool
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self) -> AsyncIterator[SyncTransaction]:
         async with self._connection() as conn:
             tx = conn.transaction(isolation="read_committed")
             with unavailable_on_failure(conn, "starting a transaction"):
