@@ -16,6 +16,7 @@ from kbcore.errors import (
 )
 from kbcore.knowledge_base import KnowledgeBase
 from kbcore.rules import Rules
+from kbcore.vapi import VapiClient
 
 __all__ = [
     "Assistant",
@@ -32,6 +33,7 @@ __all__ = [
     "SyncFailed",
     "SyncInProgress",
     "ValidationError",
+    "VapiClient",
     "VapiError",
     "VersionConflict",
 ]

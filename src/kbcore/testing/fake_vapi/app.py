@@ -1,0 +1,292 @@
+"""FakeVapi: a stateful ASGI stand-in for the Vapi subset a sync uses."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import uuid
+from collections.abc import Callable, Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+import attrs
+import httpx
+
+from kbcore.testing.fake_vapi import routes
+from kbcore.testing.fake_vapi.faults import (
+    FaultRule,
+    Faults,
+    RateLimit,
+    RetryAfterForm,
+    Route,
+    failure_body,
+    retry_after_value,
+)
+from kbcore.testing.fake_vapi.http import (
+    ConnectionDropped,
+    FakeRequest,
+    FakeResponse,
+    Receive,
+    RecordedRequest,
+    Send,
+    nest_error,
+)
+from kbcore.testing.fake_vapi.state import FakeFile, FakeState
+
+__all__ = ["INVALID_KEY_MESSAGE", "FakeVapi"]
+
+INVALID_KEY_MESSAGE = (
+    "Invalid Key. Hot tip, you may be using the private key instead of the public key, "
+    "or vice versa."
+)
+
+DEFAULT_MODEL: Mapping[str, Any] = {
+    "provider": "openai",
+    "model": "gpt-4o",
+    "temperature": 0.3,
+    "messages": [{"role": "system", "content": "You are a helpful sales agent."}],
+    "toolIds": [],
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.define
+class FakeVapi:
+    """A faithful, stateful fake of Vapi's files, query tools and assistants, for one org.
+
+    Call it as an ASGI app (``http_client()`` wires it into ``httpx``) or serve it
+    on loopback with ``serve_fake_vapi``. Requests need ``Authorization: Bearer
+    <api_key>``. ``clock`` (monotonic seconds) drives the rate limit and file
+    processing; ``wall_clock`` gives timestamps and the ``Date`` header.
+    """
+
+    api_key: str = attrs.field(default="test-vapi-key", repr=False)
+    org_id: str = attrs.field(factory=lambda: str(uuid.uuid4()), kw_only=True)
+    clock: Callable[[], float] = attrs.field(default=anyio.current_time, kw_only=True)
+    wall_clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True)
+    processing_seconds: float = attrs.field(default=0.0, kw_only=True)
+    #: Every request in arrival order, with the answer it got.
+    requests: list[RecordedRequest] = attrs.field(factory=list, init=False, repr=False)
+    _state: FakeState = attrs.field(init=False, repr=False)
+    _faults: Faults = attrs.field(factory=Faults, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._state = FakeState(
+            org_id=self.org_id,
+            clock=self._now,
+            wall_clock=self._wall_now,
+            processing_seconds=lambda: self.processing_seconds,
+        )
+
+    # Through methods, so that a test may swap the clocks after construction.
+    def _now(self) -> float:
+        return self.clock()
+
+    def _wall_now(self) -> datetime:
+        return self.wall_clock()
+
+    # Inspection
+
+    @property
+    def files(self) -> dict[str, FakeFile]:
+        """Uploaded files by id, with their bytes in ``content``."""
+        return self._state.files
+
+    @property
+    def tools(self) -> dict[str, dict[str, Any]]:
+        """Tools by id, as the JSON Vapi would return."""
+        return self._state.tools
+
+    @property
+    def assistants(self) -> dict[str, dict[str, Any]]:
+        """Assistants by id, as the JSON Vapi would return."""
+        return self._state.assistants
+
+    def requests_to(self, route: str = "*") -> list[RecordedRequest]:
+        """The logged requests matching ``route`` (``"PATCH /assistant/*"``, ``"/file*"``)."""
+        wanted = Route.parse(route)
+        return [r for r in self.requests if wanted.matches(r.method, r.path)]
+
+    def missing_file_ids(self) -> set[str]:
+        """File ids that some tool lists but that no longer exist."""
+        listed = {
+            file_id
+            for tool in self.tools.values()
+            for kb in tool.get("knowledgeBases") or ()
+            for file_id in kb.get("fileIds") or ()
+        }
+        return listed - set(self.files)
+
+    # Arranging state
+
+    def add_assistant(
+        self,
+        *,
+        name: str = "Sales agent",
+        model: Mapping[str, Any] | None = None,
+        assistant_id: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Create an assistant as if made in Vapi's dashboard; returns its id."""
+        assistant = self._state.stamp(
+            {"name": name, "model": dict(DEFAULT_MODEL if model is None else model), **fields}
+        )
+        if assistant_id is not None:
+            assistant["id"] = assistant_id
+        self.assistants[assistant["id"]] = assistant
+        return str(assistant["id"])
+
+    def pin_tool(self, tool_id: str) -> None:
+        """Make ``DELETE /tool/{tool_id}`` answer 409 ``tool_pinned``."""
+        self._state.pinned_tool_ids.add(tool_id)
+
+    # Faults
+
+    def fail_next(
+        self,
+        count: int,
+        route: str = "*",
+        *,
+        status: int = 500,
+        retry_after: float | None = None,
+        retry_after_form: RetryAfterForm = "seconds",
+    ) -> None:
+        """Answer the next ``count`` requests matching ``route`` with ``status``.
+
+        ``retry_after`` adds a ``Retry-After`` header, in seconds or as an HTTP date.
+        """
+        self._faults.add(
+            FaultRule(
+                Route.parse(route),
+                count,
+                "fail",
+                status=status,
+                retry_after=retry_after,
+                retry_after_form=retry_after_form,
+            )
+        )
+
+    def drop_next(self, count: int, route: str = "*", *, after_handling: bool = False) -> None:
+        """Close the connection of the next ``count`` matching requests without an answer.
+
+        With ``after_handling`` the fake does the work first and only the answer is
+        lost: a retried upload then makes a second file, a retried delete finds none.
+        """
+        kind: Literal["drop", "drop_after"] = "drop_after" if after_handling else "drop"
+        self._faults.add(FaultRule(Route.parse(route), count, kind))
+
+    def add_latency(self, seconds: float, route: str = "*", *, count: int | None = None) -> None:
+        """Answer matching requests ``seconds`` late (the next ``count``, or all of them)."""
+        self._faults.add(FaultRule(Route.parse(route), count, "latency", seconds=seconds))
+
+    def limit_rate(self, per_second: int, *, retry_after: bool = True) -> None:
+        """Accept at most ``per_second`` requests a second; answer the rest 429."""
+        self._faults.rate_limit = RateLimit(per_second, retry_after)
+
+    def clear_faults(self) -> None:
+        """Disarm every fault and the rate limit."""
+        self._faults = Faults()
+
+    # Client wiring
+
+    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` that sends every request to this fake, in process."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self), **kwargs)
+
+    # ASGI
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        request = await _read_request(scope, receive)
+        response = await self._respond(request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [(k.encode(), v.encode()) for k, v in response.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _respond(self, request: FakeRequest) -> FakeResponse:
+        plan = self._faults.plan(request.method, request.path)
+        if plan.latency:
+            await anyio.sleep(plan.latency)
+        if plan.drop == "before":
+            self._record(request, None)
+            raise ConnectionDropped
+        # Whole seconds: a Retry-After date and the Date header must agree to the second.
+        now = self.wall_clock().astimezone(UTC).replace(microsecond=0)
+        response = plan.failure_response(now) or self._answer(request, now)
+        response = response.with_headers(("date", email.utils.format_datetime(now, usegmt=True)))
+        if plan.drop == "after":
+            self._record(request, None)
+            raise ConnectionDropped
+        self._record(request, response)
+        return response
+
+    def _answer(self, request: FakeRequest, now: datetime) -> FakeResponse:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return nest_error(401, INVALID_KEY_MESSAGE)
+        limit = self._faults.rate_limit
+        wait = limit.admit(self.clock()) if limit is not None else None
+        if limit is None or wait is None:
+            return routes.dispatch(self._state, request)
+        response = failure_body(429)
+        if not limit.retry_after:
+            return response
+        return response.with_headers(
+            ("retry-after", retry_after_value(max(1, math.ceil(wait)), "seconds", now))
+        )
+
+    def _record(self, request: FakeRequest, response: FakeResponse | None) -> None:
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                headers={k: v for k, v in request.headers.items() if k != "authorization"},
+                body=request.body,
+                status=response.status if response else None,
+                response_headers=dict(response.headers) if response else {},
+                response_body=response.body if response else b"",
+            )
+        )
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_request(scope: MutableMapping[str, Any], receive: Receive) -> FakeRequest:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    query = scope.get("query_string", b"")
+    # Route on the path as sent, as Express does: an escaped "/" inside an id stays in the id.
+    raw_path = scope.get("raw_path")
+    return FakeRequest(
+        method=scope["method"],
+        path=raw_path.decode("latin-1") if isinstance(raw_path, bytes) else scope["path"],
+        query=query.decode("latin-1") if isinstance(query, bytes) else str(query),
+        headers=headers,
+        body=b"".join(chunks),
+    )

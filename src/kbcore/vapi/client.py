@@ -1,0 +1,253 @@
+"""VapiClient: the Vapi calls a knowledge-base sync makes, with timeouts and retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import attrs
+import httpx
+
+from kbcore.domain import Secret
+from kbcore.errors import ValidationError, VapiError
+from kbcore.vapi.exchange import Exchange, VapiRequest
+from kbcore.vapi.models import (
+    AssistantToolsUpdate,
+    KnowledgeBaseGroup,
+    QueryTool,
+    VapiAssistant,
+    VapiFile,
+)
+from kbcore.vapi.retries import RetryPolicy
+from kbcore.vapi.uploads import mimetype_for, vapi_file_name
+
+__all__ = ["DEFAULT_BASE_URL", "VapiClient"]
+
+DEFAULT_BASE_URL = "https://api.vapi.ai"
+_METADATA_LIMIT = 4096
+
+T = TypeVar("T")
+
+
+def _as_secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def _base_url(value: str) -> str:
+    return value.rstrip("/")
+
+
+@attrs.define(repr=False)
+class VapiClient:
+    """An async client for the part of Vapi's API a knowledge-base sync uses.
+
+    Use it as an async context manager. An ``http_client`` passed in is used
+    as it is and left open; otherwise the client opens and closes its own.
+    Every call has ``timeout`` seconds per attempt and is retried on 429, 408,
+    5xx, timeouts and connection errors as ``retry_policy`` says; other errors
+    are raised at once as subclasses of ``kbcore.VapiError``.
+    """
+
+    _api_key: Secret = attrs.field(converter=_as_secret)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True, converter=_base_url)
+    _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
+    timeout: float = attrs.field(default=30.0, kw_only=True)
+    retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy, kw_only=True)
+    _owned_client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
+
+    def __repr__(self) -> str:
+        return f"VapiClient(base_url={self.base_url!r}, api_key='***', timeout={self.timeout!r})"
+
+    async def __aenter__(self) -> Self:
+        if self._http_client is None and self._owned_client is None:
+            self._owned_client = httpx.AsyncClient(timeout=self.timeout)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._owned_client is not None:
+            await self._owned_client.aclose()
+            self._owned_client = None
+
+    # Files
+
+    async def upload_file(
+        self,
+        filename: str,
+        content: bytes | str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> VapiFile:
+        """Upload one file; its name is cut to Vapi's 40 characters, keeping the extension."""
+        name = vapi_file_name(filename)
+        data = None
+        if metadata:
+            encoded = json.dumps(metadata, separators=(",", ":"))
+            if len(encoded) > _METADATA_LIMIT:
+                raise ValidationError("metadata", "must be at most 4096 characters as JSON")
+            data = {"metadata": encoded}
+        body = content.encode() if isinstance(content, str) else content
+        request = VapiRequest(
+            "POST",
+            "/file",
+            what=f"file {name}",
+            files={"file": (name, body, mimetype_for(name))},
+            data=data,
+        )
+        return self._parse(VapiFile.from_json, await self._call(request), request)
+
+    async def get_file(self, file_id: str) -> VapiFile:
+        request = VapiRequest("GET", _path("file", file_id), what=f"file {file_id}")
+        return self._parse(VapiFile.from_json, await self._call(request), request)
+
+    async def list_files(self) -> tuple[VapiFile, ...]:
+        """Every file of the key's org; Vapi answers with the whole list, no pages."""
+        request = VapiRequest("GET", "/file", what="the file list")
+        payload = await self._call(request)
+        return self._parse(lambda p: tuple(VapiFile.from_json(f) for f in p), payload, request)
+
+    async def delete_file(self, file_id: str) -> bool:
+        """Delete a file; ``False`` when it was already gone (which is not an error)."""
+        request = VapiRequest("DELETE", _path("file", file_id), what=f"file {file_id}")
+        return await self._call(request, missing_ok=True) is not None
+
+    # Query tools
+
+    async def create_query_tool(
+        self, name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]
+    ) -> QueryTool:
+        """Create a query tool called ``name`` that searches the given groups of files."""
+        request = VapiRequest(
+            "POST", "/tool", what=f"query tool {name}", json=_tool_body(name, knowledge_bases)
+        )
+        return self._parse(_query_tool, await self._call(request), request)
+
+    async def get_query_tool(self, tool_id: str) -> QueryTool:
+        request = VapiRequest("GET", _path("tool", tool_id), what=f"tool {tool_id}")
+        return self._parse(_query_tool, await self._call(request), request)
+
+    async def update_query_tool(
+        self, tool_id: str, *, name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]
+    ) -> QueryTool:
+        """Replace the tool's knowledge bases in place (Vapi needs the full list every time)."""
+        request = VapiRequest(
+            "PATCH",
+            _path("tool", tool_id),
+            what=f"tool {tool_id}",
+            json=_tool_body(name, knowledge_bases),
+        )
+        return self._parse(_query_tool, await self._call(request), request)
+
+    async def delete_tool(self, tool_id: str) -> bool:
+        """Delete a tool; ``False`` when it was already gone, ``VapiConflict`` when pinned."""
+        request = VapiRequest("DELETE", _path("tool", tool_id), what=f"tool {tool_id}")
+        return await self._call(request, missing_ok=True) is not None
+
+    # Assistants
+
+    async def get_assistant(self, assistant_id: str) -> VapiAssistant:
+        request = VapiRequest(
+            "GET", _path("assistant", assistant_id), what=f"assistant {assistant_id}"
+        )
+        return self._parse(VapiAssistant.from_json, await self._call(request), request)
+
+    async def attach_tools(
+        self, assistant_id: str, tool_ids: Iterable[str]
+    ) -> AssistantToolsUpdate:
+        """Add tool ids to the assistant, keeping its other tools; no PATCH if all are there."""
+        return await self.update_assistant_tools(assistant_id, attach=tool_ids)
+
+    async def detach_tools(
+        self, assistant_id: str, tool_ids: Iterable[str]
+    ) -> AssistantToolsUpdate:
+        """Remove tool ids from the assistant; no PATCH if none of them is there."""
+        return await self.update_assistant_tools(assistant_id, detach=tool_ids)
+
+    async def update_assistant_tools(
+        self,
+        assistant_id: str,
+        *,
+        attach: Iterable[str] = (),
+        detach: Iterable[str] = (),
+    ) -> AssistantToolsUpdate:
+        """Attach and detach tool ids in one change of the assistant's ``model.toolIds``.
+
+        Vapi replaces the whole ``model`` on PATCH, so this reads the assistant
+        and sends its full model back with the new ids. Nothing is sent when the
+        ids are already as asked. An id in both ``attach`` and ``detach`` ends up attached.
+        """
+        assistant = await self.get_assistant(assistant_id)
+        to_attach = list(dict.fromkeys(attach))
+        to_detach = set(detach) - set(to_attach)
+        current = assistant.tool_ids
+        kept = [tool_id for tool_id in current if tool_id not in to_detach]
+        added = tuple(tool_id for tool_id in to_attach if tool_id not in kept)
+        removed = tuple(dict.fromkeys(t for t in current if t in to_detach))
+        if not added and not removed:
+            return AssistantToolsUpdate(assistant)
+        if assistant.model is None:
+            raise VapiError(
+                f"Vapi assistant {assistant_id} has no model; configure its model in Vapi first"
+            )
+        model = {**assistant.model, "toolIds": [*kept, *added]}
+        request = VapiRequest(
+            "PATCH",
+            _path("assistant", assistant_id),
+            what=f"assistant {assistant_id}",
+            json={"model": model},
+        )
+        updated = self._parse(VapiAssistant.from_json, await self._call(request), request)
+        return AssistantToolsUpdate(updated, added=added, removed=removed)
+
+    # The HTTP exchange
+
+    async def _call(self, request: VapiRequest, *, missing_ok: bool = False) -> Any:
+        exchange = Exchange(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            policy=self.retry_policy,
+            http_client=self._client(),
+        )
+        return await exchange.call(request, missing_ok=missing_ok)
+
+    def _client(self) -> httpx.AsyncClient:
+        client = self._http_client or self._owned_client
+        if client is None:
+            raise RuntimeError("Use `async with VapiClient(...)` or pass http_client=")
+        return client
+
+    def _parse(self, parse: Callable[[Any], T], payload: Any, request: VapiRequest) -> T:
+        try:
+            return parse(payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise VapiError(
+                f"Vapi sent an answer about {request.what} that kbcore could not read"
+            ) from exc
+
+
+def _path(collection: str, object_id: str) -> str:
+    if not object_id:
+        raise ValidationError(f"{collection}_id", "must not be empty")
+    return f"/{collection}/{quote(object_id, safe='')}"
+
+
+def _tool_body(name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]) -> dict[str, Any]:
+    return {
+        "type": "query",
+        "function": {"name": name},
+        "knowledgeBases": [kb.to_json() for kb in knowledge_bases],
+    }
+
+
+def _query_tool(payload: Any) -> QueryTool:
+    if payload.get("type") != "query":
+        raise ValueError(f"tool {payload.get('id')} is not a query tool")
+    return QueryTool.from_json(payload)

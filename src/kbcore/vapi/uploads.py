@@ -1,0 +1,47 @@
+"""What an uploaded file is called and typed as on Vapi's side."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+
+__all__ = ["VAPI_FILE_NAME_LIMIT", "mimetype_for", "vapi_file_name"]
+
+#: Vapi keeps at most this many characters of a file's name.
+VAPI_FILE_NAME_LIMIT = 40
+
+# Vapi's documented text types; the platform's mimetypes table may lack some.
+_MIMETYPES = {
+    ".md": "text/markdown",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".json": "application/json",
+    ".yaml": "application/yaml",
+    ".xml": "application/xml",
+    ".log": "text/plain",
+}
+
+
+def vapi_file_name(filename: str, limit: int = VAPI_FILE_NAME_LIMIT) -> str:
+    """``filename`` cut to Vapi's limit, keeping its extension (it decides how Vapi parses).
+
+    >>> vapi_file_name("a-very-long-name-about-our-pricing-and-discounts.md")
+    'a-very-long-name-about-our-pricing-an.md'
+    """
+    name = filename.strip()
+    if len(name) <= limit:
+        return name
+    stem, extension = posixpath.splitext(name)
+    if not stem or len(extension) >= limit:
+        return name[:limit]
+    return stem[: limit - len(extension)].rstrip(" .") + extension
+
+
+def mimetype_for(filename: str) -> str:
+    """The content type sent with an upload; plain text when the extension says nothing."""
+    extension = posixpath.splitext(filename)[1].lower()
+    if extension in _MIMETYPES:
+        return _MIMETYPES[extension]
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return guessed or "text/plain"
