@@ -94,12 +94,14 @@ async def test_clear_faults_disarms_everything(
     assert [(await http.get("/file")).status_code for _ in range(3)] == [200, 200, 200]
 
 
-async def test_latency_holds_the_answer_back(http: httpx.AsyncClient, fake_vapi: FakeVapi) -> None:
+@pytest.mark.virtual_time
+async def test_latency_holds_the_answer_back() -> None:
     """add_latency delays matching answers by the given time on the event loop's clock."""
-    fake_vapi.add_latency(0.05, "GET /file", count=1)
-    started = anyio.current_time()
-    await http.get("/file")
-    assert anyio.current_time() - started >= 0.05
-    started = anyio.current_time()
-    await http.get("/file")
-    assert anyio.current_time() - started < 0.05
+    fake = FakeVapi("k")
+    fake.add_latency(45, "GET /file", count=1)
+    async with fake.http_client(headers={"Authorization": "Bearer k"}) as http:
+        started = anyio.current_time()
+        await http.get("http://vapi/file")
+        assert anyio.current_time() - started == 45
+        await http.get("http://vapi/file")
+        assert anyio.current_time() - started == 45

@@ -54,7 +54,7 @@ class VapiClient:
     _api_key: Secret = attrs.field(converter=_as_secret)
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True, converter=_base_url)
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
-    timeout: float = attrs.field(default=30.0, kw_only=True)
+    timeout: float = attrs.field(default=30.0, kw_only=True, validator=attrs.validators.gt(0))
     retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy, kw_only=True)
     _owned_client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 

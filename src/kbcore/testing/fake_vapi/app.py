@@ -66,8 +66,8 @@ class FakeVapi:
 
     api_key: str = attrs.field(default="test-vapi-key", repr=False)
     org_id: str = attrs.field(factory=lambda: str(uuid.uuid4()), kw_only=True)
-    clock: Callable[[], float] = attrs.field(default=anyio.current_time, kw_only=True)
-    wall_clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True)
+    clock: Callable[[], float] = attrs.field(default=anyio.current_time, kw_only=True, repr=False)
+    wall_clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True, repr=False)
     processing_seconds: float = attrs.field(default=0.0, kw_only=True)
     #: Every request in arrival order, with the answer it got.
     requests: list[RecordedRequest] = attrs.field(factory=list, init=False, repr=False)
