@@ -305,3 +305,10 @@ async def test_add_assistant_takes_an_id_and_any_fields(fake_vapi: FakeVapi) -> 
     assert stored["orgId"] == fake_vapi.org_id
     assert stored["voice"] == {"provider": "11labs"}
     assert stored["model"]["provider"] == "openai"
+
+
+def test_assistants_never_share_their_model() -> None:
+    """Editing one assistant's model in place leaves the next default assistant alone."""
+    first, second = FakeVapi(), FakeVapi()
+    first.assistants[first.add_assistant()]["model"]["toolIds"].append("calendar-tool")
+    assert second.assistants[second.add_assistant()]["model"]["toolIds"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import math
 import uuid
@@ -133,7 +134,9 @@ class FakeVapi:
     ) -> str:
         """Create an assistant as if made in Vapi's dashboard; returns its id."""
         assistant = self._state.stamp(
-            {"name": name, "model": dict(DEFAULT_MODEL if model is None else model), **fields}
+            copy.deepcopy(
+                {"name": name, "model": DEFAULT_MODEL if model is None else model, **fields}
+            )
         )
         if assistant_id is not None:
             assistant["id"] = assistant_id
