@@ -16,6 +16,7 @@ from kbcore.errors import (
 )
 from kbcore.knowledge_base import KnowledgeBase
 from kbcore.rules import Rules
+from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
 from kbcore.vapi import VapiClient
 
 __all__ = [
@@ -30,8 +31,11 @@ __all__ = [
     "RateLimited",
     "Rules",
     "StoreUnavailable",
+    "SyncCoordinator",
     "SyncFailed",
     "SyncInProgress",
+    "SyncPolicy",
+    "SyncResult",
     "ValidationError",
     "VapiClient",
     "VapiError",
