@@ -132,3 +132,11 @@ def test_plan_accounts_for_every_document_and_file(
         if doc.id in plan.reuse:
             [entry] = [e for e in ledger if e.file_id == plan.reuse[doc.id]]
             assert (entry.document_id, entry.content_sha256) == (doc.id, doc.content_sha256)
+
+
+def test_stray_uploads_are_superseded() -> None:
+    """A file kbcore uploaded but never recorded is deleted like a superseded one."""
+    doc = document("a")
+    plan = plan_sync([doc], [uploaded(doc, "f1")], {"f1": "done", "f9": "done"}, strays={"f9"})
+    assert dict(plan.reuse) == {doc.id: "f1"}
+    assert plan.superseded == {"f9"}

@@ -436,3 +436,46 @@ async def test_bad_arguments_are_rejected_before_anything_is_logged(
         await coordinator.sync(**call)
     assert caught.value.field == field
     assert await runs(store, org) == []
+
+
+async def test_a_file_whose_upload_answer_was_lost_is_cleaned_up_next_time(
+    kb: KnowledgeBase,
+    coordinator: SyncCoordinator,
+    fake_vapi: FakeVapi,
+    org: UUID,
+    pass_time: PassTime,
+) -> None:
+    """A retried upload leaves a stray copy on Vapi; the next sync finds it and deletes it."""
+    await seed(kb, org)
+    fake_vapi.drop_next(1, "POST /file", after_handling=True)
+    first = await coordinator.sync(org)
+    assert len(fake_vapi.files) == 4  # the lost answer's file, unknown to kbcore yet
+    await pass_time(WINDOW)
+    second = await coordinator.sync(org)
+    assert (second.files_uploaded, second.files_deleted) == (0, 1)
+    assert set(fake_vapi.files) == tool_file_ids(fake_vapi, first.tool_id)
+
+
+async def test_files_of_other_orgs_and_tools_are_left_alone(
+    kb: KnowledgeBase,
+    coordinator: SyncCoordinator,
+    fake_vapi: FakeVapi,
+    host_tables: HostTables,
+    org: UUID,
+    pass_time: PassTime,
+) -> None:
+    """Two orgs sharing one Vapi account never delete each other's files."""
+    other = uuid.uuid4()
+    await host_tables.set_vapi_key(other, fake_vapi.api_key)
+    await host_tables.add_agent(other, "inbound", fake_vapi.add_assistant())
+    await seed(kb, org)
+    await seed(kb, other, 2)
+    await coordinator.sync(org)
+    await coordinator.sync(other)
+    await pass_time(WINDOW)
+    await coordinator.sync(org, tool_name="second-tool")
+    await pass_time(WINDOW)
+    await coordinator.sync(org)
+    await coordinator.sync(other)
+    assert len(fake_vapi.files) == 3 + 2 + 3
+    assert fake_vapi.missing_file_ids() == set()

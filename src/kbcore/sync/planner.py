@@ -38,12 +38,15 @@ def plan_sync(
     documents: Sequence[SyncDocument],
     ledger: Sequence[LedgerFile],
     remote_status: Mapping[str, str] | None = None,
+    strays: Collection[str] = (),
 ) -> SyncPlan:
     """Compare the active documents with what the ledger says Vapi holds.
 
     ``remote_status`` is Vapi's own listing (file id to status). When given,
     files missing from it are lost and files whose processing failed are
-    superseded, so their documents are uploaded again.
+    superseded, so their documents are uploaded again. ``strays`` are files
+    kbcore uploaded but never recorded (an upload whose answer was lost);
+    they are superseded too.
     """
     lost: set[str] = set()
     usable: dict[tuple[UUID, str], str] = {}
@@ -64,7 +67,7 @@ def plan_sync(
             reuse[document.id] = file_id
 
     kept = set(reuse.values())
-    superseded = {entry.file_id for entry in ledger} - kept - lost
+    superseded = ({entry.file_id for entry in ledger} | set(strays)) - kept - lost
     return SyncPlan(
         uploads=tuple(uploads),
         reuse=reuse,

@@ -29,6 +29,7 @@ from kbcore.vapi import (
     VapiAuthenticationError,
     VapiClient,
     VapiConflict,
+    VapiFile,
     VapiNotFound,
 )
 
@@ -115,15 +116,35 @@ class SyncRunner:
 
     async def _plan(self, inputs: SyncInputs) -> SyncPlan:
         remote = None
-        if self._reconcile and inputs.ledger:
+        strays: set[str] = set()
+        if self._reconcile:
             files = await _vapi_step("list the org's files", self._client.list_files())
             remote = {file.id: file.status or "done" for file in files}
-        plan = plan_sync(inputs.documents, inputs.ledger, remote)
+            recorded = {entry.file_id for entry in inputs.ledger}
+            strays = {f.id for f in files if self._uploaded_by_us(f) and f.id not in recorded}
+        plan = plan_sync(inputs.documents, inputs.ledger, remote, strays)
         if plan.lost:
             log.warning("kbcore.sync.files_lost", org_id=str(self._org_id), lost=len(plan.lost))
             async with self._store.transaction() as tx:
                 await tx.ledger.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
         return plan
+
+    def _file_metadata(self, document_id: UUID) -> dict[str, str]:
+        """Marks an upload as this org's, so a file whose answer was lost can be found again."""
+        return {
+            "source": "kbcore",
+            "orgId": str(self._org_id),
+            "toolName": self._tool_name,
+            "documentId": str(document_id),
+        }
+
+    def _uploaded_by_us(self, file: VapiFile) -> bool:
+        metadata = file.metadata or {}
+        return all(
+            metadata.get(key) == value
+            for key, value in self._file_metadata(UUID(int=0)).items()
+            if key != "documentId"
+        )
 
     async def _upload(self, documents: Sequence[SyncDocument]) -> dict[UUID, str]:
         """Upload in parallel, recording each file as it lands; fail if any did not."""
@@ -137,7 +158,7 @@ class SyncRunner:
             file = await self._client.upload_file(
                 document.filename,
                 body,
-                metadata={"source": "kbcore", "documentId": str(document.id)},
+                metadata=self._file_metadata(document.id),
             )
             entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
             async with self._store.transaction() as tx:
