@@ -1,0 +1,136 @@
+"""Sync statistics computed by PostgreSQL: the runbook's aggregates in one statement."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import anyio
+import asyncpg
+import attrs
+
+from kbcore.postgres.connection import unavailable_on_failure
+from kbcore.postgres.store import PostgresStore
+from kbcore.report import (
+    RATE_LIMITED_PREFIX,
+    DayStats,
+    DurationStats,
+    ErrorCount,
+    SyncStats,
+)
+from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+
+# One statement, one round trip. Each figure is the runbook query's own expression over
+# the same rows: DATE(created_at) in the session's time zone, AVG and PERCENTILE_CONT
+# over successful rows, LIKE 'Rate limited%'. Days and errors come back as parallel
+# arrays (ARRAY(...) is empty, never NULL, when there are no rows). Error messages are
+# ordered by count, then bytewise (COLLATE "C"), so ties read the same on any server.
+_STATS = """
+WITH bounds AS (
+    SELECT now() AS until, coalesce($1::timestamptz, now() - $2::interval) AS since
+), runs AS (
+    SELECT l.created_at, l.status, l.error_message, l.duration_ms
+    FROM kb_sync_log l, bounds b
+    WHERE l.created_at > b.since {org_filter}
+), days AS (
+    SELECT DATE(created_at) AS day, count(*) AS total,
+           count(*) FILTER (WHERE status = 'success') AS successful
+    FROM runs
+    GROUP BY DATE(created_at)
+), errors AS (
+    SELECT error_message, count(*) AS count
+    FROM runs
+    WHERE status = 'failed'
+    GROUP BY error_message
+), durations AS (
+    SELECT count(duration_ms) AS count,
+           avg(duration_ms)::float8 AS average_ms,
+           min(duration_ms) AS min_ms,
+           max(duration_ms) AS max_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
+    FROM runs
+    WHERE status = 'success'
+), refusals AS (
+    SELECT count(*) FILTER (WHERE error_message LIKE ($3::text || '%')) AS rate_limit_hits,
+           count(*) FILTER (WHERE error_message = $4::text) AS in_progress_rejections
+    FROM runs
+    WHERE status = 'failed'
+)
+SELECT b.since, b.until, d.count, d.average_ms, d.min_ms, d.max_ms, d.p95_ms,
+       r.rate_limit_hits, r.in_progress_rejections,
+       ARRAY(SELECT day FROM days ORDER BY day DESC) AS day_dates,
+       ARRAY(SELECT total FROM days ORDER BY day DESC) AS day_totals,
+       ARRAY(SELECT successful FROM days ORDER BY day DESC) AS day_successes,
+       ARRAY(
+           SELECT round(100.0 * successful / total, 2)::float8 FROM days ORDER BY day DESC
+       ) AS day_rates,
+       ARRAY(
+           SELECT error_message FROM errors ORDER BY count DESC, error_message COLLATE "C"
+       ) AS error_messages,
+       ARRAY(
+           SELECT count FROM errors ORDER BY count DESC, error_message COLLATE "C"
+       ) AS error_counts
+FROM bounds b, durations d, refusals r
+"""
+
+# Separate statement texts, not "$5 IS NULL OR org_id = $5", so that one org's report
+# is served by kb_sync_log_org_id_created_at_idx.
+_ALL_ORGS = _STATS.format(org_filter="")
+_ONE_ORG = _STATS.format(org_filter="AND l.org_id = $5")
+
+
+@attrs.frozen
+class PostgresSyncStats:
+    """``SyncStatsSource`` over ``kb_sync_log`` on an asyncpg pool."""
+
+    _pool: asyncpg.Pool
+
+    @classmethod
+    def for_store(cls, store: PostgresStore) -> PostgresSyncStats:
+        """The statistics of the database ``store`` works on."""
+        # Same package: the store's pool is an implementation detail shared with its reports.
+        return cls(store._pool)
+
+    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
+        instant = since if isinstance(since, datetime) else None
+        ago = since if isinstance(since, timedelta) else None
+        args: list[object] = [instant, ago, RATE_LIMITED_PREFIX, IN_PROGRESS_MESSAGE]
+        if org_id is not None:
+            args.append(org_id)
+        with unavailable_on_failure(None, "connecting"):
+            conn = await self._pool.acquire()
+        try:
+            with unavailable_on_failure(conn, "reading the sync log"):
+                row = await conn.fetchrow(_ALL_ORGS if org_id is None else _ONE_ORG, *args)
+        finally:
+            # Shielded: a cancelled caller must still hand the connection back.
+            with anyio.CancelScope(shield=True):
+                await self._pool.release(conn)
+        assert row is not None  # an aggregate over bounds always returns one row
+        return _stats_from_row(row, org_id)
+
+
+def _stats_from_row(row: asyncpg.Record, org_id: UUID | None) -> SyncStats:
+    days = zip(
+        row["day_dates"], row["day_totals"], row["day_successes"], row["day_rates"], strict=True
+    )
+    errors = zip(row["error_messages"], row["error_counts"], strict=True)
+    return SyncStats(
+        since=row["since"],
+        until=row["until"],
+        org_id=org_id,
+        days=tuple(
+            DayStats(date=day, total=total, successful=successful, success_rate=rate)
+            for day, total, successful, rate in days
+        ),
+        durations=DurationStats(
+            count=row["count"],
+            average_ms=row["average_ms"],
+            min_ms=row["min_ms"],
+            max_ms=row["max_ms"],
+            p95_ms=row["p95_ms"],
+        ),
+        rate_limit_hits=row["rate_limit_hits"],
+        in_progress_rejections=row["in_progress_rejections"],
+        errors=tuple(ErrorCount(message=message, count=count) for message, count in errors),
+    )

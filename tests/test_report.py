@@ -1,0 +1,307 @@
+"""kbcore.report: sync statistics that agree with the runbook's monitoring SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import pytest
+import stamina
+from asyncpg.connection import LoggedQuery
+
+from kbcore import (
+    KnowledgeBase,
+    RateLimited,
+    SyncCoordinator,
+    SyncFailed,
+    SyncInProgress,
+    ValidationError,
+)
+from kbcore.domain import Claimed
+from kbcore.memory import MemoryStore
+from kbcore.ports import SyncStore
+from kbcore.postgres import PostgresStore
+from kbcore.report import (
+    DayStats,
+    DurationStats,
+    ErrorCount,
+    SyncStats,
+    SyncStatsSource,
+    sync_stats,
+)
+from kbcore.testing import FakeVapi
+from kbcore.testing.host_tables import HostTables, MemoryHostTables
+from tests.test_runbook_queries import (
+    AVERAGE_SYNC_DURATION,
+    ERROR_SUMMARY,
+    RATE_LIMIT_HITS,
+    ROWS,
+    SYNC_SUCCESS_RATE,
+)
+
+pytestmark = pytest.mark.anyio
+
+NO_DOCUMENTS = "No active documents to sync; add a document first"
+IN_PROGRESS = "Sync already in progress for this org"
+
+
+@pytest.fixture(autouse=True)
+def no_backoff() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
+
+
+@pytest.fixture
+async def coordinator(store: SyncStore) -> AsyncIterator[tuple[SyncCoordinator, FakeVapi]]:
+    fake = FakeVapi()
+    async with fake.http_client() as http:
+        yield SyncCoordinator(store, http_client=http), fake
+
+
+async def org_with_assistants(fake: FakeVapi, host_tables: HostTables) -> UUID:
+    org_id = uuid.uuid4()
+    await host_tables.set_vapi_key(org_id, fake.api_key)
+    for role in ("inbound", "outbound"):
+        await host_tables.add_agent(org_id, role, fake.add_assistant(name=role))
+    return org_id
+
+
+async def attempt(coordinator: SyncCoordinator, org_id: UUID) -> str:
+    """Run one sync and say how it ended."""
+    try:
+        await coordinator.sync(org_id)
+    except (RateLimited, SyncInProgress, SyncFailed) as error:
+        return type(error).__name__
+    return "ok"
+
+
+@pytest.fixture
+async def history(
+    store: SyncStore,
+    kb: KnowledgeBase,
+    host_tables: HostTables,
+    coordinator: tuple[SyncCoordinator, FakeVapi],
+) -> tuple[UUID, UUID]:
+    """A scripted history through the public API: two orgs, every kind of outcome.
+
+    Org A: success, then two rate-limited attempts, then one refused while another
+    process holds the claim. Org B: two failures (no documents yet), then a success.
+    """
+    sync, fake = coordinator
+    org_a, org_b = [await org_with_assistants(fake, host_tables) for _ in range(2)]
+    await kb.create(org_a, filename="pricing.md", content="Pro: $99", category="products_services")
+    outcomes = [await attempt(sync, org_a) for _ in range(3)]
+    outcomes += [await attempt(sync, org_b) for _ in range(2)]
+    await kb.create(org_b, filename="script.md", content="Hello!", category="operations")
+    outcomes.append(await attempt(sync, org_b))
+    async with store.transaction() as tx:
+        # Another process's sync of org A, claimed and still running.
+        claim = await tx.sync_runs.claim(
+            org_a, min_interval=timedelta(0), lease=timedelta(minutes=2), actor=None
+        )
+    assert isinstance(claim, Claimed)
+    outcomes.append(await attempt(sync, org_a))
+    assert outcomes == [
+        "ok",
+        "RateLimited",
+        "RateLimited",
+        "SyncFailed",
+        "SyncFailed",
+        "ok",
+        "SyncInProgress",
+    ]
+    return org_a, org_b
+
+
+async def test_figures_of_a_scripted_history(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+    """Totals, successes, refusals and failures by message, over every org."""
+    stats = await sync_stats(store)
+    assert (stats.total, stats.successful) == (8, 2)  # the running claim counts, as in SQL
+    [today] = stats.days
+    assert (today.total, today.successful, today.success_rate) == (8, 2, 25.0)
+    assert (stats.rate_limit_hits, stats.in_progress_rejections) == (2, 1)
+    messages = {error.message: error.count for error in stats.errors}
+    assert messages.pop(NO_DOCUMENTS) == 2
+    assert messages.pop(IN_PROGRESS) == 1
+    # What is left: "Rate limited. Try again in <n>s.", once or twice by <n>.
+    assert sum(messages.values()) == 2
+    assert all((message or "").startswith("Rate limited") for message in messages)
+    assert stats.durations.count == 2
+    assert 0 <= (stats.durations.min_ms or 0) <= (stats.durations.max_ms or 0)
+    assert stats.org_id is None
+    assert stats.since < stats.until
+
+
+async def test_one_org(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+    """``org_id`` keeps to that org's rows."""
+    _, org_b = history
+    stats = await sync_stats(store, org_id=str(org_b))
+    assert stats.org_id == org_b
+    assert (stats.total, stats.successful, stats.days[0].success_rate) == (3, 1, 33.33)
+    assert (stats.rate_limit_hits, stats.in_progress_rejections) == (0, 0)
+    assert stats.errors == (ErrorCount(message=NO_DOCUMENTS, count=2),)
+
+
+async def test_an_empty_log(store: SyncStore) -> None:
+    """No rows: no days, no durations, zero counts."""
+    stats = await sync_stats(store, since=timedelta(minutes=5))
+    assert stats.days == ()
+    assert stats.errors == ()
+    assert stats.durations == DurationStats(
+        count=0, average_ms=None, min_ms=None, max_ms=None, p95_ms=None
+    )
+    assert (stats.total, stats.rate_limit_hits, stats.in_progress_rejections) == (0, 0, 0)
+    assert stats.until - stats.since == timedelta(minutes=5)
+
+
+async def test_since_an_instant(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+    """An aware datetime after every row leaves the window empty."""
+    stats = await sync_stats(store, since=datetime.now(UTC) + timedelta(hours=1))
+    assert stats.total == 0
+
+
+async def test_rows_older_than_the_window_are_left_out() -> None:
+    """A day after a sync, the default window no longer holds it; a wider one does."""
+    store, fake = MemoryStore(), FakeVapi()
+    org_id = await org_with_assistants(fake, MemoryHostTables(store))
+    await KnowledgeBase(store).create(org_id, filename="a.md", content="x")
+    async with fake.http_client() as http:
+        assert await attempt(SyncCoordinator(store, http_client=http), org_id) == "ok"
+    store.advance_clock(timedelta(days=1))
+    assert (await sync_stats(store)).total == 0
+    assert (await sync_stats(store, since=timedelta(days=2))).total == 1
+
+
+@pytest.mark.parametrize("since", [datetime(2025, 1, 1), timedelta(0), "24h"])  # naive first
+async def test_bad_windows_are_validation_errors(since: object) -> None:
+    """A naive datetime, a non-positive duration or another type is refused."""
+    with pytest.raises(ValidationError) as caught:
+        await sync_stats(MemoryStore(), since=since)  # type: ignore[arg-type]
+    assert caught.value.field == "since"
+
+
+async def test_a_malformed_org_id_is_a_validation_error() -> None:
+    """A malformed org id is refused before any query."""
+    with pytest.raises(ValidationError, match="org_id"):
+        await sync_stats(MemoryStore(), org_id="not-a-uuid")
+
+
+async def test_any_stats_source_is_accepted() -> None:
+    """A host's own ``SyncStatsSource`` is called with the validated arguments."""
+    calls: list[tuple[datetime | timedelta, UUID | None]] = []
+    empty = SyncStats(
+        since=datetime.now(UTC),
+        until=datetime.now(UTC),
+        org_id=None,
+        days=(),
+        durations=DurationStats(count=0, average_ms=None, min_ms=None, max_ms=None, p95_ms=None),
+        rate_limit_hits=0,
+        in_progress_rejections=0,
+        errors=(),
+    )
+
+    class Source:
+        async def sync_stats(
+            self, *, since: datetime | timedelta, org_id: UUID | None
+        ) -> SyncStats:
+            calls.append((since, org_id))
+            return empty
+
+    org_id = uuid.uuid4()
+    assert isinstance(Source(), SyncStatsSource)
+    assert await sync_stats(Source(), org_id=str(org_id)) is empty
+    assert calls == [(timedelta(hours=24), org_id)]
+    with pytest.raises(TypeError, match="object"):
+        await sync_stats(object())  # type: ignore[arg-type]
+
+
+# PostgreSQL: the runbook's own queries, verbatim, give the same figures.
+
+
+@pytest.fixture
+async def scripted_log(pg_pool: asyncpg.Pool) -> PostgresStore:
+    """The runbook test's scripted rows (two orgs, recent and two days old)."""
+    orgs = [uuid.uuid4(), uuid.uuid4()]
+    await pg_pool.executemany(
+        "INSERT INTO kb_sync_log (org_id, created_at, status, duration_ms, error_message)"
+        " VALUES ($1, now() - $2::interval, $3, $4, $5)",
+        [(orgs[i % 2], *row) for i, row in enumerate(ROWS)],
+    )
+    return PostgresStore(pg_pool)
+
+
+async def runbook_figures(pool: asyncpg.Pool) -> dict[str, object]:
+    """What the four runbook queries say, in ``SyncStats``'s terms."""
+    days = await pool.fetch(SYNC_SUCCESS_RATE)
+    durations = await pool.fetchrow(AVERAGE_SYNC_DURATION)
+    assert durations is not None
+    errors = await pool.fetch(ERROR_SUMMARY)
+    return {
+        "days": tuple(
+            DayStats(
+                date=row["date"],
+                total=row["total_syncs"],
+                successful=row["successful"],
+                success_rate=float(row["success_rate"]),
+            )
+            for row in days
+        ),
+        "durations": (
+            None if durations["avg_duration_ms"] is None else float(durations["avg_duration_ms"]),
+            durations["min_duration_ms"],
+            durations["max_duration_ms"],
+            durations["p95_duration_ms"],
+        ),
+        "rate_limit_hits": await pool.fetchval(RATE_LIMIT_HITS),
+        "errors": sorted((row["error_message"], row["count"]) for row in errors),
+    }
+
+
+def report_figures(stats: SyncStats) -> dict[str, object]:
+    d = stats.durations
+    return {
+        "days": stats.days,
+        "durations": (d.average_ms, d.min_ms, d.max_ms, d.p95_ms),
+        "rate_limit_hits": stats.rate_limit_hits,
+        "errors": sorted((error.message, error.count) for error in stats.errors),
+    }
+
+
+async def test_the_runbook_queries_agree_on_a_scripted_log(
+    scripted_log: PostgresStore, pg_pool: asyncpg.Pool
+) -> None:
+    """Rows inserted as the existing system wrote them: every figure matches the SQL."""
+    stats = await sync_stats(scripted_log)
+    assert report_figures(stats) == await runbook_figures(pg_pool)
+    assert stats.durations.p95_ms == pytest.approx(8800.0)
+    assert stats.errors[0] == ErrorCount(
+        message="No agents have a Vapi assistant id; save the agent configuration first", count=4
+    )
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+async def test_the_runbook_queries_agree_on_a_history_of_real_syncs(
+    store: SyncStore, history: tuple[UUID, UUID], pg_pool: asyncpg.Pool
+) -> None:
+    """Rows written by SyncCoordinator: every figure matches the SQL."""
+    stats = await sync_stats(store)
+    assert report_figures(stats) == await runbook_figures(pg_pool)
+
+
+async def test_the_report_is_one_statement(pg_dsn: str) -> None:
+    """Every figure comes from the database in a single round trip."""
+    records: list[LoggedQuery] = []
+
+    async def log_queries(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(records.append)
+
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+        store = PostgresStore(pool)
+        await sync_stats(store)  # asyncpg learns the result's types once per connection
+        records.clear()
+        await sync_stats(store, org_id=uuid.uuid4())
+    statements = [r.query for r in records if "pg_advisory_unlock_all" not in r.query]
+    assert len(statements) == 1
