@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from kbcore.domain import Assistant, Change, ChangeType, Document, Page
+from kbcore.domain import (
+    Assistant,
+    Change,
+    ChangeType,
+    Document,
+    DocumentDraft,
+    ImportProblem,
+    ImportReport,
+    Page,
+)
 from kbcore.errors import (
     KbError,
     NotFound,
@@ -24,6 +33,9 @@ __all__ = [
     "Change",
     "ChangeType",
     "Document",
+    "DocumentDraft",
+    "ImportProblem",
+    "ImportReport",
     "KbError",
     "KnowledgeBase",
     "NotFound",

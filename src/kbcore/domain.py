@@ -236,3 +236,90 @@ class SyncRun:
 
 #: The audit message of a run whose process stopped before it finished.
 LEASE_EXPIRED_MESSAGE = "Sync interrupted: its process stopped before finishing"
+
+
+@attrs.frozen
+class DocumentDraft:
+    """One document to import, as the caller gave it; ``import_documents`` validates it."""
+
+    filename: str
+    content: str = attrs.field(repr=False)
+    category: str | None = None
+    metadata: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class ImportProblem:
+    """Why the item at ``index`` (0-based, in the order given) was not imported."""
+
+    index: int
+    field: str
+    message: str
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import did. ``skipped`` counts items that wrote nothing on purpose."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: tuple[ImportProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no item had a problem."""
+        return not self.errors
+
+
+@attrs.frozen
+class Creation:
+    """A document an import creates at version 1, its id chosen up front.
+
+    ``change`` is its ``created`` change, whose new content is the document's content.
+    """
+
+    id: UUID
+    document: NewDocument
+    change: ChangeDraft
+
+
+def _frozen_changes(value: Sequence[ChangeDraft]) -> tuple[ChangeDraft, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Revision:
+    """An import's changes to one stored document: its new state and changelog rows."""
+
+    document_id: UUID
+    state: DocumentState
+    metadata: Mapping[str, Any] = attrs.field(repr=False, converter=_frozen_mapping)
+    changes: Sequence[ChangeDraft] = attrs.field(converter=_frozen_changes)
+
+
+@attrs.frozen
+class DocumentSummary:
+    """A document without its content: what a listing of a large org needs."""
+
+    id: UUID
+    org_id: UUID
+    filename: str
+    category: str
+    version: int
+    active: bool
+    size_bytes: int
+    metadata: Mapping[str, Any] = attrs.field(repr=False, converter=_frozen_mapping)
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.frozen
+class SearchHit:
+    """A document that matches a search, best first; ``snippet`` marks matches with ``**``."""
+
+    document_id: UUID
+    filename: str
+    category: str
+    rank: float
+    snippet: str

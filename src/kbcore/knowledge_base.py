@@ -6,7 +6,7 @@ import base64
 import binascii
 import builtins
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,17 +14,19 @@ from uuid import UUID
 import attrs
 import structlog
 
-from kbcore import rules
+from kbcore import bulk, rules
 from kbcore.domain import (
     Change,
     ChangeDraft,
     ChangeType,
     Document,
     DocumentState,
+    ImportReport,
     NewDocument,
     Page,
     PageKey,
 )
+from kbcore.edits import Edit
 from kbcore.errors import NotFound, ValidationError, VersionConflict
 from kbcore.ports import Store, Transaction
 from kbcore.rules import Rules
@@ -126,7 +128,7 @@ class KnowledgeBase:
         update fails with ``VersionConflict`` if the document moved on.
         """
         org, doc_id = _ids(org_id, document_id)
-        edit = _Edit(
+        edit = Edit(
             filename=None if filename is None else self._rules.filename(filename),
             content=None if content is None else self._rules.content(content),
             category=None if category is None else self._rules.category(category),
@@ -142,7 +144,7 @@ class KnowledgeBase:
             current = await _require(tx, org, doc_id, for_update=True)
             if expected is not None and current.version != expected:
                 raise VersionConflict(expected=expected, actual=current.version)
-            state, changes = edit.apply_to(current)
+            state, changes = edit.apply_to(DocumentState.of(current))
             if not changes:
                 return current
             document = await tx.documents.update(org, doc_id, state, changes)
@@ -201,74 +203,56 @@ class KnowledgeBase:
         _log_changes(document, [change])
         return document
 
-
-@attrs.frozen
-class _Edit:
-    """A validated update request; ``None`` means "leave as it is"."""
-
-    filename: str | None
-    content: str | None = attrs.field(repr=False)
-    category: str | None
-    active: bool | None
-    actor: str | None
-
-    def apply_to(self, current: Document) -> tuple[DocumentState, list[ChangeDraft]]:
-        state = DocumentState.of(current)
-        changes: list[ChangeDraft] = []
-        if self.filename is not None and self.filename != state.filename:
-            changes.append(
-                self._change(ChangeType.RENAMED, f"Renamed: {state.filename} to {self.filename}")
-            )
-            state = attrs.evolve(state, filename=self.filename)
-        if self.content is not None and self.content != state.content:
-            changes.append(
-                self._change(
-                    ChangeType.UPDATED,
-                    f"Updated: {state.filename}",
-                    version_from=state.version,
-                    version_to=state.version + 1,
-                    previous_content=state.content,
-                    new_content=self.content,
-                )
-            )
-            state = attrs.evolve(state, content=self.content, version=state.version + 1)
-        if self.category is not None and self.category != state.category:
-            changes.append(
-                self._change(
-                    ChangeType.RECATEGORIZED,
-                    f"Recategorized: {state.filename} from {state.category} to {self.category}",
-                )
-            )
-            state = attrs.evolve(state, category=self.category)
-        if self.active is not None and self.active != state.active:
-            kind, verb = (
-                (ChangeType.REACTIVATED, "Reactivated")
-                if self.active
-                else (ChangeType.DELETED, "Deleted")
-            )
-            changes.append(self._change(kind, f"{verb}: {state.filename}"))
-            state = attrs.evolve(state, active=self.active)
-        return state, changes
-
-    def _change(
+    async def import_documents(
         self,
-        change_type: ChangeType,
-        summary: str,
+        org_id: UUID | str,
+        drafts: Iterable[bulk.DraftLike] | AsyncIterable[bulk.DraftLike],
         *,
-        version_from: int | None = None,
-        version_to: int | None = None,
-        previous_content: str | None = None,
-        new_content: str | None = None,
-    ) -> ChangeDraft:
-        return ChangeDraft(
-            change_type=change_type,
-            summary=summary,
-            changed_by=self.actor,
-            version_from=version_from,
-            version_to=version_to,
-            previous_content=previous_content,
-            new_content=new_content,
+        actor: str | None = None,
+        on_conflict: bulk.OnConflict = "error",
+        all_or_nothing: bool = True,
+        batch_size: int = bulk.DEFAULT_BATCH_SIZE,
+    ) -> ImportReport:
+        """Import many documents; the report says what became of each item.
+
+        Items are ``DocumentDraft``s, mappings with the same keys, or ``Document``s
+        (so ``export`` output imports as it is). Every item is validated before any
+        is written. ``on_conflict`` says what an item does when an active document
+        (or an earlier item) has its filename: ``"error"`` reports it, ``"skip"``
+        leaves the document alone, ``"update"`` gives it the item's content as a new
+        version. With ``all_or_nothing`` (the default) a single problem means nothing
+        is written, and the whole import is one transaction; otherwise the valid
+        items are written in batches of ``batch_size``, one transaction per batch.
+        """
+        report = await bulk.import_documents(
+            self._store,
+            self._rules,
+            org_id,
+            drafts,
+            actor=actor,
+            on_conflict=on_conflict,
+            all_or_nothing=all_or_nothing,
+            batch_size=batch_size,
         )
+        log.info(
+            "kbcore.documents.imported",
+            org_id=str(org_id),
+            created=report.created,
+            updated=report.updated,
+            skipped=report.skipped,
+            errors=len(report.errors),
+        )
+        return report
+
+    def export(
+        self, org_id: UUID | str, *, include_inactive: bool = False
+    ) -> AsyncGenerator[Document, None]:
+        """Every document of the org, oldest first, streamed from one snapshot.
+
+        The stream holds a database connection until it is exhausted or closed; when
+        stopping early, close it (``contextlib.aclosing``).
+        """
+        return bulk.export(self._store, org_id, include_inactive=include_inactive)
 
 
 def _ids(org_id: UUID | str, document_id: UUID | str) -> tuple[UUID, UUID]:

@@ -19,6 +19,8 @@ from uuid import UUID
 import anyio
 import attrs
 
+from kbcore._memory_bulk import MemoryBatches
+from kbcore._memory_sync import MemoryLedger
 from kbcore.domain import (
     LEASE_EXPIRED_MESSAGE,
     Assistant,
@@ -42,6 +44,7 @@ from kbcore.domain import (
 from kbcore.ports import (
     Agents,
     Changes,
+    DocumentBatches,
     Documents,
     Integrations,
     Ledger,
@@ -90,9 +93,14 @@ class _MemoryDocuments:
     _clock: _Clock
 
     async def insert(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        now = self._clock.now()
+        return self.add(uuid.uuid4(), draft, change, self._clock.now())
+
+    def add(
+        self, document_id: UUID, draft: NewDocument, change: ChangeDraft, now: datetime
+    ) -> Document:
+        """Store a new document at version 1, created at ``now``, with its change."""
         document = Document(
-            id=uuid.uuid4(),
+            id=document_id,
             org_id=draft.org_id,
             filename=draft.filename,
             content=draft.content,
@@ -104,7 +112,7 @@ class _MemoryDocuments:
             updated_at=now,
         )
         self._tables.documents[document.id] = document
-        self._record(document, [change], now)
+        self.record(document, [change], now)
         return document
 
     async def get(
@@ -134,7 +142,7 @@ class _MemoryDocuments:
             updated_at=now,
         )
         self._tables.documents[document_id] = document
-        self._record(document, changes, now)
+        self.record(document, changes, now)
         return document
 
     async def page(
@@ -157,7 +165,7 @@ class _MemoryDocuments:
         matching = sorted(filter(wanted, self._tables.documents.values()), key=_key, reverse=True)
         return matching[:limit]
 
-    def _record(self, document: Document, changes: Sequence[ChangeDraft], now: datetime) -> None:
+    def record(self, document: Document, changes: Sequence[ChangeDraft], now: datetime) -> None:
         self._tables.changes.extend(
             Change(
                 id=uuid.uuid4(),
@@ -327,40 +335,6 @@ def _run(
     )
 
 
-@attrs.define
-class _MemoryLedger:
-    _tables: _Tables
-
-    async def files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]:
-        return list(self._tables.files.get((org_id, tool_name), []))
-
-    async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None:
-        self._tables.files.setdefault((org_id, tool_name), []).append(file)
-
-    async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None:
-        gone = set(file_ids)
-        key = (org_id, tool_name)
-        self._tables.files[key] = [
-            f for f in self._tables.files.get(key, []) if f.file_id not in gone
-        ]
-
-    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]:
-        return list(self._tables.tools.get(org_id, []))
-
-    async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
-        tools = [
-            attrs.evolve(tool, current=False) if tool.tool_name == tool_name else tool
-            for tool in self._tables.tools.get(org_id, [])
-            if tool.tool_id != tool_id
-        ]
-        tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=True))
-        self._tables.tools[org_id] = tools
-
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
-        tools = self._tables.tools.get(org_id, [])
-        self._tables.tools[org_id] = [tool for tool in tools if tool.tool_id != tool_id]
-
-
 @attrs.frozen
 class _MemoryTransaction:
     documents: Documents
@@ -370,6 +344,7 @@ class _MemoryTransaction:
     sync_documents: SyncDocuments
     sync_runs: SyncRuns
     ledger: Ledger
+    batches: DocumentBatches
 
 
 @attrs.define
@@ -384,14 +359,16 @@ class MemoryStore:
     async def transaction(self) -> AsyncIterator[SyncTransaction]:
         async with self._lock:
             working = copy.deepcopy(self._tables)
+            documents = _MemoryDocuments(working, self._clock)
             yield _MemoryTransaction(
-                documents=_MemoryDocuments(working, self._clock),
+                documents=documents,
                 changes=_MemoryChanges(working),
                 agents=_MemoryAgents(working),
                 integrations=_MemoryIntegrations(working),
                 sync_documents=_MemorySyncDocuments(working),
                 sync_runs=_MemorySyncRuns(working, self._clock),
-                ledger=_MemoryLedger(working),
+                ledger=MemoryLedger(working),
+                batches=MemoryBatches(working, self._clock, documents),
             )
             self._tables = working
 

@@ -9,7 +9,7 @@ services depend on them only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Protocol
@@ -20,12 +20,16 @@ from kbcore.domain import (
     Change,
     ChangeDraft,
     ClaimOutcome,
+    Creation,
     Document,
     DocumentState,
+    DocumentSummary,
     LedgerFile,
     LedgerTool,
     NewDocument,
     PageKey,
+    Revision,
+    SearchHit,
     Secret,
     SyncDocument,
     SyncOutcome,
@@ -64,6 +68,48 @@ class Documents(Protocol):
         after: PageKey | None,
     ) -> Sequence[Document]:
         """Up to ``limit`` documents, newest first by (created_at, id), after ``after``."""
+        ...
+
+
+class DocumentBatches(Protocol):
+    """Many documents at a time, for imports and exports."""
+
+    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
+        """The org's active documents with any of these filenames, locked until the end."""
+        ...
+
+    async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
+        """Store new documents at version 1, each with its ``created`` change."""
+        ...
+
+    async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
+        """Write each revision's state, metadata and changelog rows, in the order given."""
+        ...
+
+    def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
+        """Every document of the org, oldest first by (created_at, id), read as it goes."""
+        ...
+
+
+class DocumentSearch(Protocol):
+    """Reads for large orgs: full-text search and listings without content."""
+
+    async def search(
+        self, org_id: UUID, query: str, *, category: str | None, limit: int
+    ) -> Sequence[SearchHit]:
+        """The org's active documents that match a web-search style query, best first."""
+        ...
+
+    async def summaries(
+        self,
+        org_id: UUID,
+        *,
+        category: str | None,
+        include_inactive: bool,
+        limit: int,
+        after: PageKey | None,
+    ) -> Sequence[DocumentSummary]:
+        """As ``Documents.page``, without the content."""
         ...
 
 
@@ -154,6 +200,9 @@ class Transaction(Protocol):
 
     @property
     def changes(self) -> Changes: ...
+
+    @property
+    def batches(self) -> DocumentBatches: ...
 
     @property
     def agents(self) -> Agents: ...

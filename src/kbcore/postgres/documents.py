@@ -18,7 +18,7 @@ from kbcore.postgres.connection import Db
 #
 # metadata travels as text both ways, so a JSON codec the host set on its pool
 # cannot encode or decode it a second time.
-_DOCUMENT = """
+DOCUMENT_COLUMNS = """
     id, org_id, filename, content, category, version, active,
     metadata::text AS metadata, created_at, updated_at
 """
@@ -33,7 +33,7 @@ WITH d AS (
     INSERT INTO knowledge_base
         (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
     VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
-    RETURNING {_DOCUMENT}
+    RETURNING {DOCUMENT_COLUMNS}
 ), c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
@@ -49,7 +49,7 @@ WITH d AS (
     UPDATE knowledge_base
     SET filename = $3, content = $4, category = $5, version = $6, active = $7
     WHERE org_id = $1 AND id = $2
-    RETURNING {_DOCUMENT}
+    RETURNING {DOCUMENT_COLUMNS}
 ), c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, ch.version_from, ch.version_to, ch.change_type, ch.changed_by,
@@ -66,7 +66,7 @@ WITH d AS (
 SELECT * FROM d
 """  # noqa: S608
 
-_GET = f"SELECT {_DOCUMENT} FROM knowledge_base WHERE org_id = $1 AND id = $2"  # noqa: S608
+_GET = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND id = $2"  # noqa: S608
 
 _HISTORY = """
 SELECT id, knowledge_base_id, org_id, change_type, version_from, version_to, changed_by,
@@ -99,7 +99,7 @@ def _page_query(
     if after is not None:
         where.append(f"(created_at, id) < ({param(after.created_at)}, {param(after.id)})")
     query = (
-        f"SELECT {_DOCUMENT} FROM knowledge_base WHERE {' AND '.join(where)} "  # noqa: S608
+        f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE {' AND '.join(where)} "  # noqa: S608
         f"ORDER BY created_at DESC, id DESC LIMIT {param(limit)}"
     )
     return query, args

@@ -14,6 +14,7 @@ from asyncpg.transaction import Transaction as PgTransaction
 from kbcore.ports import (
     Agents,
     Changes,
+    DocumentBatches,
     Documents,
     Integrations,
     Ledger,
@@ -21,6 +22,7 @@ from kbcore.ports import (
     SyncRuns,
     SyncTransaction,
 )
+from kbcore.postgres.bulk import PostgresBatches
 from kbcore.postgres.connection import Db, is_gone, unavailable_on_failure
 from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
 from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
@@ -36,6 +38,7 @@ class _PostgresTransaction:
     sync_documents: SyncDocuments
     sync_runs: SyncRuns
     ledger: Ledger
+    batches: DocumentBatches
 
     @classmethod
     def on(cls, db: Db) -> _PostgresTransaction:
@@ -47,6 +50,7 @@ class _PostgresTransaction:
             sync_documents=PostgresSyncDocuments(db),
             sync_runs=PostgresSyncRuns(db),
             ledger=PostgresLedger(db),
+            batches=PostgresBatches(db),
         )
 
 

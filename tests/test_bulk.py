@@ -1,0 +1,448 @@
+"""Bulk import and streaming export, on every store (memory and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import attrs
+import pytest
+
+from kbcore import (
+    Document,
+    DocumentDraft,
+    ImportProblem,
+    ImportReport,
+    KnowledgeBase,
+    ValidationError,
+)
+from kbcore.domain import Creation, Revision
+from kbcore.ports import (
+    Agents,
+    Changes,
+    DocumentBatches,
+    Documents,
+    Integrations,
+    Store,
+    SyncStore,
+    Transaction,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class Boom(Exception):
+    """The failure a FailingStore injects."""
+
+
+@attrs.define
+class FailingBatches:
+    inner: DocumentBatches
+    store: FailingStore
+
+    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
+        return await self.inner.active_named(org_id, filenames)
+
+    async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
+        self.store.inserts += 1
+        await self.inner.insert_many(org_id, creations)
+        if self.store.inserts == self.store.fail_on_insert:
+            raise Boom
+
+    async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
+        await self.inner.update_many(org_id, revisions)
+
+    def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
+        return self.inner.stream(org_id, include_inactive=include_inactive)
+
+
+@attrs.frozen
+class FailingTransaction:
+    documents: Documents
+    changes: Changes
+    agents: Agents
+    integrations: Integrations
+    batches: DocumentBatches
+
+
+@attrs.define
+class FailingStore:
+    """A store whose n-th ``insert_many`` writes and then fails, so its transaction rolls back."""
+
+    inner: Store
+    fail_on_insert: int
+    inserts: int = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.inner.transaction() as tx:
+            yield FailingTransaction(
+                documents=tx.documents,
+                changes=tx.changes,
+                agents=tx.agents,
+                integrations=tx.integrations,
+                batches=FailingBatches(tx.batches, self),
+            )
+
+
+@pytest.fixture
+def org() -> UUID:
+    return uuid.uuid4()
+
+
+def drafts(count: int, prefix: str = "doc") -> list[DocumentDraft]:
+    return [DocumentDraft(f"{prefix}-{i}.md", f"Content {i}") for i in range(count)]
+
+
+async def everything(kb: KnowledgeBase, org: UUID, *, include_inactive: bool = False) -> list[Any]:
+    async with aclosing(kb.export(org, include_inactive=include_inactive)) as documents:
+        return [document async for document in documents]
+
+
+async def by_name(kb: KnowledgeBase, org: UUID) -> dict[str, Document]:
+    return {document.filename: document for document in await everything(kb, org)}
+
+
+async def test_import_creates_documents_with_their_created_changes(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """Each item becomes an active version-1 document with a Created changelog row."""
+    report = await kb.import_documents(
+        org,
+        [
+            DocumentDraft(" faq.md ", "Q and A", category="operations", metadata={"k": "v"}),
+            {"filename": "pricing.md", "content": "Plans: $99"},
+        ],
+        actor="importer",
+    )
+    assert report == ImportReport(created=2)
+    assert report.ok
+    docs = await by_name(kb, org)
+    assert sorted(docs) == ["faq.md", "pricing.md"]
+    faq = docs["faq.md"]
+    assert (faq.content, faq.category, dict(faq.metadata)) == ("Q and A", "operations", {"k": "v"})
+    assert (faq.version, faq.active, docs["pricing.md"].category) == (1, True, "general")
+    assert await kb.get(org, faq.id) == faq
+    [change] = await kb.history(org, faq.id)
+    assert (change.change_type, change.summary, change.changed_by) == (
+        "created",
+        "Created: faq.md",
+        "importer",
+    )
+    assert (change.version_from, change.version_to, change.new_content) == (None, 1, "Q and A")
+
+
+async def test_imported_documents_carry_the_content_hash_a_sync_reads(
+    store: SyncStore, kb: KnowledgeBase, org: UUID
+) -> None:
+    """The sync's view of imported documents has the SHA-256 of their content."""
+    await kb.import_documents(org, [DocumentDraft("a.md", "é content")])
+    async with store.transaction() as tx:
+        [seen] = await tx.sync_documents.active(org)
+    assert seen.content_sha256 == hashlib.sha256("é content".encode()).hexdigest()
+
+
+async def test_every_invalid_item_is_reported_and_nothing_is_written(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """All-or-nothing (the default): one report lists each bad item; no item is written."""
+    items: list[Any] = [
+        DocumentDraft("ok.md", "fine"),
+        DocumentDraft("../etc", "x"),
+        {"filename": "b.md", "content": "   "},
+        {"filename": "c.md", "content": "x", "category": "nope"},
+        {"filename": "d.md"},
+        {"content": "x"},
+        {"filename": "e.md", "content": "x", "colour": "red"},
+        "not a document",
+        {"filename": "f.md", "content": "x", "metadata": [1]},
+    ]
+    report = await kb.import_documents(org, items)
+    assert (report.created, report.updated, report.skipped) == (0, 0, 0)
+    assert [(p.index, p.field) for p in report.errors] == [
+        (1, "filename"),
+        (2, "content"),
+        (3, "category"),
+        (4, "content"),
+        (5, "filename"),
+        (6, "colour"),
+        (7, "document"),
+        (8, "metadata"),
+    ]
+    assert report.errors[0].message == (
+        "Filename cannot contain path separators or traversal sequences"
+    )
+    assert report.errors[1].message == "Content cannot be empty or whitespace-only"
+    assert not report.ok
+    assert await everything(kb, org) == []
+
+
+async def test_without_all_or_nothing_the_valid_items_are_written(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """all_or_nothing=False writes the valid items and reports the others."""
+    report = await kb.import_documents(
+        org,
+        [DocumentDraft("a.md", "x"), DocumentDraft("b.md", ""), DocumentDraft("c.md", "y")],
+        all_or_nothing=False,
+        batch_size=1,
+    )
+    assert report.created == 2
+    assert report.errors == (
+        ImportProblem(1, "content", "Content cannot be empty or whitespace-only"),
+    )
+    assert sorted(await by_name(kb, org)) == ["a.md", "c.md"]
+
+
+async def test_exported_fields_of_a_mapping_are_ignored(kb: KnowledgeBase, org: UUID) -> None:
+    """A mapping with an exported document's keys (id, version, ...) imports as a draft."""
+    record = {
+        "id": str(uuid.uuid4()),
+        "org_id": str(uuid.uuid4()),
+        "filename": "a.md",
+        "content": "x",
+        "category": "general",
+        "metadata": {},
+        "version": 7,
+        "active": False,
+        "created_at": "2020-01-01T00:00:00+00:00",
+        "updated_at": "2020-01-01T00:00:00+00:00",
+    }
+    assert await kb.import_documents(org, [record]) == ImportReport(created=1)
+    doc = (await by_name(kb, org))["a.md"]
+    assert (doc.org_id, doc.version, doc.active) == (org, 1, True)
+
+
+async def test_an_existing_filename_is_an_error_by_default(kb: KnowledgeBase, org: UUID) -> None:
+    """on_conflict='error' reports the item; all-or-nothing then writes nothing at all."""
+    await kb.create(org, filename="a.md", content="old")
+    report = await kb.import_documents(
+        org, [DocumentDraft("b.md", "x"), DocumentDraft("a.md", "new")]
+    )
+    assert report == ImportReport(
+        errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+    )
+    assert sorted(await by_name(kb, org)) == ["a.md"]
+
+
+async def test_skip_leaves_existing_documents_alone(kb: KnowledgeBase, org: UUID) -> None:
+    """on_conflict='skip' counts the item as skipped and keeps the stored document."""
+    old = await kb.create(org, filename="a.md", content="old")
+    report = await kb.import_documents(
+        org, [DocumentDraft("a.md", "new"), DocumentDraft("b.md", "x")], on_conflict="skip"
+    )
+    assert report == ImportReport(created=1, skipped=1)
+    assert await kb.get(org, old.id) == old
+
+
+async def test_update_gives_an_existing_document_a_new_version(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """on_conflict='update' writes the new content as version 2, with an Updated change."""
+    old = await kb.create(org, filename="a.md", content="old", category="operations")
+    report = await kb.import_documents(
+        org,
+        [DocumentDraft("a.md", "new", metadata={"source": "import"})],
+        on_conflict="update",
+        actor="importer",
+    )
+    assert report == ImportReport(updated=1)
+    doc = await kb.get(org, old.id)
+    assert (doc.content, doc.version, doc.category) == ("new", 2, "operations")
+    assert dict(doc.metadata) == {"source": "import"}
+    assert doc.updated_at > old.updated_at
+    [_, change] = await kb.history(org, old.id)
+    assert (change.change_type, change.summary, change.changed_by) == (
+        "updated",
+        "Updated: a.md",
+        "importer",
+    )
+    assert (change.version_from, change.version_to) == (1, 2)
+    assert (change.previous_content, change.new_content) == ("old", "new")
+
+
+async def test_update_records_a_category_change_and_skips_identical_items(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """A new category is a Recategorized change; an item equal to its document is skipped."""
+    a = await kb.create(org, filename="a.md", content="same")
+    b = await kb.create(org, filename="b.md", content="same")
+    report = await kb.import_documents(
+        org,
+        [DocumentDraft("a.md", "same", category="operations"), DocumentDraft("b.md", "same")],
+        on_conflict="update",
+    )
+    assert report == ImportReport(updated=1, skipped=1)
+    assert (await kb.get(org, a.id)).category == "operations"
+    assert [c.summary for c in await kb.history(org, a.id)] == [
+        "Created: a.md",
+        "Recategorized: a.md from general to operations",
+    ]
+    assert await kb.get(org, b.id) == b
+
+
+async def test_inactive_documents_do_not_conflict(kb: KnowledgeBase, org: UUID) -> None:
+    """A soft-deleted document's filename is free: the import creates a new document."""
+    old = await kb.create(org, filename="a.md", content="old")
+    await kb.delete(org, old.id)
+    assert await kb.import_documents(org, [DocumentDraft("a.md", "new")]) == ImportReport(created=1)
+    [doc] = await everything(kb, org)
+    assert doc.id != old.id
+
+
+@pytest.mark.parametrize(
+    ("on_conflict", "expected", "contents"),
+    [
+        (
+            "error",
+            ImportReport(
+                errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+            ),
+            [],
+        ),
+        ("skip", ImportReport(created=1, skipped=1), ["first"]),
+        ("update", ImportReport(created=1, updated=1), ["second"]),
+    ],
+)
+async def test_a_filename_twice_in_one_import_meets_its_first_occurrence(
+    kb: KnowledgeBase, org: UUID, on_conflict: Any, expected: ImportReport, contents: list[str]
+) -> None:
+    """Items apply in order: a second item with a filename conflicts with the first."""
+    report = await kb.import_documents(
+        org,
+        [DocumentDraft("a.md", "first"), DocumentDraft("a.md", "second")],
+        on_conflict=on_conflict,
+    )
+    assert report == expected
+    assert [doc.content for doc in await everything(kb, org)] == contents
+
+
+async def test_an_update_within_one_import_is_a_second_version(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """Created then updated in one import: version 2, and both changes in order."""
+    await kb.import_documents(
+        org, [DocumentDraft("a.md", "first"), DocumentDraft("a.md", "second")], on_conflict="update"
+    )
+    [doc] = await everything(kb, org)
+    assert (doc.content, doc.version) == ("second", 2)
+    history = await kb.history(org, doc.id)
+    assert [(c.change_type, c.version_to, c.new_content) for c in history] == [
+        ("created", 1, "first"),
+        ("updated", 2, "second"),
+    ]
+
+
+async def test_update_refuses_a_filename_that_names_several_documents(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """Two active documents with one filename: the import cannot tell which to update."""
+    for content in ("one", "two"):
+        await kb.create(org, filename="a.md", content=content)
+    report = await kb.import_documents(
+        org, [DocumentDraft("a.md", "three")], on_conflict="update", all_or_nothing=False
+    )
+    assert report.errors == (
+        ImportProblem(0, "filename", "2 active documents are named a.md; update them one by one"),
+    )
+
+
+async def test_each_batch_is_its_own_transaction(store: Store, org: UUID) -> None:
+    """Without all-or-nothing, a failing batch rolls back alone; earlier batches stay."""
+    kb = KnowledgeBase(FailingStore(store, fail_on_insert=2))
+    with pytest.raises(Boom):
+        await kb.import_documents(org, drafts(5), all_or_nothing=False, batch_size=2)
+    assert sorted(await by_name(KnowledgeBase(store), org)) == ["doc-0.md", "doc-1.md"]
+
+
+async def test_all_or_nothing_is_one_transaction(store: Store, org: UUID) -> None:
+    """With all-or-nothing, a failure in a later batch leaves no document at all."""
+    kb = KnowledgeBase(FailingStore(store, fail_on_insert=2))
+    with pytest.raises(Boom):
+        await kb.import_documents(org, drafts(5), batch_size=2)
+    assert await everything(KnowledgeBase(store), org) == []
+
+
+async def test_a_large_import_arrives_whole(kb: KnowledgeBase, org: UUID) -> None:
+    """Many batches: every document, each once, with its changelog row."""
+    report = await kb.import_documents(org, drafts(230), batch_size=100)
+    assert report == ImportReport(created=230)
+    docs = await by_name(kb, org)
+    assert sorted(docs) == sorted(f"doc-{i}.md" for i in range(230))
+    assert docs["doc-229.md"].content == "Content 229"
+    assert len(await kb.history(org, docs["doc-117.md"].id)) == 1
+
+
+async def test_export_round_trips_through_import(kb: KnowledgeBase, org: UUID) -> None:
+    """Export one org, import the stream into another: the same documents arrive."""
+    await kb.import_documents(
+        org,
+        [
+            DocumentDraft(f"f{i}.md", f"text {i} é", category="operations", metadata={"i": i})
+            for i in range(120)
+        ],
+    )
+    other = uuid.uuid4()
+    report = await kb.import_documents(other, kb.export(org))
+    assert report == ImportReport(created=120)
+
+    def shape(docs: list[Document]) -> list[tuple[Any, ...]]:
+        return sorted((d.filename, d.content, d.category, dict(d.metadata)) for d in docs)
+
+    assert shape(await everything(kb, other)) == shape(await everything(kb, org))
+
+
+async def test_export_streams_oldest_first_and_only_the_orgs_documents(
+    kb: KnowledgeBase, org: UUID
+) -> None:
+    """Export yields the org's active documents by (created_at, id); others stay out."""
+    await kb.import_documents(org, drafts(3))
+    await kb.create(uuid.uuid4(), filename="theirs.md", content="x")
+    gone = await kb.create(org, filename="gone.md", content="x")
+    await kb.delete(org, gone.id)
+    exported = await everything(kb, org)
+    assert sorted(d.filename for d in exported) == ["doc-0.md", "doc-1.md", "doc-2.md"]
+    assert [(d.created_at, d.id) for d in exported] == sorted(
+        (d.created_at, d.id) for d in exported
+    )
+    with_inactive = await everything(kb, org, include_inactive=True)
+    assert [d.filename for d in with_inactive][-1] == "gone.md"
+    assert not with_inactive[-1].active
+
+
+async def test_an_export_closed_early_lets_go_of_the_store(kb: KnowledgeBase, org: UUID) -> None:
+    """Stopping after one document and closing the stream frees the store for writes."""
+    await kb.import_documents(org, drafts(60))
+    async with aclosing(kb.export(org)) as documents:
+        async for _ in documents:
+            break
+    await kb.create(org, filename="after.md", content="x")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"on_conflict": "merge"}, "on_conflict"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": True}, "batch_size"),
+        ({"all_or_nothing": "yes"}, "all_or_nothing"),
+        ({"actor": 5}, "actor"),
+    ],
+)
+async def test_bad_arguments_are_validation_errors(
+    kb: KnowledgeBase, org: UUID, arguments: dict[str, Any], field: str
+) -> None:
+    """Arguments are checked before anything is read or written."""
+    with pytest.raises(ValidationError) as caught:
+        await kb.import_documents(org, drafts(1), **arguments)
+    assert caught.value.field == field
+
+
+async def test_export_checks_its_arguments_when_called(kb: KnowledgeBase) -> None:
+    """A malformed org id fails at the call, not at the first iteration."""
+    with pytest.raises(ValidationError):
+        kb.export("not-a-uuid")
