@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import attrs
 import pytest
 
@@ -26,11 +28,13 @@ from kbcore.ports import (
     Changes,
     DocumentBatches,
     Documents,
+    DocumentSearch,
     Integrations,
     Store,
     SyncStore,
     Transaction,
 )
+from kbcore.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
 
@@ -67,6 +71,7 @@ class FailingTransaction:
     agents: Agents
     integrations: Integrations
     batches: DocumentBatches
+    search: DocumentSearch
 
 
 @attrs.define
@@ -86,6 +91,7 @@ class FailingStore:
                 agents=tx.agents,
                 integrations=tx.integrations,
                 batches=FailingBatches(tx.batches, self),
+                search=tx.search,
             )
 
 
@@ -446,3 +452,21 @@ async def test_export_checks_its_arguments_when_called(kb: KnowledgeBase) -> Non
     """A malformed org id fails at the call, not at the first iteration."""
     with pytest.raises(ValidationError):
         kb.export("not-a-uuid")
+
+
+@pytest.mark.database
+async def test_import_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org: UUID) -> None:
+    """Metadata is copied as text, so a host's jsonb codec cannot encode it twice."""
+
+    async def json_codec(conn: asyncpg.Connection) -> None:
+        await conn.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+    metadata = {"tags": ["a", "é"], "n": 1}
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=2, init=json_codec) as pool:
+        kb = KnowledgeBase(PostgresStore(pool))
+        await kb.import_documents(org, [DocumentDraft("a.md", "x", metadata=metadata)])
+        [doc] = await everything(kb, org)
+        assert dict(doc.metadata) == metadata
+        assert await pool.fetchval("SELECT metadata FROM knowledge_base") == metadata

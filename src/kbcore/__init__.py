@@ -8,9 +8,11 @@ from kbcore.domain import (
     ChangeType,
     Document,
     DocumentDraft,
+    DocumentSummary,
     ImportProblem,
     ImportReport,
     Page,
+    SearchHit,
 )
 from kbcore.errors import (
     KbError,
@@ -34,6 +36,7 @@ __all__ = [
     "ChangeType",
     "Document",
     "DocumentDraft",
+    "DocumentSummary",
     "ImportProblem",
     "ImportReport",
     "KbError",
@@ -42,6 +45,7 @@ __all__ = [
     "Page",
     "RateLimited",
     "Rules",
+    "SearchHit",
     "StoreUnavailable",
     "SyncCoordinator",
     "SyncFailed",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
-import json
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 from uuid import UUID
 
@@ -15,19 +17,22 @@ import attrs
 import structlog
 
 from kbcore import bulk, rules
+from kbcore import search as text_search
 from kbcore.domain import (
     Change,
     ChangeDraft,
     ChangeType,
     Document,
     DocumentState,
+    DocumentSummary,
     ImportReport,
     NewDocument,
     Page,
-    PageKey,
+    SearchHit,
 )
 from kbcore.edits import Edit
 from kbcore.errors import NotFound, ValidationError, VersionConflict
+from kbcore.paging import PageRequest, decode_cursor
 from kbcore.ports import Store, Transaction
 from kbcore.rules import Rules
 
@@ -94,21 +99,58 @@ class KnowledgeBase:
         cursor: str | None = None,
     ) -> Page[Document]:
         """One page of documents, newest first. Pass ``page.next_cursor`` back for the next."""
-        org = rules.uuid(org_id, "org_id")
-        wanted_category = None if category is None else self._rules.category(category)
-        size = rules.page_size(limit)
-        after = None if cursor is None else decode_cursor(cursor)
+        request = self._page_request(org_id, category, include_inactive, limit, cursor)
         async with self._store.transaction() as tx:
-            rows = await tx.documents.page(
-                org,
-                category=wanted_category,
-                include_inactive=rules.active(include_inactive),
-                limit=size + 1,
-                after=after,
-            )
-        items = list(rows[:size])
-        next_cursor = encode_cursor(items[-1]) if len(rows) > size else None
-        return Page(items=items, next_cursor=next_cursor)
+            return await request.page(tx.documents.page)
+
+    async def list_summaries(
+        self,
+        org_id: UUID | str,
+        *,
+        category: str | None = None,
+        include_inactive: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[DocumentSummary]:
+        """As ``list``, without the content: for large orgs. The cursors are the same."""
+        request = self._page_request(org_id, category, include_inactive, limit, cursor)
+        async with self._store.transaction() as tx:
+            return await request.page(tx.search.summaries)
+
+    async def search(
+        self,
+        org_id: UUID | str,
+        query: str,
+        *,
+        category: str | None = None,
+        limit: int = 10,
+    ) -> builtins.list[SearchHit]:
+        """The org's active documents that match ``query``, best first.
+
+        The query reads like a web search: words must all occur (in any order, in the
+        filename or the content), ``"quoted words"`` must occur together, ``or``
+        offers alternatives and ``-word`` excludes. Words match whole and
+        case-insensitively, without stemming.
+        """
+        return await text_search.search(
+            self._store, self._rules, org_id, query, category=category, limit=limit
+        )
+
+    def _page_request(
+        self,
+        org_id: UUID | str,
+        category: str | None,
+        include_inactive: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> PageRequest:
+        return PageRequest(
+            org=rules.uuid(org_id, "org_id"),
+            category=None if category is None else self._rules.category(category),
+            include_inactive=rules.active(include_inactive),
+            size=rules.page_size(limit),
+            after=None if cursor is None else decode_cursor(cursor),
+        )
 
     async def update(
         self,
@@ -284,23 +326,3 @@ def _log_changes(document: Document, changes: list[ChangeDraft]) -> None:
         version=document.version,
         changes=[str(change.change_type) for change in changes],
     )
-
-
-def encode_cursor(document: Document) -> str:
-    """An opaque token for "the page after this document"."""
-    raw = json.dumps([document.created_at.isoformat(), str(document.id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: object) -> PageKey:
-    if not isinstance(cursor, str) or len(cursor) > 200:
-        raise ValidationError("cursor", "Invalid cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, document_id = json.loads(raw)
-        key = PageKey(created_at=datetime.fromisoformat(created_at), id=UUID(document_id))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationError("cursor", "Invalid cursor") from None
-    if key.created_at.tzinfo is None:
-        raise ValidationError("cursor", "Invalid cursor")
-    return key

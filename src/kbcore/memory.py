@@ -20,6 +20,7 @@ import anyio
 import attrs
 
 from kbcore._memory_bulk import MemoryBatches
+from kbcore._memory_search import MemorySearch
 from kbcore._memory_sync import MemoryLedger
 from kbcore.domain import (
     LEASE_EXPIRED_MESSAGE,
@@ -46,6 +47,7 @@ from kbcore.ports import (
     Changes,
     DocumentBatches,
     Documents,
+    DocumentSearch,
     Integrations,
     Ledger,
     SyncDocuments,
@@ -345,6 +347,7 @@ class _MemoryTransaction:
     sync_runs: SyncRuns
     ledger: Ledger
     batches: DocumentBatches
+    search: DocumentSearch
 
 
 @attrs.define
@@ -369,6 +372,7 @@ class MemoryStore:
                 sync_runs=_MemorySyncRuns(working, self._clock),
                 ledger=MemoryLedger(working),
                 batches=MemoryBatches(working, self._clock, documents),
+                search=MemorySearch(working, documents),
             )
             self._tables = working
 

@@ -205,6 +205,9 @@ class Transaction(Protocol):
     def batches(self) -> DocumentBatches: ...
 
     @property
+    def search(self) -> DocumentSearch: ...
+
+    @property
     def agents(self) -> Agents: ...
 
     @property

@@ -77,8 +77,14 @@ ORDER BY created_at, seq
 """
 
 
-def _page_query(
-    org_id: UUID, *, category: str | None, include_inactive: bool, limit: int, after: PageKey | None
+def page_query(
+    org_id: UUID,
+    *,
+    category: str | None,
+    include_inactive: bool,
+    limit: int,
+    after: PageKey | None,
+    columns: str = DOCUMENT_COLUMNS,
 ) -> tuple[str, list[object]]:
     """The listing query for one combination of filters, and its arguments.
 
@@ -99,7 +105,7 @@ def _page_query(
     if after is not None:
         where.append(f"(created_at, id) < ({param(after.created_at)}, {param(after.id)})")
     query = (
-        f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE {' AND '.join(where)} "  # noqa: S608
+        f"SELECT {columns} FROM knowledge_base WHERE {' AND '.join(where)} "  # noqa: S608
         f"ORDER BY created_at DESC, id DESC LIMIT {param(limit)}"
     )
     return query, args
@@ -204,7 +210,7 @@ class PostgresDocuments:
         limit: int,
         after: PageKey | None,
     ) -> Sequence[Document]:
-        query, args = _page_query(
+        query, args = page_query(
             org_id, category=category, include_inactive=include_inactive, limit=limit, after=after
         )
         rows = await self._db.fetch(query, *args)

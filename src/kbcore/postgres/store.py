@@ -16,6 +16,7 @@ from kbcore.ports import (
     Changes,
     DocumentBatches,
     Documents,
+    DocumentSearch,
     Integrations,
     Ledger,
     SyncDocuments,
@@ -26,6 +27,7 @@ from kbcore.postgres.bulk import PostgresBatches
 from kbcore.postgres.connection import Db, is_gone, unavailable_on_failure
 from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
 from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
+from kbcore.postgres.search import PostgresSearch
 from kbcore.postgres.sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
 
 
@@ -39,6 +41,7 @@ class _PostgresTransaction:
     sync_runs: SyncRuns
     ledger: Ledger
     batches: DocumentBatches
+    search: DocumentSearch
 
     @classmethod
     def on(cls, db: Db) -> _PostgresTransaction:
@@ -51,6 +54,7 @@ class _PostgresTransaction:
             sync_runs=PostgresSyncRuns(db),
             ledger=PostgresLedger(db),
             batches=PostgresBatches(db),
+            search=PostgresSearch(db),
         )
 
 

@@ -1,0 +1,97 @@
+"""Full-text search and content-free listings on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+import attrs
+
+from kbcore.domain import DocumentSummary, PageKey, SearchHit
+from kbcore.postgres.connection import Db
+from kbcore.postgres.documents import page_query
+
+# ts_headline reads the whole content again, so it runs on the page of hits only, after
+# the LIMIT; the ranking reads only the stored tsvector. Ties keep the listing's order.
+# The category filter is "$4 IS NULL OR ...": one statement text, and the GIN index
+# serves both cases.
+_SEARCH = """
+WITH q AS (
+    SELECT websearch_to_tsquery('simple', $2) AS query
+), hits AS (
+    SELECT k.id, k.filename, k.category, k.content, k.created_at,
+           ts_rank_cd(k.search_vector, q.query) AS rank
+    FROM knowledge_base AS k, q
+    WHERE k.org_id = $1 AND k.active AND k.search_vector @@ q.query
+      AND ($4::text IS NULL OR k.category = $4)
+    ORDER BY rank DESC, k.created_at DESC, k.id DESC
+    LIMIT $3
+)
+SELECT hits.id, hits.filename, hits.category, hits.rank,
+       ts_headline('simple', hits.content, q.query,
+                   'MaxWords=35, MinWords=15, StartSel=**, StopSel=**') AS snippet
+FROM hits, q
+ORDER BY hits.rank DESC, hits.created_at DESC, hits.id DESC
+"""
+
+# octet_length reads the stored size of a TOASTed value without fetching the value.
+_SUMMARY_COLUMNS = """
+    id, org_id, filename, category, version, active, octet_length(content) AS size_bytes,
+    metadata::text AS metadata, created_at, updated_at
+"""
+
+
+def summary_from_row(row: asyncpg.Record) -> DocumentSummary:
+    return DocumentSummary(
+        id=row["id"],
+        org_id=row["org_id"],
+        filename=row["filename"],
+        category=row["category"],
+        version=row["version"],
+        active=row["active"],
+        size_bytes=row["size_bytes"],
+        metadata=json.loads(row["metadata"]) if row["metadata"] is not None else {},
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+@attrs.frozen
+class PostgresSearch:
+    _db: Db
+
+    async def search(
+        self, org_id: UUID, query: str, *, category: str | None, limit: int
+    ) -> Sequence[SearchHit]:
+        rows = await self._db.fetch(_SEARCH, org_id, query, limit, category)
+        return [
+            SearchHit(
+                document_id=row["id"],
+                filename=row["filename"],
+                category=row["category"],
+                rank=row["rank"],
+                snippet=row["snippet"],
+            )
+            for row in rows
+        ]
+
+    async def summaries(
+        self,
+        org_id: UUID,
+        *,
+        category: str | None,
+        include_inactive: bool,
+        limit: int,
+        after: PageKey | None,
+    ) -> Sequence[DocumentSummary]:
+        query, args = page_query(
+            org_id,
+            category=category,
+            include_inactive=include_inactive,
+            limit=limit,
+            after=after,
+            columns=_SUMMARY_COLUMNS,
+        )
+        return [summary_from_row(row) for row in await self._db.fetch(query, *args)]
