@@ -1,15 +1,19 @@
 """Shared fixtures: stores (memory and PostgreSQL), throwaway databases, hypothesis profiles.
 
+The database fixtures come from kbcore's own pytest plugin, the one downstream projects
+use; the ``pg_*`` names below are this suite's aliases of the plugin's ``kbcore_*`` ones.
 PostgreSQL comes from ``KBCORE_TEST_DSN`` (or ``DATABASE_URL``) when set, otherwise from
 an embedded server started once per session. Every test that touches it gets a fresh
 database cloned from a template migrated once, and is marked ``database`` so that CI
 can rerun exactly those tests against another server version with ``-m database``.
+
+Hypothesis runs the ``ci`` profile unless ``HYPOTHESIS_PROFILE`` names another
+(``thorough`` for long local runs).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
@@ -17,10 +21,11 @@ from hypothesis import HealthCheck, settings
 
 from kbcore import KnowledgeBase
 from kbcore.memory import MemoryStore
-from kbcore.ports import Store
+from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
-from kbcore.testing import database
-from kbcore.testing.host_tables import HostTables, host_tables_for
+from kbcore.testing.host_tables import HostTables
+
+pytest_plugins = ["kbcore.testing.pytest_plugin"]
 
 settings.register_profile(
     "ci",
@@ -33,58 +38,50 @@ settings.register_profile(
 settings.register_profile("thorough", settings.get_profile("ci"), max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-#: Fixtures that reach PostgreSQL; a test that uses any of them is a ``database`` test.
-_DATABASE_FIXTURES = frozenset(
-    {"pg_server_dsn", "pg_template", "pg_dsn", "pg_empty_dsn", "pg_pool"}
-)
+#: This suite's aliases of the plugin's fixtures that reach PostgreSQL.
+_DATABASE_ALIASES = frozenset({"pg_server_dsn", "pg_template", "pg_dsn", "pg_empty_dsn", "pg_pool"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``database`` every test that uses a fixture reaching PostgreSQL."""
+    # Imported here, not at the top: pytest imports the plugin itself (from
+    # pytest_plugins, after this module) and cannot prepare a module imported earlier.
+    from kbcore.testing.pytest_plugin import DATABASE_FIXTURES
+
+    wanted = DATABASE_FIXTURES | _DATABASE_ALIASES
     for item in items:
-        if _DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if wanted.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
 
 
 @pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    # asyncpg runs on asyncio only.
-    return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def pg_server_dsn() -> Iterator[str]:
+def pg_server_dsn(kbcore_server_dsn: str) -> str:
     """DSN of the session's PostgreSQL server (its maintenance database)."""
-    with database.postgres_server() as dsn:
-        yield dsn
+    return kbcore_server_dsn
 
 
 @pytest.fixture(scope="session")
-async def pg_template(pg_server_dsn: str) -> AsyncIterator[str]:
+def pg_template(kbcore_template: str) -> str:
     """Name of a database migrated once per session, cloned for each test."""
-    name = await database.create_template(pg_server_dsn)
-    yield name
-    await database.drop_database(pg_server_dsn, name)
+    return kbcore_template
 
 
 @pytest.fixture
-async def pg_dsn(pg_server_dsn: str, pg_template: str) -> AsyncIterator[str]:
+def pg_dsn(kbcore_database_dsn: str) -> str:
     """DSN of a fresh, migrated database of this test's own, dropped afterwards."""
-    async with database.temporary_database(pg_server_dsn, template=pg_template) as dsn:
-        yield dsn
+    return kbcore_database_dsn
 
 
 @pytest.fixture
-async def pg_empty_dsn(pg_server_dsn: str) -> AsyncIterator[str]:
+def pg_empty_dsn(kbcore_empty_database_dsn: str) -> str:
     """DSN of a fresh database with no schema at all, dropped afterwards."""
-    async with database.temporary_database(pg_server_dsn) as dsn:
-        yield dsn
+    return kbcore_empty_database_dsn
 
 
 @pytest.fixture
-async def pg_pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+def pg_pool(kbcore_pool: asyncpg.Pool) -> asyncpg.Pool:
     """A pool on this test's migrated database."""
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=5) as pool:
-        yield pool
+    return kbcore_pool
 
 
 @pytest.fixture(
@@ -93,7 +90,7 @@ async def pg_pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
         pytest.param("postgres", id="postgres", marks=pytest.mark.database),
     ]
 )
-def store(request: pytest.FixtureRequest) -> Store:
+def store(request: pytest.FixtureRequest) -> SyncStore:
     """Each store implementation in turn, empty."""
     if request.param == "memory":
         return MemoryStore()
@@ -102,12 +99,17 @@ def store(request: pytest.FixtureRequest) -> Store:
 
 
 @pytest.fixture
-def kb(store: Store) -> KnowledgeBase:
-    return KnowledgeBase(store)
+def kbcore_store(store: SyncStore) -> SyncStore:
+    """In this suite the plugin's fixtures (``kbcore_kb``, ...) run on each store in turn."""
+    return store
 
 
 @pytest.fixture
-def host_tables(store: Store, request: pytest.FixtureRequest) -> HostTables:
+def kb(kbcore_kb: KnowledgeBase) -> KnowledgeBase:
+    return kbcore_kb
+
+
+@pytest.fixture
+def host_tables(kbcore_host_tables: HostTables) -> HostTables:
     """Writes agents and Vapi keys where the ``store`` fixture's store reads them."""
-    pool = None if isinstance(store, MemoryStore) else request.getfixturevalue("pg_pool")
-    return host_tables_for(store, pool)
+    return kbcore_host_tables
