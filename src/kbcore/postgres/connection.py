@@ -16,6 +16,7 @@ from kbcore.errors import StoreUnavailable
 _LOST = (
     asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
     asyncpg.exceptions.OperatorInterventionError,  # query canceled, admin shutdown, crash
+    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout: the write gave up waiting
     asyncpg.exceptions.TooManyConnectionsError,
     OSError,  # refused, reset, unreachable, timed out
 )
