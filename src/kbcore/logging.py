@@ -28,7 +28,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from kbcore.errors import ValidationError
 
-__all__ = ["LEVELS", "REDACTED", "configure", "parse_level", "redact_secrets"]
+__all__ = ["LEVELS", "REDACTED", "configure", "parse_level", "redact_secrets", "redact_text"]
 
 #: What ``LOG_LEVEL`` may say (any case). ``NONE`` (``None`` here) logs nothing.
 LEVELS: Mapping[str, int | None] = {
@@ -172,7 +172,7 @@ def _redact_item(key: object, value: Any, depth: int) -> Any:
 
 def _redact(value: Any, depth: int) -> Any:
     if isinstance(value, str):
-        return _scrub(value)
+        return redact_text(value)
     if depth >= _MAX_DEPTH:
         return value
     if isinstance(value, Mapping):
@@ -189,6 +189,7 @@ def _is_secret_key(key: str) -> bool:
     return any(part in name for part in _SECRET_KEY_PARTS) or name.endswith(_SECRET_KEY_ENDINGS)
 
 
-def _scrub(text: str) -> str:
+def redact_text(text: str) -> str:
+    """``text`` with ``Bearer``/``Basic`` credentials and URL passwords replaced by ``***``."""
     text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
     return _URL_PASSWORD.sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
