@@ -230,7 +230,7 @@ def test_redact_secrets_is_a_processor_of_its_own() -> None:
 def test_importing_kbcore_configures_nothing() -> None:
     """The library (its logging helpers included) leaves structlog unconfigured on import."""
     code = (
-        "import structlog, kbcore, kbcore.logging, kbcore.report;"
+        "import structlog, kbcore, kbcore.logging, kbcore.report, kbcore.cli;"
         "assert not structlog.is_configured()"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -243,3 +243,23 @@ def test_the_module_is_the_package_logging_not_the_stdlib() -> None:
     assert kbcore.logging.__name__ == "kbcore.logging"
     assert logging.getLogger is not None
     assert not hasattr(logging, "redact_secrets")
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        (f"Authorization: Bearer {TOKEN}", "Authorization: Bearer ***"),
+        (f"basic {TOKEN}, then", "basic ***, then"),
+        (
+            f"postgres://app:{TOKEN}@db:5432/kb?sslmode=require",
+            "postgres://app:***@db:5432/kb?sslmode=require",
+        ),
+        (
+            "postgresql://postgres:@/postgres?host=/tmp/x",
+            "postgresql://postgres:@/postgres?host=/tmp/x",
+        ),
+        ("nothing secret here", "nothing secret here"),
+    ],
+)
+def test_redact_text_scrubs_credentials_in_free_text(text: str, clean: str) -> None:
+    assert kbcore.logging.redact_text(text) == clean

@@ -1,0 +1,136 @@
+"""``kbcore sync`` and ``kbcore report`` in a subprocess, with FakeVapi served on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from kbcore import KnowledgeBase
+from kbcore.postgres import PostgresStore
+from kbcore.report import sync_stats
+from kbcore.testing import FakeVapi, serve_fake_vapi
+from kbcore.testing.host_tables import PostgresHostTables
+from tests.cli.conftest import Cli, InProcess, assert_one_error_line
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def vapi_url() -> AsyncIterator[tuple[FakeVapi, str]]:
+    fake = FakeVapi()
+    async with serve_fake_vapi(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+async def org(pg_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]) -> UUID:
+    """An org with its Vapi key, two agents with assistants, and two documents."""
+    fake, _ = vapi_url
+    org_id = uuid.uuid4()
+    host = PostgresHostTables(pg_pool)
+    await host.set_vapi_key(org_id, fake.api_key)
+    for role in ("inbound", "outbound"):
+        await host.add_agent(org_id, role, fake.add_assistant(name=role))
+    kb = KnowledgeBase(PostgresStore(pg_pool))
+    await kb.create(org_id, filename="pricing.md", content="Pro: $99", category="operations")
+    await kb.create(org_id, filename="script.md", content="Hello!")
+    return org_id
+
+
+async def test_sync_then_rate_limited_then_report(
+    cli: Cli, org: UUID, vapi_url: tuple[FakeVapi, str], pg_pool: asyncpg.Pool
+) -> None:
+    """A sync succeeds (JSON result); the next is refused with exit 3; report counts both."""
+    fake, url = vapi_url
+    first = await cli("sync", str(org), "--vapi-base-url", url, "--actor", "ops", "--json")
+    assert first.code == 0, first.stderr
+    result = first.json()
+    assert (result["docs_synced"], result["files_uploaded"], result["assistants_updated"]) == (
+        2,
+        2,
+        2,
+    )
+    assert list(fake.tools) == [result["tool_id"]]
+
+    again = await cli("sync", str(org), "--vapi-base-url", url, "--json")
+    assert_one_error_line(again, 3, "Rate limited. Try again in 300s.")
+    error = again.json()["error"]
+    assert (error["type"], error["exit_code"]) == ("RateLimited", 3)
+    assert 0 < error["retry_after"] <= 300
+
+    report = await cli("report", "--org", str(org), "--json")
+    assert report.code == 0, report.stderr
+    figures = report.json()
+    stats = await sync_stats(PostgresStore(pg_pool), org_id=org)
+    assert figures["days"] == [
+        {"date": d.date.isoformat(), "total": 2, "successful": 1, "success_rate": 50.0}
+        for d in stats.days
+    ]
+    assert (figures["rate_limit_hits"], figures["in_progress_rejections"]) == (1, 0)
+    assert figures["durations"]["count"] == 1
+    assert figures["errors"] == [{"message": "Rate limited. Try again in 300s.", "count": 1}]
+
+
+async def test_sync_for_people(
+    in_process: InProcess, org: UUID, vapi_url: tuple[FakeVapi, str]
+) -> None:
+    """Without --json: what was uploaded, reused and deleted, and the tool."""
+    run = await in_process("sync", str(org), "--vapi-base-url", vapi_url[1])
+    assert run.code == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    assert first.startswith("Synced 2 documents: 2 uploaded, 0 reused, 0 deleted, in ")
+    assert second.startswith("2 assistants now use the query tool ")
+
+
+async def test_a_failed_sync_exits_1_with_its_reason(cli: Cli, pg_pool: asyncpg.Pool) -> None:
+    """An org with no key: exit 1, the reason in one line, the attempt in the audit log."""
+    org_id = uuid.uuid4()
+    await KnowledgeBase(PostgresStore(pg_pool)).create(org_id, filename="a.md", content="x")
+    run = await cli("sync", str(org_id), "--vapi-base-url", "http://127.0.0.1:9")
+    assert_one_error_line(run, 1, "No Vapi API key is configured")
+    assert await pg_pool.fetchval("SELECT status FROM kb_sync_log WHERE org_id = $1", org_id) == (
+        "failed"
+    )
+
+
+async def test_the_key_may_come_from_the_environment(
+    cli: Cli, pg_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]
+) -> None:
+    """VAPI_API_KEY stands in for an org without a vapi integration."""
+    fake, url = vapi_url
+    org_id = uuid.uuid4()
+    await PostgresHostTables(pg_pool).add_agent(org_id, "inbound", fake.add_assistant())
+    await KnowledgeBase(PostgresStore(pg_pool)).create(org_id, filename="a.md", content="x")
+    run = await cli(
+        "sync", str(org_id), "--role", "inbound", VAPI_API_KEY=fake.api_key, VAPI_BASE_URL=url
+    )
+    assert run.code == 0, run.stderr
+
+
+async def test_report_for_people(in_process: InProcess, pg_pool: asyncpg.Pool) -> None:
+    """The report reads like the runbook: days, durations, refusals, errors."""
+    org_id = uuid.uuid4()
+    await pg_pool.executemany(
+        "INSERT INTO kb_sync_log (org_id, status, duration_ms, error_message)"
+        " VALUES ($1, $2, $3, $4)",
+        [
+            (org_id, "success", 1200, None),
+            (org_id, "failed", 0, "Rate limited. Try again in 120s."),
+            (org_id, "failed", 0, "Sync already in progress for this org"),
+        ],
+    )
+    run = await in_process("report", "--since", "2h")
+    lines = run.stdout.splitlines()
+    assert lines[0].endswith("(all orgs): 3 attempts, 1 successful")
+    assert lines[2].split() == ["DATE", "TOTAL", "SUCCESSFUL", "SUCCESS", "RATE"]
+    assert lines[3].split()[1:] == ["3", "1", "33.33%"]
+    assert (
+        "Durations of successful syncs: avg 1200 ms, min 1200 ms, max 1200 ms, p95 1200 ms" in lines
+    )
+    assert "Rate-limit hits: 1" in lines
+    assert "Refused while another sync ran: 1" in lines
+    assert any(line.startswith("Rate limited. Try again in 120s.") for line in lines)
