@@ -1,6 +1,6 @@
 """The ``kbcore`` command: a thin shell over the public API.
 
-``kbcore migrate | sync | report | docs``; ``kbcore --help``
+``kbcore migrate | sync | report | docs | import | export | demo``; ``kbcore --help``
 says more. Exit codes: 0 done, 1 failed, 2 bad input or usage, 3 rate limited or
 another sync running (try again later). Errors are one line on standard error.
 """
@@ -18,7 +18,7 @@ from typing import TextIO
 import anyio
 
 from kbcore import logging as kb_logging
-from kbcore.cli import docs, report, schema, sync
+from kbcore.cli import demo, docs, report, schema, sync, transfer
 from kbcore.cli.common import (
     BAD_INPUT,
     OK,
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (schema, sync, report, docs):
+    for module in (schema, sync, report, docs, transfer, demo):
         module.register(commands, common)
     return parser
 

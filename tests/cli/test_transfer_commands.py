@@ -1,0 +1,168 @@
+"""``kbcore import`` and ``kbcore export``: folders and JSON lines, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from kbcore import KnowledgeBase
+from kbcore.postgres import PostgresStore
+from tests.cli.conftest import Cli, InProcess, assert_one_error_line, snapshot
+
+pytestmark = pytest.mark.anyio
+
+ORG = str(uuid.uuid4())
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two text files to import, and one that is not."""
+    source = tmp_path / "kb"
+    source.mkdir()
+    (source / "pricing.md").write_text("Pro: $99", encoding="utf-8")
+    (source / "faq.txt").write_text("Q? A.", encoding="utf-8")
+    (source / "logo.png").write_bytes(b"\x89PNG")
+    return source
+
+
+async def filenames(pool: asyncpg.Pool) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT filename, category FROM knowledge_base ORDER BY filename")
+    return [tuple(row) for row in rows]
+
+
+async def test_a_folder_round_trips_through_export_and_import(
+    cli: Cli, folder: Path, tmp_path: Path, pg_pool: asyncpg.Pool
+) -> None:
+    """import takes the .md and .txt files; export writes them as JSON lines that import again."""
+    imported = await cli("import", ORG, str(folder), "--category", "operations", "--json")
+    assert imported.code == 0, imported.stderr
+    assert imported.json() == {"created": 2, "updated": 0, "skipped": 0, "errors": []}
+    assert await filenames(pg_pool) == [("faq.txt", "operations"), ("pricing.md", "operations")]
+
+    target = tmp_path / "kb.jsonl"
+    exported = await cli("export", ORG, str(target))
+    assert (exported.code, exported.stdout) == (0, f"Exported 2 documents to {target}\n")
+    records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["filename"], r["content"], r["category"]) for r in records) == [
+        ("faq.txt", "Q? A.", "operations"),
+        ("pricing.md", "Pro: $99", "operations"),
+    ]
+
+    other = str(uuid.uuid4())
+    again = await cli("import", other, str(target), "--json")
+    assert again.json()["created"] == 2
+
+
+async def test_an_invalid_item_imports_nothing(
+    cli: Cli, tmp_path: Path, pg_pool: asyncpg.Pool
+) -> None:
+    """One bad line (unknown category): exit 2, the problem named, no document written."""
+    source = tmp_path / "kb.jsonl"
+    source.write_text(
+        json.dumps({"filename": "a.md", "content": "fine"})
+        + "\n\n"
+        + json.dumps({"filename": "b.md", "content": "x", "category": "gossip"})
+        + "\n",
+        encoding="utf-8",
+    )
+    before = await snapshot(pg_pool)
+    run = await cli("import", ORG, str(source), "--json")
+    assert_one_error_line(run, 2, "Nothing imported: 1 of 2 items rejected: item 2 (b.md)")
+    assert run.json()["error"]["problems"] == [
+        {
+            "index": 1,
+            "field": "category",
+            "message": "Invalid category. Must be one of: "
+            "ai_guidelines, general, operations, products_services",
+        }
+    ]
+    assert await snapshot(pg_pool) == before
+
+
+async def test_partial_imports_the_valid_items(
+    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool
+) -> None:
+    """--partial writes the good items and lists the rejected ones."""
+    source = tmp_path / "kb.jsonl"
+    lines = [{"filename": "a.md", "content": "fine"}, {"filename": "b.md", "content": " "}]
+    source.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    run = await in_process("import", ORG, str(source), "--partial")
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "Imported 2 items: 1 created, 0 updated, 0 skipped, 1 rejected",
+        "item 2 (b.md): content: Content cannot be empty or whitespace-only",
+    ]
+    assert await filenames(pg_pool) == [("a.md", "general")]
+
+
+async def test_conflicts_are_refused_skipped_or_updated(
+    in_process: InProcess, folder: Path, pg_pool: asyncpg.Pool
+) -> None:
+    """A filename the org already has: error by default; --on-conflict skip or update."""
+    await KnowledgeBase(PostgresStore(pg_pool)).create(ORG, filename="faq.txt", content="old")
+    refused = await in_process("import", ORG, str(folder))
+    assert_one_error_line(refused, 2, "item 1 (faq.txt): filename:")
+    skipped = await in_process("import", ORG, str(folder), "--on-conflict", "skip", "--json")
+    assert skipped.json() == {"created": 1, "updated": 0, "skipped": 1, "errors": []}
+    updated = await in_process("import", ORG, str(folder), "--on-conflict", "update", "--json")
+    assert updated.json() == {"created": 0, "updated": 1, "skipped": 1, "errors": []}
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "No such file or folder"),
+        ("not json\n", "line 1: not valid JSON"),
+        ("[1, 2]\n", "line 1: must be a JSON object"),
+        ("\n\n", "has no JSON lines to import"),
+    ],
+)
+async def test_unreadable_input_imports_nothing(
+    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool, content: str | None, fragment: str
+) -> None:
+    """A missing path or a malformed file: exit 2 before anything is written."""
+    source = tmp_path / "kb.jsonl"
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+    run = await in_process("import", ORG, str(source))
+    assert_one_error_line(run, 2, fragment)
+    assert await filenames(pg_pool) == []
+
+
+async def test_an_empty_folder_is_refused(in_process: InProcess, tmp_path: Path) -> None:
+    run = await in_process("import", ORG, str(tmp_path))
+    assert_one_error_line(run, 2, "No .md or .txt files in")
+
+
+async def test_export_keeps_an_existing_file_unless_forced(
+    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool
+) -> None:
+    """An existing file is left alone without --force; with it, replaced whole."""
+    await KnowledgeBase(PostgresStore(pg_pool)).create(ORG, filename="a.md", content="x")
+    target = tmp_path / "kb.jsonl"
+    target.write_text("precious\n", encoding="utf-8")
+    refused = await in_process("export", ORG, str(target))
+    assert_one_error_line(refused, 2, "exists; pass --force to replace it")
+    assert target.read_text(encoding="utf-8") == "precious\n"
+    forced = await in_process("export", ORG, str(target), "--force", "--json")
+    assert forced.json() == {"exported": 1, "path": str(target)}
+    assert json.loads(target.read_text(encoding="utf-8"))["filename"] == "a.md"
+    assert os.listdir(tmp_path) == ["kb.jsonl"]  # no temporary file left behind
+
+
+async def test_export_to_standard_output(in_process: InProcess, pg_pool: asyncpg.Pool) -> None:
+    """``-`` writes the JSON lines to stdout, deleted documents only when asked."""
+    kb = KnowledgeBase(PostgresStore(pg_pool))
+    await kb.create(ORG, filename="a.md", content="x")
+    gone = await kb.create(ORG, filename="b.md", content="y")
+    await kb.delete(ORG, gone.id)
+    active = await in_process("export", ORG, "-")
+    assert [json.loads(line)["filename"] for line in active.stdout.splitlines()] == ["a.md"]
+    assert active.stderr == "Exported 1 document to standard output\n"
+    everything = await in_process("export", ORG, "-", "--include-inactive")
+    assert len(everything.stdout.splitlines()) == 2
