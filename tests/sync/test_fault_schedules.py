@@ -41,10 +41,9 @@ ROUTES = (
     "GET /assistant/*",
     "PATCH /assistant/*",
 )
-#: Routes whose answer may be lost after Vapi did the work. Not POST /tool (nor "*", which
-#: includes it): a tool created behind a lost answer is a second tool that kbcore never
-#: learns of and never deletes. Add it back once kbcore finds such tools.
-LOST_ANSWER_ROUTES = tuple(route for route in ROUTES if route not in ("*", "POST /tool"))
+#: Routes whose answer may be lost after Vapi did the work: retried creates make copies
+#: that kbcore must find and delete.
+LOST_ANSWER_ROUTES = ROUTES
 
 
 # Faults

@@ -479,3 +479,15 @@ async def test_files_of_other_orgs_and_tools_are_left_alone(
     await coordinator.sync(other)
     assert len(fake_vapi.files) == 3 + 2 + 3
     assert fake_vapi.missing_file_ids() == set()
+
+
+async def test_a_tool_whose_create_answer_was_lost_is_not_left_behind(
+    kb: KnowledgeBase, coordinator: SyncCoordinator, fake_vapi: FakeVapi, org: UUID
+) -> None:
+    """A retried tool create makes a copy on Vapi; the sync finds the copy and deletes it."""
+    await seed(kb, org)
+    fake_vapi.drop_next(1, "POST /tool", after_handling=True)
+    result = await coordinator.sync(org)
+    assert len(fake_vapi.requests_to("POST /tool")) == 2
+    assert list(fake_vapi.tools) == [result.tool_id]
+    assert fake_vapi.missing_file_ids() == set()

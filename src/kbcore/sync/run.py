@@ -209,7 +209,32 @@ class SyncRunner:
         )
         async with self._store.transaction() as tx:
             await tx.ledger.set_current_tool(self._org_id, self._tool_name, tool.id)
+        await self._delete_stray_tools(tool, known)
         return tool
+
+    async def _delete_stray_tools(self, created: QueryTool, known: Sequence[LedgerTool]) -> None:
+        """Delete copies of the tool that kbcore made but never recorded.
+
+        A create whose answer was lost (and retried), or a process that died
+        between creating the tool and recording it, leaves a tool nobody uses.
+        Such a copy has this tool's name and lists files that only this org's
+        tool would list; tools kbcore knows are left to ``_retire_tools``.
+        """
+        try:
+            tools = await self._client.list_query_tools()
+        except VapiError as error:
+            log.warning("kbcore.sync.tool_list_failed", org_id=str(self._org_id), error=str(error))
+            return
+        ours = set(created.file_ids)
+        recorded = {tool.tool_id for tool in known} | {created.id}
+        strays = [
+            tool.id
+            for tool in tools
+            if tool.id not in recorded
+            and tool.name == self._tool_name
+            and ours.intersection(tool.file_ids)
+        ]
+        await self._retire_tools(strays)
 
     async def _tools(self) -> Sequence[LedgerTool]:
         async with self._store.transaction() as tx:

@@ -129,6 +129,16 @@ class VapiClient:
         )
         return self._parse(_query_tool, await self._call(request), request)
 
+    async def list_query_tools(self, *, limit: int = 1000) -> tuple[QueryTool, ...]:
+        """The key's org's query tools (up to ``limit``); tools of other types are left out."""
+        request = VapiRequest("GET", f"/tool?limit={int(limit)}", what="the tool list")
+        payload = await self._call(request)
+        return self._parse(
+            lambda tools: tuple(_query_tool(t) for t in tools if t.get("type") == "query"),
+            payload,
+            request,
+        )
+
     async def get_query_tool(self, tool_id: str) -> QueryTool:
         request = VapiRequest("GET", _path("tool", tool_id), what=f"tool {tool_id}")
         return self._parse(_query_tool, await self._call(request), request)

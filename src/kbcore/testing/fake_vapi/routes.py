@@ -129,6 +129,17 @@ def create_tool(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
     return json_response(201, tool)
 
 
+def list_tools(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
+    """Vapi's tool list: a bare array, newest first, at most ``limit`` (default 100)."""
+    limits = request.query_params().get("limit") or ["100"]
+    try:
+        limit = int(limits[0])
+    except ValueError:
+        return nest_error(400, ["limit must be a number"])
+    newest_first = sorted(state.tools.values(), key=lambda t: t["createdAt"], reverse=True)
+    return json_response(200, newest_first[:limit])
+
+
 def delete_tool(state: FakeState, request: FakeRequest, tool_id: str) -> FakeResponse:
     tool = _existing(state.tools, tool_id, "Tool")
     if tool_id in state.pinned_tool_ids:
@@ -182,6 +193,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PATCH", f"/file/{_ID}", update_file),
         ("DELETE", f"/file/{_ID}", delete_file),
         ("POST", "/tool", create_tool),
+        ("GET", "/tool", list_tools),
         ("GET", f"/tool/{_ID}", _getter(_tools, "Tool")),
         ("PATCH", f"/tool/{_ID}", _patcher(_tools, "Tool", validate_query_tool)),
         ("DELETE", f"/tool/{_ID}", delete_tool),
