@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
+import anyio
 import asyncpg
 import pytest
 import stamina
@@ -305,3 +309,16 @@ async def test_the_report_is_one_statement(pg_dsn: str) -> None:
         await sync_stats(store, org_id=uuid.uuid4())
     statements = [r.query for r in records if "pg_advisory_unlock_all" not in r.query]
     assert len(statements) == 1
+
+
+async def test_the_example_script_prints_the_report(
+    scripted_log: PostgresStore, pg_dsn: str
+) -> None:
+    """examples/report.py runs against a database and prints the runbook's figures."""
+    script = Path(__file__).parents[1] / "examples" / "report.py"
+    env = {**os.environ, "DATABASE_URL": pg_dsn}
+    done = await anyio.run_process([sys.executable, str(script)], env=env)
+    lines = done.stdout.decode().splitlines()
+    assert lines[0].endswith(": 12 attempts")
+    assert "Duration: avg 4000 ms, max 10000 ms, p95 8800 ms" in lines
+    assert "Rate-limit hits: 3" in lines
