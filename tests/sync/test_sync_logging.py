@@ -193,3 +193,19 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
+async def test_vapi_client_events_carry_the_org_and_run(
+    kb: KnowledgeBase, coordinator: SyncCoordinator, fake_vapi: FakeVapi, org: UUID
+) -> None:
+    """Events the Vapi client logs during a sync name the org and the run."""
+    await kb.create(org, filename="a.md", content="x")
+    fake_vapi.fail_next(1, "POST /file", status=503)
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as events:
+        result = await coordinator.sync(org)
+    vapi_events = [e for e in events if e["event"].startswith("kbcore.vapi.")]
+    assert vapi_events
+    assert {(e["org_id"], e["run_id"]) for e in vapi_events} == {(str(org), str(result.run_id))}
+    assert structlog.contextvars.get_contextvars() == {}

@@ -65,9 +65,12 @@ class SyncCoordinator:
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
         try:
-            outcome = await claims.run_leased(
-                org, run_id, lambda: self._run(org, tool, wanted_roles)
-            )
+            # Bound as context variables too, so the Vapi client's events (and the host's
+            # own, from hooks) carry the org and the run; restored when the sync ends.
+            with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
+                outcome = await claims.run_leased(
+                    org, run_id, lambda: self._run(org, tool, wanted_roles)
+                )
         except SyncFailed as error:
             await claims.finish(
                 org, run_id, SyncOutcome(succeeded=False, error_message=error.reason)
