@@ -131,6 +131,19 @@ async def test_a_tool_that_is_not_a_query_tool_is_refused(
         await vapi.get_query_tool(tool.id)
 
 
+async def test_query_tools_are_listed_without_other_tools(
+    vapi: VapiClient, fake_vapi: FakeVapi
+) -> None:
+    """list_query_tools returns the org's query tools and leaves other tool types out."""
+    first = await vapi.create_query_tool("knowledge-search", [GENERAL])
+    second = await vapi.create_query_tool("other-search", [GENERAL])
+    function_tool = await vapi.create_query_tool("calendar", [GENERAL])
+    fake_vapi.tools[function_tool.id]["type"] = "function"
+    listed = await vapi.list_query_tools()
+    assert {tool.id for tool in listed} == {first.id, second.id}
+    assert fake_vapi.requests_to("GET /tool")[-1].query == "limit=1000"
+
+
 async def test_deleting_a_tool_twice_is_not_an_error(vapi: VapiClient) -> None:
     """delete_tool is True, then False once the tool is gone."""
     tool = await vapi.create_query_tool("knowledge-search", [GENERAL])
