@@ -175,9 +175,10 @@ async def test_kbcore_events_go_through_the_configuration() -> None:
     """The library's own events come out as configured, with org_id and the request id."""
     out = io.StringIO()
     configure("INFO", json=True, stream=out)
-    structlog.contextvars.bind_contextvars(request_id="req-42")
     org_id = uuid.uuid4()
-    await KnowledgeBase(MemoryStore()).create(org_id, filename="a.md", content="x")
+    # Bound for this block only: async tests share one context, and it must not leak.
+    with structlog.contextvars.bound_contextvars(request_id="req-42"):
+        await KnowledgeBase(MemoryStore()).create(org_id, filename="a.md", content="x")
     [line] = lines(out)
     assert line["event"] == "kbcore.document.created"
     assert (line["org_id"], line["request_id"]) == (str(org_id), "req-42")

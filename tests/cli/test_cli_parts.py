@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -40,8 +41,9 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture(autouse=True)
-def unconfigured_logging() -> None:
+def unconfigured_logging() -> Iterator[None]:
     """main() configures structlog; leave it as the next test expects it."""
+    yield
     structlog.reset_defaults()
 
 

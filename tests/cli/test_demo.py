@@ -33,7 +33,7 @@ KEY_LINES = [
     "5. Edit",
     "   product-and-pricing.md: the Pro plan now costs $89; version 2.",
     "6. Sync again at once (the window is 5 minutes)",
-    "   Refused: Rate limited. Try again in 300s.",
+    "   Refused: Rate limited. Try again in ",
     "7. Sync with a 2-second window",
     "   Synced 3 documents: 1 uploaded, 2 reused, 1 deleted, in ",
     "8. Report (kbcore report --org ORG_ID)",

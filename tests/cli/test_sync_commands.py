@@ -57,7 +57,8 @@ async def test_sync_then_rate_limited_then_report(
     assert list(fake.tools) == [result["tool_id"]]
 
     again = await cli("sync", str(org), "--vapi-base-url", url, "--json")
-    assert_one_error_line(again, 3, "Rate limited. Try again in 300s.")
+    # 300s, or a second less if the first sync finished more than a second ago.
+    assert_one_error_line(again, 3, "Rate limited. Try again in ")
     error = again.json()["error"]
     assert (error["type"], error["exit_code"]) == ("RateLimited", 3)
     assert 0 < error["retry_after"] <= 300
@@ -72,7 +73,7 @@ async def test_sync_then_rate_limited_then_report(
     ]
     assert (figures["rate_limit_hits"], figures["in_progress_rejections"]) == (1, 0)
     assert figures["durations"]["count"] == 1
-    assert figures["errors"] == [{"message": "Rate limited. Try again in 300s.", "count": 1}]
+    assert figures["errors"] == [{"message": error["message"], "count": 1}]
 
 
 async def test_sync_for_people(
