@@ -6,7 +6,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,6 @@ from uuid import UUID
 
 import asyncpg
 
-from kbcore.cli.output import Output
 from kbcore.errors import (
     KbError,
     NotFound,
@@ -28,8 +27,6 @@ from kbcore.logging import redact_text
 
 #: Exit codes: success, failure, bad input or usage, "try again later".
 OK, FAILURE, BAD_INPUT, TRY_LATER = 0, 1, 2, 3
-
-Handler = Callable[[argparse.Namespace, Output], Awaitable[None]]
 
 if TYPE_CHECKING:
     # What add_subparsers() returns; argparse names the class privately.
