@@ -1,0 +1,153 @@
+"""Usages of the public API that mypy checks and pytest never runs (no ``test_`` prefix).
+
+Each ``assert_type`` pins what a call returns, as a downstream project sees it; each
+``type: ignore`` pins a misuse that mypy must reject (``--strict`` reports an ignore
+that is no longer needed, so a loosened signature fails here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import assert_type
+from uuid import UUID
+
+import asyncpg
+import httpx
+from hypothesis.strategies import SearchStrategy
+
+import kbcore
+from kbcore import (
+    Assistant,
+    Change,
+    Document,
+    DocumentDraft,
+    DocumentSummary,
+    ImportReport,
+    KnowledgeBase,
+    Page,
+    RateLimited,
+    Rules,
+    SearchHit,
+    SyncCoordinator,
+    SyncFailed,
+    SyncPolicy,
+    SyncResult,
+    ValidationError,
+    VapiClient,
+    VapiError,
+)
+from kbcore.memory import MemoryStore
+from kbcore.ports import Store, SyncStore
+from kbcore.postgres import PostgresStore, migrate
+from kbcore.testing import FakeVapi, strategies
+from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiAssistant, VapiFile
+
+
+async def documents(pool: asyncpg.Pool, org_id: UUID) -> None:
+    await migrate(pool)
+    kb = KnowledgeBase(PostgresStore(pool))
+    doc = await kb.create(
+        org_id,
+        filename="pricing.md",
+        content="Pro: $99/month",
+        category="products_services",
+        metadata={"owner": "sales"},
+        actor="user-1",
+    )
+    assert_type(doc, Document)
+    assert_type(doc.id, UUID)
+    assert_type(await kb.get(str(org_id), str(doc.id)), Document)
+    doc = await kb.update(org_id, doc.id, content="Pro: $89", expected_version=doc.version)
+    assert_type(await kb.delete(org_id, doc.id, actor=None), Document)
+    assert_type(await kb.restore(org_id, doc.id, version=1), Document)
+    history = await kb.history(org_id, doc.id)
+    assert_type(history, list[Change])
+    page = await kb.list(org_id, category=None, include_inactive=True, limit=50)
+    assert_type(page, Page[Document])
+    assert_type(page.items, Sequence[Document])
+    assert_type(page.next_cursor, str | None)
+    summaries = await kb.list_summaries(org_id, cursor=page.next_cursor)
+    assert_type(summaries, Page[DocumentSummary])
+    assert_type(await kb.search(org_id, "pricing", limit=5), list[SearchHit])
+    report = await kb.import_documents(org_id, [DocumentDraft(filename="a.md", content="x")])
+    assert_type(report, ImportReport)
+    assert_type(report.ok, bool)
+    async for exported in kb.export(org_id, include_inactive=True):
+        assert_type(exported, Document)
+    await kb.create(org_id, filename=b"a.md", content="x")  # type: ignore[arg-type]
+    await kb.update(org_id, doc.id, active="yes")  # type: ignore[arg-type]
+
+
+def rules_and_errors() -> None:
+    rules = Rules(categories={"faq", "legal"}, default_category="faq")
+    assert_type(rules.filename(" a.md "), str)
+    KnowledgeBase(MemoryStore(), rules=rules)
+    try:
+        rules.content("")
+    except ValidationError as error:
+        assert_type(error.field, str)
+        assert_type(error.message, str)
+
+
+def stores(pool: asyncpg.Pool, org_id: UUID) -> None:
+    memory = MemoryStore()
+    assert_type(memory.add_agent(org_id, role="inbound", vapi_assistant_id="asst-1"), Assistant)
+    memory.set_vapi_key(org_id, "sk-test")
+    memory.advance_clock(timedelta(minutes=5))
+    # Both stores satisfy both protocols: a KnowledgeBase's and a SyncCoordinator's.
+    for store in (memory, PostgresStore(pool)):
+        plain: Store = store
+        syncing: SyncStore = store
+        KnowledgeBase(plain)
+        SyncCoordinator(syncing)
+
+
+async def sync(store: SyncStore, http_client: httpx.AsyncClient, org_id: UUID) -> None:
+    coordinator = SyncCoordinator(
+        store,
+        vapi_base_url="https://api.vapi.ai",
+        http_client=http_client,
+        policy=SyncPolicy(min_interval=timedelta(minutes=1), max_concurrency=4),
+    )
+    try:
+        result = await coordinator.sync(org_id, tool_name="knowledge-search", roles=("inbound",))
+    except RateLimited as refused:
+        assert_type(refused.retry_after, float)
+        return
+    except SyncFailed as failure:
+        assert_type(failure.reason, str)
+        assert_type(failure.provider_message, str | None)
+        return
+    assert_type(result, SyncResult)
+    assert_type(result.tool_id, str)
+    assert_type(result.files_uploaded, int)
+    SyncPolicy(min_interval=300)  # type: ignore[arg-type]
+
+
+async def vapi(fake: FakeVapi, assistant_id: str) -> None:
+    async with (
+        fake.http_client() as http_client,
+        VapiClient(fake.api_key, http_client=http_client, timeout=10.0) as client,
+    ):
+        try:
+            file = await client.upload_file("pricing.md", "Pro: $99/month")
+        except VapiError as error:
+            assert_type(error.status_code, int | None)
+            return
+        assert_type(file, VapiFile)
+        group = KnowledgeBaseGroup.for_category("products_services", [file.id])
+        tool = await client.create_query_tool("knowledge-search", [group])
+        assert_type(tool, QueryTool)
+        assert_type(await client.get_assistant(assistant_id), VapiAssistant)
+        assert_type(await client.delete_file(file.id), bool)
+        await client.upload_file(b"name", "x")  # type: ignore[arg-type]
+
+
+def testing_kit() -> None:
+    assert_type(strategies.org_ids(), SearchStrategy[UUID])
+    assert_type(strategies.filenames(), SearchStrategy[str])
+    assert_type(strategies.contents(max_bytes=1000), SearchStrategy[str])
+    assert_type(strategies.new_documents(), SearchStrategy[DocumentDraft])
+    assert_type(strategies.invalid_filenames(), SearchStrategy[object])
+    assert_type(kbcore.testing.MemoryStore, type[MemoryStore])
