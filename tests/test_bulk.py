@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
@@ -81,6 +81,9 @@ class FailingStore:
     inner: Store
     fail_on_insert: int
     inserts: int = 0
+
+    def read(self) -> AbstractAsyncContextManager[Transaction]:
+        return self.inner.read()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

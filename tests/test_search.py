@@ -9,8 +9,10 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 
 from kbcore import DocumentDraft, KnowledgeBase, ValidationError
+from kbcore.domain import ChangeDraft, ChangeType, NewDocument
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 
@@ -226,3 +228,34 @@ async def test_a_rare_word_is_found_through_the_gin_index(pg_pool: asyncpg.Pool,
         )
     assert "knowledge_base_search_vector_idx" in json.dumps(plan)
     assert await names(kb, org, "zebra") == ["z.md"]
+
+
+async def test_writes_through_a_read_are_discarded_in_memory(org: UUID) -> None:
+    """MemoryStore.read() hands out a copy: a write through it never lands."""
+    store = MemoryStore()
+    async with store.read() as tx:
+        await tx.batches.insert_many(org, [])
+        await tx.documents.insert(
+            NewDocument(org_id=org, filename="a.md", content="x", category="general"),
+            ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None),
+        )
+    assert (await KnowledgeBase(store).list(org)).items == []
+
+
+@pytest.mark.database
+async def test_searches_and_summaries_open_no_transaction(pg_dsn: str, org: UUID) -> None:
+    """One-statement reads skip BEGIN and COMMIT: two round trips fewer each."""
+    log: list[LoggedQuery] = []
+
+    async def log_queries(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(log.append)
+
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+        kb = KnowledgeBase(PostgresStore(pool))
+        await kb.import_documents(org, CORPUS)
+        log.clear()
+        await kb.search(org, "pricing")
+        await kb.list_summaries(org)
+    statements = [record.query.split()[0].upper() for record in log]
+    # The search, the summaries, and the pool's reset after each.
+    assert statements == ["WITH", "SELECT", "SELECT", "SELECT"]

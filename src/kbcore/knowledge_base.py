@@ -114,7 +114,7 @@ class KnowledgeBase:
     ) -> Page[DocumentSummary]:
         """As ``list``, without the content: for large orgs. The cursors are the same."""
         request = self._page_request(org_id, category, include_inactive, limit, cursor)
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await request.page(tx.search.summaries)
 
     async def search(

@@ -362,19 +362,28 @@ class MemoryStore:
     async def transaction(self) -> AsyncIterator[SyncTransaction]:
         async with self._lock:
             working = copy.deepcopy(self._tables)
-            documents = _MemoryDocuments(working, self._clock)
-            yield _MemoryTransaction(
-                documents=documents,
-                changes=_MemoryChanges(working),
-                agents=_MemoryAgents(working),
-                integrations=_MemoryIntegrations(working),
-                sync_documents=_MemorySyncDocuments(working),
-                sync_runs=_MemorySyncRuns(working, self._clock),
-                ledger=MemoryLedger(working),
-                batches=MemoryBatches(working, self._clock, documents),
-                search=MemorySearch(working, documents),
-            )
+            yield self._on(working)
             self._tables = working
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SyncTransaction]:
+        """As ``transaction``, but whatever is written is thrown away."""
+        async with self._lock:
+            yield self._on(copy.deepcopy(self._tables))
+
+    def _on(self, working: _Tables) -> _MemoryTransaction:
+        documents = _MemoryDocuments(working, self._clock)
+        return _MemoryTransaction(
+            documents=documents,
+            changes=_MemoryChanges(working),
+            agents=_MemoryAgents(working),
+            integrations=_MemoryIntegrations(working),
+            sync_documents=_MemorySyncDocuments(working),
+            sync_runs=_MemorySyncRuns(working, self._clock),
+            ledger=MemoryLedger(working),
+            batches=MemoryBatches(working, self._clock, documents),
+            search=MemorySearch(working, documents),
+        )
 
     def add_agent(
         self,

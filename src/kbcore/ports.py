@@ -219,6 +219,16 @@ class Store(Protocol):
         """A unit of work: commit on normal exit, roll back on an exception."""
         ...
 
+    def read(self) -> AbstractAsyncContextManager[Transaction]:
+        """Reads that need no transaction, for one-statement reads where every round trip counts.
+
+        Each read sees what was committed when it ran, as each statement of a READ
+        COMMITTED transaction does; nothing is locked. Nothing may be written
+        through it (MemoryStore discards such writes; PostgreSQL would commit each
+        at once), and it holds no cursor.
+        """
+        ...
+
 
 class SyncTransaction(Transaction, Protocol):
     """A transaction that also reaches the sync state: what a SyncCoordinator needs."""
@@ -236,4 +246,8 @@ class SyncTransaction(Transaction, Protocol):
 class SyncStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[SyncTransaction]:
         """A unit of work, as ``Store.transaction``, with the sync repositories too."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[SyncTransaction]:
+        """Reads without a transaction, as ``Store.read``."""
         ...

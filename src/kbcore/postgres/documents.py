@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -28,7 +29,7 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-_INSERT = f"""
+INSERT_QUERY = f"""
 WITH d AS (
     INSERT INTO knowledge_base
         (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
@@ -112,19 +113,29 @@ def page_query(
 
 
 def document_from_row(row: asyncpg.Record) -> Document:
+    """A row of ``DOCUMENT_COLUMNS``, unpacked by position (a listing converts many)."""
+    id_, org_id, filename, content, category, version, active, metadata, created, updated = row
     return Document(
-        id=row["id"],
-        org_id=row["org_id"],
-        filename=row["filename"],
-        content=row["content"],
-        category=row["category"],
-        version=row["version"],
-        active=row["active"],
-        # A host's legacy rows may hold NULL; kbcore never writes one.
-        metadata=json.loads(row["metadata"]) if row["metadata"] is not None else {},
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=id_,
+        org_id=org_id,
+        filename=filename,
+        content=content,
+        category=category,
+        version=version,
+        active=active,
+        metadata=metadata_from_text(metadata),
+        created_at=created,
+        updated_at=updated,
     )
+
+
+def metadata_from_text(text: str | None) -> dict[str, Any]:
+    """Stored metadata; nearly always "{}", which needs no JSON parser."""
+    # A host's legacy rows may hold NULL; kbcore never writes one.
+    if text is None or text == "{}":
+        return {}
+    value: dict[str, Any] = json.loads(text)
+    return value
 
 
 def _change_from_row(row: asyncpg.Record) -> Change:
@@ -149,7 +160,7 @@ class PostgresDocuments:
 
     async def insert(self, draft: NewDocument, change: ChangeDraft) -> Document:
         row = await self._db.fetchrow(
-            _INSERT,
+            INSERT_QUERY,
             draft.org_id,
             draft.filename,
             draft.content,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -11,13 +10,13 @@ import attrs
 
 from kbcore.domain import DocumentSummary, PageKey, SearchHit
 from kbcore.postgres.connection import Db
-from kbcore.postgres.documents import page_query
+from kbcore.postgres.documents import metadata_from_text, page_query
 
 # ts_headline reads the whole content again, so it runs on the page of hits only, after
 # the LIMIT; the ranking reads only the stored tsvector. Ties keep the listing's order.
 # The category filter is "$4 IS NULL OR ...": one statement text, and the GIN index
 # serves both cases.
-_SEARCH = """
+SEARCH_QUERY = """
 WITH q AS (
     SELECT websearch_to_tsquery('simple', $2) AS query
 ), hits AS (
@@ -37,24 +36,26 @@ ORDER BY hits.rank DESC, hits.created_at DESC, hits.id DESC
 """
 
 # octet_length reads the stored size of a TOASTed value without fetching the value.
-_SUMMARY_COLUMNS = """
+SUMMARY_COLUMNS = """
     id, org_id, filename, category, version, active, octet_length(content) AS size_bytes,
     metadata::text AS metadata, created_at, updated_at
 """
 
 
 def summary_from_row(row: asyncpg.Record) -> DocumentSummary:
+    # Unpacked by position: a page converts 50 rows, the bulk of what kbcore adds to its query.
+    id_, org_id, filename, category, version, active, size, metadata, created, updated = row
     return DocumentSummary(
-        id=row["id"],
-        org_id=row["org_id"],
-        filename=row["filename"],
-        category=row["category"],
-        version=row["version"],
-        active=row["active"],
-        size_bytes=row["size_bytes"],
-        metadata=json.loads(row["metadata"]) if row["metadata"] is not None else {},
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=id_,
+        org_id=org_id,
+        filename=filename,
+        category=category,
+        version=version,
+        active=active,
+        size_bytes=size,
+        metadata=metadata_from_text(metadata),
+        created_at=created,
+        updated_at=updated,
     )
 
 
@@ -65,7 +66,7 @@ class PostgresSearch:
     async def search(
         self, org_id: UUID, query: str, *, category: str | None, limit: int
     ) -> Sequence[SearchHit]:
-        rows = await self._db.fetch(_SEARCH, org_id, query, limit, category)
+        rows = await self._db.fetch(SEARCH_QUERY, org_id, query, limit, category)
         return [
             SearchHit(
                 document_id=row["id"],
@@ -92,6 +93,6 @@ class PostgresSearch:
             include_inactive=include_inactive,
             limit=limit,
             after=after,
-            columns=_SUMMARY_COLUMNS,
+            columns=SUMMARY_COLUMNS,
         )
         return [summary_from_row(row) for row in await self._db.fetch(query, *args)]

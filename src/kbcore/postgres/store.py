@@ -85,6 +85,15 @@ class PostgresStore:
                 await tx.commit()
 
     @asynccontextmanager
+    async def read(self) -> AsyncIterator[SyncTransaction]:
+        """Statements on a pooled connection outside any transaction: two round trips fewer.
+
+        Only for reads: a write would commit on its own, at once.
+        """
+        async with self._connection() as conn:
+            yield _PostgresTransaction.on(Db(conn))
+
+    @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
         with unavailable_on_failure(None, "connecting"):
             conn = await self._pool.acquire()
