@@ -293,6 +293,26 @@ async def test_sync(backend: Backend, argument: str, value: object) -> None:
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="kbcore.sync bug: a role holding a lone surrogate or a NUL reaches PostgreSQL and "
+    "raises asyncpg's DataError or CharacterNotInRepertoireError (found by the thorough profile)",
+    raises=(asyncpg.exceptions.DataError, asyncpg.exceptions.CharacterNotInRepertoireError),
+)
+@pytest.mark.parametrize("role", ["\ud800", "in\x00bound"], ids=["surrogate", "nul"])
+async def test_sync_refuses_roles_postgresql_cannot_hold(
+    module_pool: asyncpg.Pool, role: str
+) -> None:
+    """A role PostgreSQL cannot store is a KbError, like every other bad argument."""
+    store, tables = Backend(module_pool).fresh()
+    fake = FakeVapi()
+    org = await wired_org(fake, tables)
+    await KnowledgeBase(store).create(org, filename="a.md", content="x")
+    async with fake.http_client() as http:
+        with pytest.raises(KbError):
+            await SyncCoordinator(store, http_client=http).sync(org, roles=[role])
+
+
 # Rules
 
 

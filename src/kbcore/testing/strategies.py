@@ -124,9 +124,9 @@ def contents(*, max_bytes: int = MAX_CONTENT_BYTES) -> st.SearchStrategy[str]:
 
     About one in ten is exactly ``max_bytes`` long, in characters of 1 to 4 bytes.
     """
-    ordinary = st.text(_CONTENT_CHARACTERS, min_size=1, max_size=min(500, max_bytes // 4)).filter(
-        lambda text: bool(text.strip()) and len(text.encode()) <= max_bytes
-    )
+    ordinary = st.text(
+        _CONTENT_CHARACTERS, min_size=1, max_size=max(1, min(500, max_bytes // 4))
+    ).filter(lambda text: bool(text.strip()) and len(text.encode()) <= max_bytes)
     at_limit = st.sampled_from(WIDE_CHARACTERS).map(lambda unit: _text_of_bytes(unit, max_bytes))
     return _rarely(ordinary, at_limit)
 
