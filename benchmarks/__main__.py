@@ -1,0 +1,71 @@
+"""``python -m benchmarks``: run every scenario, print a table, write ``RESULTS.md``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import structlog
+
+from benchmarks.harness import Figure, Sizes, machine
+from benchmarks.report import render_markdown, render_table
+from benchmarks.scenarios import SCENARIOS, run
+from kbcore.testing import database
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def _quiet_logging() -> None:
+    # kbcore logs every write at info; render it as a host would (JSON) but throw it
+    # away, so the figures include the cost of logging and the terminal stays readable.
+    devnull = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(devnull),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], help="default: all")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks, no numbers")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="default: %(default)s")
+    args = parser.parse_args(argv)
+    names = args.scenarios or list(SCENARIOS)
+    sizes = Sizes.smoke() if args.smoke else Sizes()
+    _quiet_logging()
+    started = time.perf_counter()
+    with database.postgres_server() as server_dsn:
+
+        async def everything() -> tuple[list[Figure], list[tuple[str, str]]]:
+            figures = await run(server_dsn, sizes, names, progress=_print_progress)
+            return figures, await machine(server_dsn)
+
+        figures, described = anyio.run(everything)
+    elapsed = time.perf_counter() - started
+    print(render_table(figures))
+    args.output.write_text(
+        render_markdown(figures, described, ran_at=datetime.now(UTC), elapsed=elapsed),
+        encoding="utf-8",
+    )
+    print(f"\nWritten to {args.output} ({elapsed:.0f} s)")
+    return 0
+
+
+def _print_progress(figure: Figure) -> None:
+    print(f"[{figure.verdict}] {figure.scenario}: {figure.ratio}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
