@@ -20,7 +20,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore import Document, KbError, KnowledgeBase, Rules, SyncCoordinator, SyncPolicy
+from kbcore import (
+    Document,
+    KbError,
+    KnowledgeBase,
+    Rules,
+    SyncCoordinator,
+    SyncPolicy,
+    ValidationError,
+)
 from kbcore.memory import MemoryStore
 from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
@@ -293,12 +301,6 @@ async def test_sync(backend: Backend, argument: str, value: object) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kbcore.sync bug: a role holding a lone surrogate or a NUL reaches PostgreSQL and "
-    "raises asyncpg's DataError or CharacterNotInRepertoireError (found by the thorough profile)",
-    raises=(asyncpg.exceptions.DataError, asyncpg.exceptions.CharacterNotInRepertoireError),
-)
 @pytest.mark.parametrize("role", ["\ud800", "in\x00bound"], ids=["surrogate", "nul"])
 async def test_sync_refuses_roles_postgresql_cannot_hold(
     module_pool: asyncpg.Pool, role: str
@@ -326,11 +328,6 @@ def test_rules(method: str, value: object) -> None:
     assert isinstance(clean, str)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kbcore.rules bug: Rules(categories=None | 3 | ...) raises TypeError, and a "
-    "default_category outside the categories ValueError, not ValidationError",
-)
 @given(categories=hostile, default_category=hostile)
 def test_rules_configuration(categories: Any, default_category: Any) -> None:
     """A host's Rules: built, or refused with a KbError."""
@@ -341,23 +338,16 @@ def test_rules_configuration(categories: Any, default_category: Any) -> None:
 # Values that are valid but do not come back as they went in
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kbcore.postgres bug: jsonb rewrites a float of 1e16 or more as an integer, "
-    "so 1e23 reads back as 100000000000000000000000 (MemoryStore keeps 1e23)",
-)
 async def test_metadata_floats_read_back_as_written(module_pool: asyncpg.Pool) -> None:
-    """Metadata numbers survive PostgreSQL unchanged."""
+    """Metadata numbers survive PostgreSQL unchanged; those jsonb would rewrite are refused."""
     kb = KnowledgeBase(PostgresStore(module_pool))
-    metadata = {"ratio": 0.1, "big": 1e23}
+    metadata = {"ratio": 0.1, "tiny": 1e-20, "large": 9.5e15, "whole": 10**23}
     doc = await kb.create(uuid.uuid4(), filename="a.md", content="x", metadata=metadata)
     assert dict((await kb.get(doc.org_id, doc.id)).metadata) == metadata
+    with pytest.raises(ValidationError, match="cannot be stored exactly"):
+        await kb.create(doc.org_id, filename="b.md", content="x", metadata={"big": 1e23})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kbcore.rules bug: metadata text holding a backslash and 'u0000' is refused as a NUL",
-)
 async def test_metadata_may_hold_an_escaped_nul_as_text() -> None:
     """Only a real NUL character is refused, not the six characters that spell its escape."""
     kb = KnowledgeBase(MemoryStore())

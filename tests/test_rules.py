@@ -86,10 +86,24 @@ def test_a_host_can_configure_its_own_categories() -> None:
         custom.category("general")
 
 
-def test_a_default_category_outside_the_set_is_a_configuration_error() -> None:
-    """Rules refuses a default category that is not allowed."""
-    with pytest.raises(ValueError, match="default category"):
-        Rules(categories={"faq"})
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"categories": {"faq"}}, "default_category"),
+        ({"categories": "faq", "default_category": "faq"}, "categories"),
+        ({"categories": set(), "default_category": "faq"}, "categories"),
+        ({"categories": {" faq"}, "default_category": " faq"}, "categories"),
+        ({"categories": {3}, "default_category": 3}, "categories"),
+        ({"default_category": None}, "default_category"),
+    ],
+)
+def test_a_bad_category_configuration_is_a_validation_error(
+    arguments: dict[str, object], field: str
+) -> None:
+    """Rules refuses unusable categories and a default category that is not among them."""
+    with pytest.raises(ValidationError) as caught:
+        Rules(**arguments)  # type: ignore[arg-type]
+    assert caught.value.field == field
 
 
 @pytest.mark.parametrize(
@@ -116,6 +130,12 @@ def test_uuid_strings_and_values_are_accepted() -> None:
         ({"a": object()}, "must be JSON-serialisable"),
         ({"a": float("nan")}, "must be JSON-serialisable"),
         ({"a": "\x00"}, "cannot contain NUL characters"),
+        ({"a\x00": 1}, "cannot contain NUL characters"),
+        ({"a": [{"b": "\x00"}]}, "cannot contain NUL characters"),
+        (
+            {"a": 1e23},
+            "the number 1e+23 cannot be stored exactly; send it as an integer or a string",
+        ),
         ({"a": "x" * 20_000}, "Metadata too large. Max 16384 bytes."),
     ],
 )
@@ -124,6 +144,16 @@ def test_invalid_metadata_is_rejected(value: object, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
         rules.metadata(value)
     assert caught.value.message == message
+
+
+def test_metadata_comes_back_in_the_form_the_database_keeps() -> None:
+    """Tuples become lists, nested keys strings, and an escaped NUL spelled out is just text."""
+    assert rules.metadata({"a": (1, 2), "b": {1: "x"}, "c": "\\u0000", "d": 1e15}) == {
+        "a": [1, 2],
+        "b": {"1": "x"},
+        "c": "\\u0000",
+        "d": 1e15,
+    }
 
 
 @pytest.mark.parametrize(("value", "valid"), [(0, False), (1, True), (500, True), (501, False)])

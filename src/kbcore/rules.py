@@ -22,6 +22,9 @@ MAX_CONTENT_BYTES = 300_000
 MAX_ACTOR_CHARS = 255
 MAX_METADATA_BYTES = 16_384
 MAX_PAGE_SIZE = 500
+# From this magnitude on, Python writes an integral float with an exponent and jsonb
+# reads it back as an integer.
+_JSONB_EXACT_FLOATS = 1e16
 
 
 def _require_text(field: str, value: object) -> str:
@@ -38,21 +41,32 @@ def _has_control_characters(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
 
-def _string_set(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(values)
+def _category_set(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationError("categories", "must be a collection of category names")
+    categories = frozenset(values)
+    if not categories:
+        raise ValidationError("categories", "must name at least one category")
+    for category in categories:
+        text = _require_text("categories", category)
+        if text != text.strip() or not text or _has_control_characters(text):
+            raise ValidationError("categories", f"{category!r} is not a usable category name")
+    return categories
 
 
 @attrs.frozen
 class Rules:
     """The limits a KnowledgeBase enforces. A host may pass its own categories."""
 
-    categories: frozenset[str] = attrs.field(default=DEFAULT_CATEGORIES, converter=_string_set)
+    categories: frozenset[str] = attrs.field(default=DEFAULT_CATEGORIES, converter=_category_set)
     default_category: str = attrs.field(default=DEFAULT_CATEGORY)
 
     @default_category.validator
-    def _default_is_allowed(self, _: attrs.Attribute[str], value: str) -> None:
-        if value not in self.categories:
-            raise ValueError(f"default category {value!r} is not among the allowed categories")
+    def _default_is_allowed(self, _: attrs.Attribute[str], value: object) -> None:
+        if not isinstance(value, str) or value not in self.categories:
+            raise ValidationError(
+                "default_category", f"{value!r} is not among the allowed categories"
+            )
 
     def filename(self, value: object) -> str:
         text = _require_text("filename", value).strip()
@@ -129,20 +143,41 @@ def uuid(value: object, field: str) -> UUID:
 
 
 def metadata(value: object) -> Mapping[str, Any]:
-    """Free-form JSON object kept with a document."""
+    """Free-form JSON object kept with a document, returned in the form it will read back."""
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise ValidationError("metadata", "must be a JSON object with string keys")
     try:
         encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError):
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
         raise ValidationError("metadata", "must be JSON-serialisable") from None
-    if b"\\u0000" in encoded:
-        raise ValidationError("metadata", "cannot contain NUL characters")
     if len(encoded) > MAX_METADATA_BYTES:
         raise ValidationError("metadata", f"Metadata too large. Max {MAX_METADATA_BYTES} bytes.")
-    return dict(value)
+    # The decoded copy is what the database will hand back: tuples become lists, and
+    # non-string keys of nested objects become strings, as JSON has them.
+    canonical: dict[str, Any] = json.loads(encoded)
+    _check_json_values(canonical)
+    return canonical
+
+
+def _check_json_values(value: object) -> None:
+    """Refuse what PostgreSQL cannot keep exactly: NUL characters and huge floats."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json_values(key)
+            _check_json_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_values(item)
+    elif isinstance(value, str) and "\x00" in value:
+        raise ValidationError("metadata", "cannot contain NUL characters")
+    elif isinstance(value, float) and value.is_integer() and abs(value) >= _JSONB_EXACT_FLOATS:
+        # jsonb prints such a float as an integer (1e23 comes back as 10**23).
+        raise ValidationError(
+            "metadata",
+            f"the number {value!r} cannot be stored exactly; send it as an integer or a string",
+        )
 
 
 def page_size(value: object) -> int:

@@ -149,6 +149,10 @@ def _tool_name(value: object) -> str:
 def _roles(value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise ValidationError("roles", "must be a non-empty list of agent roles")
-    if not all(isinstance(role, str) and role.strip() for role in value):
-        raise ValidationError("roles", "every role must be a non-empty string")
+    for role in value:
+        if not isinstance(role, str) or not role.strip():
+            raise ValidationError("roles", "every role must be a non-empty string")
+        # Not printable covers control characters, NUL and lone surrogates alike.
+        if not role.isprintable():
+            raise ValidationError("roles", f"{role!r} is not a usable role name")
     return tuple(dict.fromkeys(value))
