@@ -60,7 +60,12 @@ async def _kbcore_rate_limited(
         f"{seconds_text(elapsed)}, {uploaded} uploaded, {failed} failed, "
         f"{len(vapi.requests)} requests ({throttled} answered 429); {outcome}"
     )
-    ratio = elapsed / floor
+    return _rate_figure(label, measured, elapsed / floor, floor, failed, retry_after=retry_after)
+
+
+def _rate_figure(
+    label: str, measured: str, ratio: float, floor: float, failed: int, *, retry_after: bool
+) -> Figure:
     if not retry_after:
         return Figure(
             f"full sync, {label}, 429 without Retry-After",

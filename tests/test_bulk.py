@@ -1,119 +1,27 @@
-"""Bulk import and streaming export, on every store (memory and PostgreSQL)."""
+"""Bulk import, on every store (memory and PostgreSQL)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import attrs
 import pytest
 
-from kbcore import (
-    Document,
-    DocumentDraft,
-    ImportProblem,
-    ImportReport,
-    KnowledgeBase,
-    ValidationError,
-)
-from kbcore.domain import Creation, Revision
-from kbcore.ports import (
-    Agents,
-    Changes,
-    DocumentBatches,
-    Documents,
-    DocumentSearch,
-    Integrations,
-    Store,
-    SyncStore,
-    Transaction,
-)
+from kbcore import DocumentDraft, ImportProblem, ImportReport, KnowledgeBase, ValidationError
+from kbcore.ports import Store, SyncStore
 from kbcore.postgres import PostgresStore
+from tests.bulk_support import Boom, FailingStore, by_name, drafts, everything
 
 pytestmark = pytest.mark.anyio
-
-
-class Boom(Exception):
-    """The failure a FailingStore injects."""
-
-
-@attrs.define
-class FailingBatches:
-    inner: DocumentBatches
-    store: FailingStore
-
-    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        return await self.inner.active_named(org_id, filenames)
-
-    async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
-        self.store.inserts += 1
-        await self.inner.insert_many(org_id, creations)
-        if self.store.inserts == self.store.fail_on_insert:
-            raise Boom
-
-    async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
-        await self.inner.update_many(org_id, revisions)
-
-    def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
-        return self.inner.stream(org_id, include_inactive=include_inactive)
-
-
-@attrs.frozen
-class FailingTransaction:
-    documents: Documents
-    changes: Changes
-    agents: Agents
-    integrations: Integrations
-    batches: DocumentBatches
-    search: DocumentSearch
-
-
-@attrs.define
-class FailingStore:
-    """A store whose n-th ``insert_many`` writes and then fails, so its transaction rolls back."""
-
-    inner: Store
-    fail_on_insert: int
-    inserts: int = 0
-
-    def read(self) -> AbstractAsyncContextManager[Transaction]:
-        return self.inner.read()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.inner.transaction() as tx:
-            yield FailingTransaction(
-                documents=tx.documents,
-                changes=tx.changes,
-                agents=tx.agents,
-                integrations=tx.integrations,
-                batches=FailingBatches(tx.batches, self),
-                search=tx.search,
-            )
 
 
 @pytest.fixture
 def org() -> UUID:
     return uuid.uuid4()
-
-
-def drafts(count: int, prefix: str = "doc") -> list[DocumentDraft]:
-    return [DocumentDraft(f"{prefix}-{i}.md", f"Content {i}") for i in range(count)]
-
-
-async def everything(kb: KnowledgeBase, org: UUID, *, include_inactive: bool = False) -> list[Any]:
-    async with aclosing(kb.export(org, include_inactive=include_inactive)) as documents:
-        return [document async for document in documents]
-
-
-async def by_name(kb: KnowledgeBase, org: UUID) -> dict[str, Document]:
-    return {document.filename: document for document in await everything(kb, org)}
 
 
 async def test_import_creates_documents_with_their_created_changes(
@@ -386,52 +294,6 @@ async def test_a_large_import_arrives_whole(kb: KnowledgeBase, org: UUID) -> Non
     assert len(await kb.history(org, docs["doc-117.md"].id)) == 1
 
 
-async def test_export_round_trips_through_import(kb: KnowledgeBase, org: UUID) -> None:
-    """Export one org, import the stream into another: the same documents arrive."""
-    await kb.import_documents(
-        org,
-        [
-            DocumentDraft(f"f{i}.md", f"text {i} é", category="operations", metadata={"i": i})
-            for i in range(120)
-        ],
-    )
-    other = uuid.uuid4()
-    report = await kb.import_documents(other, kb.export(org))
-    assert report == ImportReport(created=120)
-
-    def shape(docs: list[Document]) -> list[tuple[Any, ...]]:
-        return sorted((d.filename, d.content, d.category, dict(d.metadata)) for d in docs)
-
-    assert shape(await everything(kb, other)) == shape(await everything(kb, org))
-
-
-async def test_export_streams_oldest_first_and_only_the_orgs_documents(
-    kb: KnowledgeBase, org: UUID
-) -> None:
-    """Export yields the org's active documents by (created_at, id); others stay out."""
-    await kb.import_documents(org, drafts(3))
-    await kb.create(uuid.uuid4(), filename="theirs.md", content="x")
-    gone = await kb.create(org, filename="gone.md", content="x")
-    await kb.delete(org, gone.id)
-    exported = await everything(kb, org)
-    assert sorted(d.filename for d in exported) == ["doc-0.md", "doc-1.md", "doc-2.md"]
-    assert [(d.created_at, d.id) for d in exported] == sorted(
-        (d.created_at, d.id) for d in exported
-    )
-    with_inactive = await everything(kb, org, include_inactive=True)
-    assert [d.filename for d in with_inactive][-1] == "gone.md"
-    assert not with_inactive[-1].active
-
-
-async def test_an_export_closed_early_lets_go_of_the_store(kb: KnowledgeBase, org: UUID) -> None:
-    """Stopping after one document and closing the stream frees the store for writes."""
-    await kb.import_documents(org, drafts(60))
-    async with aclosing(kb.export(org)) as documents:
-        async for _ in documents:
-            break
-    await kb.create(org, filename="after.md", content="x")
-
-
 @pytest.mark.parametrize(
     ("arguments", "field"),
     [
@@ -449,12 +311,6 @@ async def test_bad_arguments_are_validation_errors(
     with pytest.raises(ValidationError) as caught:
         await kb.import_documents(org, drafts(1), **arguments)
     assert caught.value.field == field
-
-
-async def test_export_checks_its_arguments_when_called(kb: KnowledgeBase) -> None:
-    """A malformed org id fails at the call, not at the first iteration."""
-    with pytest.raises(ValidationError):
-        kb.export("not-a-uuid")
 
 
 @pytest.mark.database

@@ -42,6 +42,7 @@ async def search(
 
 
 def query_text(value: object) -> str:
+    """A search query, trimmed; a ValidationError naming ``query`` otherwise."""
     if not isinstance(value, str):
         raise ValidationError("query", f"must be a string, not {type(value).__name__}")
     try:
@@ -59,6 +60,7 @@ def query_text(value: object) -> str:
 
 
 def hit_limit(value: object) -> int:
+    """How many hits to return: 1 to ``MAX_HITS``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("limit", f"must be an integer, not {type(value).__name__}")
     if not 1 <= value <= MAX_HITS:
