@@ -1,7 +1,7 @@
 """Hostile input through VapiClient: its constructor, uploads and ids, against FakeVapi.
 
 As in ``test_hostile_input``: a ``kbcore.KbError``, or a call that did what it was
-asked. Today each of these finds bugs (marked strict xfail, with what they raise).
+asked.
 """
 
 from __future__ import annotations
@@ -21,30 +21,13 @@ pytestmark = pytest.mark.anyio
 hostile = strategies.hostile_values()
 
 
-def vapi_bug(reason: str) -> pytest.MarkDecorator:
-    """A known bug of kbcore.vapi: the test fails until it is fixed, then must be unmarked."""
-    return pytest.mark.xfail(strict=True, reason=f"kbcore.vapi bug: {reason}")
-
-
 @pytest.mark.parametrize(
     "argument",
     [
-        pytest.param(
-            "api_key", marks=vapi_bug("a non-ASCII key raises UnicodeEncodeError (httpx header)")
-        ),
-        pytest.param(
-            "base_url",
-            marks=vapi_bug(
-                "None or bytes raise AttributeError or TypeError; '', '\\x7f' or a surrogate "
-                "raise ValueError, httpx.InvalidURL or UnicodeEncodeError"
-            ),
-        ),
-        pytest.param(
-            "timeout", marks=vapi_bug("False or a str raise ValueError or TypeError (attrs)")
-        ),
-        pytest.param(
-            "retry_policy", marks=vapi_bug("a non-RetryPolicy raises AttributeError when used")
-        ),
+        "api_key",
+        "base_url",
+        "timeout",
+        "retry_policy",
     ],
 )
 @given(value=hostile)
@@ -70,18 +53,9 @@ async def test_vapi_client_construction(argument: str, value: object) -> None:
 @pytest.mark.parametrize(
     "argument",
     [
-        pytest.param(
-            "filename",
-            marks=vapi_bug(
-                "a non-str raises AttributeError; control characters and '\"' arrive "
-                "percent-encoded (httpx multipart), so the name on Vapi differs"
-            ),
-        ),
-        pytest.param(
-            "content",
-            marks=vapi_bug("a surrogate raises UnicodeEncodeError; other types AttributeError"),
-        ),
-        pytest.param("metadata", marks=vapi_bug("non-JSON values raise TypeError (json.dumps)")),
+        "filename",
+        "content",
+        "metadata",
     ],
 )
 @given(value=hostile)
@@ -104,13 +78,7 @@ async def test_vapi_upload(argument: str, value: object) -> None:
 
 @pytest.mark.parametrize(
     "method",
-    [
-        pytest.param(
-            method,
-            marks=vapi_bug("a surrogate raises UnicodeEncodeError, a non-str TypeError (quote)"),
-        )
-        for method in ("get_file", "delete_file", "get_query_tool", "delete_tool", "get_assistant")
-    ],
+    ["get_file", "delete_file", "get_query_tool", "delete_tool", "get_assistant"],
 )
 @given(value=hostile)
 async def test_vapi_ids(method: str, value: object) -> None:

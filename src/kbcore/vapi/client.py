@@ -33,11 +33,36 @@ T = TypeVar("T")
 
 
 def _as_secret(value: str | Secret) -> Secret:
-    return value if isinstance(value, Secret) else Secret(value)
+    secret = value if isinstance(value, Secret) else Secret(value)
+    # An HTTP header carries visible ASCII only; the message never repeats the key.
+    key = secret.value
+    if not isinstance(key, str) or not key or not (key.isascii() and key.isprintable()):
+        raise ValidationError("api_key", "must be a non-empty string of visible ASCII characters")
+    return secret
 
 
 def _base_url(value: str) -> str:
-    return value.rstrip("/")
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL:
+            pass
+        else:
+            if url.scheme in ("http", "https") and url.host:
+                return value.rstrip("/")
+    raise ValidationError("base_url", "must be an http or https URL")
+
+
+def _timeout(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValidationError("timeout", "must be a positive number of seconds")
+    return float(value)
+
+
+def _retry_policy(value: RetryPolicy) -> RetryPolicy:
+    if not isinstance(value, RetryPolicy):
+        raise ValidationError("retry_policy", "must be a kbcore.vapi.RetryPolicy")
+    return value
 
 
 @attrs.define(repr=False)
@@ -54,8 +79,10 @@ class VapiClient:
     _api_key: Secret = attrs.field(converter=_as_secret)
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True, converter=_base_url)
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
-    timeout: float = attrs.field(default=30.0, kw_only=True, validator=attrs.validators.gt(0))
-    retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy, kw_only=True)
+    timeout: float = attrs.field(default=30.0, kw_only=True, converter=_timeout)
+    retry_policy: RetryPolicy = attrs.field(
+        factory=RetryPolicy, kw_only=True, converter=_retry_policy
+    )
     _owned_client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
     def __repr__(self) -> str:
@@ -86,14 +113,9 @@ class VapiClient:
         metadata: Mapping[str, Any] | None = None,
     ) -> VapiFile:
         """Upload one file; its name is cut to Vapi's 40 characters, keeping the extension."""
-        name = vapi_file_name(filename)
-        data = None
-        if metadata:
-            encoded = json.dumps(metadata, separators=(",", ":"))
-            if len(encoded) > _METADATA_LIMIT:
-                raise ValidationError("metadata", "must be at most 4096 characters as JSON")
-            data = {"metadata": encoded}
-        body = content.encode() if isinstance(content, str) else content
+        name = _upload_name(filename)
+        data = None if not metadata else {"metadata": _upload_metadata(metadata)}
+        body = _upload_body(content)
         request = VapiRequest(
             "POST",
             "/file",
@@ -244,9 +266,49 @@ class VapiClient:
 
 
 def _path(collection: str, object_id: str) -> str:
-    if not object_id:
-        raise ValidationError(f"{collection}_id", "must not be empty")
-    return f"/{collection}/{quote(object_id, safe='')}"
+    if not isinstance(object_id, str) or not object_id or not object_id.isprintable():
+        raise ValidationError(f"{collection}_id", "must be a non-empty printable string")
+    try:
+        return f"/{collection}/{quote(object_id, safe='')}"
+    except UnicodeEncodeError:  # a lone surrogate
+        raise ValidationError(f"{collection}_id", "must be valid Unicode text") from None
+
+
+def _upload_name(filename: object) -> str:
+    if not isinstance(filename, str):
+        raise ValidationError("filename", f"must be a string, not {type(filename).__name__}")
+    name = vapi_file_name(filename)
+    if not name or not _is_unicode(name):
+        raise ValidationError("filename", "must be a non-empty name in valid Unicode")
+    return name
+
+
+def _upload_body(content: object) -> bytes:
+    if isinstance(content, bytes):
+        return content
+    if not isinstance(content, str) or not _is_unicode(content):
+        raise ValidationError("content", "must be bytes or valid Unicode text")
+    return content.encode()
+
+
+def _upload_metadata(metadata: object) -> str:
+    try:
+        encoded = json.dumps(metadata, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise ValidationError("metadata", "must be JSON-serialisable") from None
+    if not isinstance(metadata, Mapping):
+        raise ValidationError("metadata", "must be a JSON object")
+    if len(encoded) > _METADATA_LIMIT:
+        raise ValidationError("metadata", "must be at most 4096 characters as JSON")
+    return encoded
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _tool_body(name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]) -> dict[str, Any]:

@@ -29,13 +29,18 @@ def vapi_file_name(filename: str, limit: int = VAPI_FILE_NAME_LIMIT) -> str:
     >>> vapi_file_name("a-very-long-name-about-our-pricing-and-discounts.md")
     'a-very-long-name-about-our-pricing-an.md'
     """
-    name = filename.strip()
+    # Characters a multipart header cannot carry as they are would reach Vapi percent-encoded.
+    name = "".join("_" if _unsafe_in_header(char) else char for char in filename.strip())
     if len(name) <= limit:
         return name
     stem, extension = posixpath.splitext(name)
     if not stem or len(extension) >= limit:
         return name[:limit]
     return stem[: limit - len(extension)].rstrip(" .") + extension
+
+
+def _unsafe_in_header(char: str) -> bool:
+    return char == '"' or not char.isprintable()
 
 
 def mimetype_for(filename: str) -> str:
