@@ -69,6 +69,9 @@ class FailingStore:
     def read(self) -> AbstractAsyncContextManager[Transaction]:
         return self.inner.read()
 
+    def autocommit(self) -> AbstractAsyncContextManager[Transaction]:
+        return self.inner.autocommit()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.inner.transaction() as tx:

@@ -179,8 +179,12 @@ async def test_a_statement_timeout_is_unavailable_and_writes_nothing(
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await seeded(kb, org)
         before = await rows(pg_pool)
-        for write in WRITES.values():
-            with pytest.raises(StoreUnavailable, match="nothing was saved"):
+        for name, write in WRITES.items():
+            # asyncpg's own timeout gets no answer from the server: create, one statement
+            # outside a transaction, cannot know whether it committed (it did not here).
+            client_side = name == "create" and "command_timeout" in setting
+            outcome = "may or may not have been saved" if client_side else "nothing was saved"
+            with pytest.raises(StoreUnavailable, match=outcome):
                 await write(kb, org, doc)
         assert await rows(pg_pool) == before
         assert (await kb.update(org, doc.id, content="fast")).version == 3

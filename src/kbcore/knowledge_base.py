@@ -74,7 +74,8 @@ class KnowledgeBase:
             version_to=1,
             new_content=draft.content,
         )
-        async with self._store.transaction() as tx:
+        # One statement writes the document and its changelog row, atomically on its own.
+        async with self._store.autocommit() as tx:
             document = await tx.documents.insert(draft, change)
         log.info(
             "kbcore.document.created",
@@ -86,7 +87,7 @@ class KnowledgeBase:
 
     async def get(self, org_id: UUID | str, document_id: UUID | str) -> Document:
         org, doc_id = _ids(org_id, document_id)
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await _require(tx, org, doc_id)
 
     async def list(
@@ -100,7 +101,7 @@ class KnowledgeBase:
     ) -> Page[Document]:
         """One page of documents, newest first. Pass ``page.next_cursor`` back for the next."""
         request = self._page_request(org_id, category, include_inactive, limit, cursor)
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await request.page(tx.documents.page)
 
     async def list_summaries(

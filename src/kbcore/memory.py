@@ -11,7 +11,7 @@ import copy
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -364,6 +364,10 @@ class MemoryStore:
             working = copy.deepcopy(self._tables)
             yield self._on(working)
             self._tables = working
+
+    def autocommit(self) -> AbstractAsyncContextManager[SyncTransaction]:
+        """As ``transaction``: in memory every write is atomic anyway."""
+        return self.transaction()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SyncTransaction]:

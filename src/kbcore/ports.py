@@ -219,6 +219,15 @@ class Store(Protocol):
         """A unit of work: commit on normal exit, roll back on an exception."""
         ...
 
+    def autocommit(self) -> AbstractAsyncContextManager[Transaction]:
+        """Statements that each commit on their own, for a use case that is one statement.
+
+        A write made of one statement is atomic by itself; running it without
+        BEGIN and COMMIT saves two round trips. If the connection is lost, the
+        statement may or may not have been saved.
+        """
+        ...
+
     def read(self) -> AbstractAsyncContextManager[Transaction]:
         """Reads that need no transaction, for one-statement reads where every round trip counts.
 
@@ -243,7 +252,7 @@ class SyncTransaction(Transaction, Protocol):
     def ledger(self) -> Ledger: ...
 
 
-class SyncStore(Protocol):
+class SyncStore(Store, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[SyncTransaction]:
         """A unit of work, as ``Store.transaction``, with the sync repositories too."""
         ...

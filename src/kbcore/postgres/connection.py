@@ -34,6 +34,12 @@ def unavailable_on_failure(
     try:
         yield
     except _LOST as exc:
+        if isinstance(exc, asyncpg.PostgresError):
+            # The server answered with an error, so the statement (and with it any
+            # transaction) was rolled back: whatever ``outcome`` feared did not happen.
+            raise StoreUnavailable(
+                f"The database stopped the statement while {doing}; nothing was saved"
+            ) from exc
         raise StoreUnavailable(message) from exc
     except asyncpg.InterfaceError as exc:
         # The same class also reports misuse (an operation already in progress); only
@@ -57,19 +63,21 @@ class Db:
     """The queries a repository runs, each one mapped for connection failures."""
 
     conn: PoolConnectionProxy
+    #: What a lost connection means for the writes made through this ``Db``.
+    outcome: str = "nothing was saved"
 
     async def execute(self, query: str, *args: Any) -> str:
-        with unavailable_on_failure(self.conn, "running a query"):
+        with unavailable_on_failure(self.conn, "running a query", outcome=self.outcome):
             return await self.conn.execute(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        with unavailable_on_failure(self.conn, "running a query"):
+        with unavailable_on_failure(self.conn, "running a query", outcome=self.outcome):
             return await self.conn.fetchrow(query, *args)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        with unavailable_on_failure(self.conn, "running a query"):
+        with unavailable_on_failure(self.conn, "running a query", outcome=self.outcome):
             return await self.conn.fetch(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        with unavailable_on_failure(self.conn, "running a query"):
+        with unavailable_on_failure(self.conn, "running a query", outcome=self.outcome):
             return await self.conn.fetchval(query, *args)

@@ -58,6 +58,9 @@ class _PostgresTransaction:
         )
 
 
+_MAYBE_SAVED = "the change may or may not have been saved"
+
+
 @attrs.define
 class PostgresStore:
     """A ``Store`` on a pool the host created; run ``migrate(pool)`` once first.
@@ -80,8 +83,7 @@ class PostgresStore:
                 await _roll_back(conn, tx)
                 raise
             # The server may have committed before the connection dropped.
-            outcome = "the change may or may not have been saved"
-            with unavailable_on_failure(conn, "committing", outcome=outcome):
+            with unavailable_on_failure(conn, "committing", outcome=_MAYBE_SAVED):
                 await tx.commit()
 
     @asynccontextmanager
@@ -92,6 +94,13 @@ class PostgresStore:
         """
         async with self._connection() as conn:
             yield _PostgresTransaction.on(Db(conn))
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[SyncTransaction]:
+        """Statements that each commit on their own: one round trip for one atomic statement."""
+        async with self._connection() as conn:
+            # The server may have committed a statement whose answer the lost connection ate.
+            yield _PostgresTransaction.on(Db(conn, _MAYBE_SAVED))
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
