@@ -17,6 +17,7 @@ from uuid import UUID
 
 import anyio
 import anyio.abc
+import asyncpg
 import attrs
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
@@ -146,6 +147,16 @@ async def test_attempts_from_four_processes_at_once_run_exactly_one_sync(
     assert len(fake_vapi.requests_to("POST /file")) == 3
 
 
+_LEDGER_FILES = "SELECT count(*) FROM kb_vapi_files WHERE org_id = $1"
+
+
+async def recorded_uploads(pool: asyncpg.Pool, org: UUID, count: int) -> None:
+    """Wait until the ledger holds ``count`` files of the org: the upload was recorded."""
+    # Polling: the worker records its upload in its own process, with no event to wait on.
+    while await pool.fetchval(_LEDGER_FILES, org) < count:  # noqa: ASYNC110
+        await anyio.sleep(0.01)
+
+
 @pytest.mark.parametrize(
     ("hold", "deleted"),
     [
@@ -160,6 +171,7 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
     store: SyncStore,
     org: UUID,
     pg_dsn: str,
+    pg_pool: asyncpg.Pool,
     pass_time: PassTime,
     tmp_path: Path,
     request: pytest.FixtureRequest,
@@ -176,6 +188,7 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
     await pass_time(WINDOW)
     # One of the three uploads lands; the second hangs, before Vapi stores it or after.
     gate = UploadGate(fake_vapi, let_through=1, hold=hold)
+    before = await pg_pool.fetchval(_LEDGER_FILES, org)
     with anyio.fail_after(60):
         async with (
             serve_fake_vapi(gate) as url,
@@ -190,6 +203,7 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
             await worker.ready()
             await worker.go()
             await gate.holding.wait()
+            await recorded_uploads(pg_pool, org, before + 1)  # the landed upload is recorded
             worker.process.kill()
             assert await worker.process.wait() == -signal.SIGKILL
             with pytest.raises(SyncInProgress):

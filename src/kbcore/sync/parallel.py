@@ -22,10 +22,8 @@ class Outcomes(Generic[T, R]):
     failed: list[tuple[T, KbError]]
 
 
-async def for_each(
-    items: Iterable[T], work: Callable[[T], Awaitable[R]], limiter: anyio.CapacityLimiter
-) -> Outcomes[T, R]:
-    """Run ``work`` on every item, at most ``limiter`` at a time.
+async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Outcomes[T, R]:
+    """Run ``work`` on every item at once; ``work`` bounds what must be bounded.
 
     A kbcore error (a Vapi failure after its retries, a store error) is
     recorded against its item and the others go on, so one bad document
@@ -35,13 +33,12 @@ async def for_each(
     outcomes: Outcomes[T, R] = Outcomes(succeeded=[], failed=[])
 
     async def run_one(item: T) -> None:
-        async with limiter:
-            try:
-                result = await work(item)
-            except KbError as error:
-                outcomes.failed.append((item, error))
-            else:
-                outcomes.succeeded.append((item, result))
+        try:
+            result = await work(item)
+        except KbError as error:
+            outcomes.failed.append((item, error))
+        else:
+            outcomes.succeeded.append((item, result))
 
     async with anyio.create_task_group() as tg:
         for item in items:

@@ -155,18 +155,20 @@ class SyncRunner:
 
         async def upload(document: SyncDocument) -> str:
             body = contents[document.id].encode("utf-8")
-            file = await self._client.upload_file(
-                document.filename,
-                body,
-                metadata=self._file_metadata(document.id),
-            )
+            # The slot bounds calls to Vapi; recording the file below needs none.
+            async with self._limiter:
+                file = await self._client.upload_file(
+                    document.filename,
+                    body,
+                    metadata=self._file_metadata(document.id),
+                )
             entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
             async with self._store.transaction() as tx:
                 await tx.ledger.add_file(self._org_id, self._tool_name, entry)
             return file.id
 
         present = [d for d in documents if d.id in contents]
-        outcomes = await for_each(present, upload, self._limiter)
+        outcomes = await for_each(present, upload)
         if outcomes.failed or len(present) < len(documents):
             raise _failure(
                 f"Could not upload {len(documents) - len(outcomes.succeeded)} of "
@@ -246,12 +248,13 @@ class SyncRunner:
         """Attach the tool to every assistant and detach kbcore's stale tools; count changes."""
 
         async def attach(assistant_id: str) -> bool:
-            update = await self._client.update_assistant_tools(
-                assistant_id, attach=[tool_id], detach=stale
-            )
+            async with self._limiter:
+                update = await self._client.update_assistant_tools(
+                    assistant_id, attach=[tool_id], detach=stale
+                )
             return update.changed
 
-        outcomes = await for_each(assistant_ids, attach, self._limiter)
+        outcomes = await for_each(assistant_ids, attach)
         if outcomes.failed:
             names = ", ".join(sorted(assistant_id for assistant_id, _ in outcomes.failed))
             raise _failure(
@@ -263,7 +266,12 @@ class SyncRunner:
 
     async def _delete_files(self, file_ids: frozenset[str]) -> int:
         """Delete superseded files; a failure leaves the file in the ledger for next time."""
-        outcomes = await for_each(sorted(file_ids), self._client.delete_file, self._limiter)
+
+        async def delete(file_id: str) -> bool:
+            async with self._limiter:
+                return await self._client.delete_file(file_id)
+
+        outcomes = await for_each(sorted(file_ids), delete)
         for file_id, error in outcomes.failed:
             log.warning(
                 "kbcore.sync.delete_failed",
