@@ -174,7 +174,7 @@ async def test_a_request_id_bound_in_a_task_stays_in_that_task() -> None:
 async def test_kbcore_events_go_through_the_configuration() -> None:
     """The library's own events come out as configured, with org_id and the request id."""
     out = io.StringIO()
-    configure("INFO", json=True, stream=out)
+    configure("DEBUG", json=True, stream=out)
     org_id = uuid.uuid4()
     # Bound for this block only: async tests share one context, and it must not leak.
     with structlog.contextvars.bound_contextvars(request_id="req-42"):

@@ -77,7 +77,9 @@ class KnowledgeBase:
         # One statement writes the document and its changelog row, atomically on its own.
         async with self._store.autocommit() as tx:
             document = await tx.documents.insert(draft, change)
-        log.info(
+        # Debug, not info: the changelog already records every write, and a host at INFO
+        # would otherwise get a line per document (ten thousand for one import).
+        log.debug(
             "kbcore.document.created",
             org_id=str(document.org_id),
             document_id=str(document.id),
@@ -320,7 +322,7 @@ def _content_at(history: Sequence[Change], version: int) -> str | None:
 
 
 def _log_changes(document: Document, changes: list[ChangeDraft]) -> None:
-    log.info(
+    log.debug(
         "kbcore.document.changed",
         org_id=str(document.org_id),
         document_id=str(document.id),
