@@ -1,21 +1,17 @@
-"""Fixtures for sync tests: a FakeVapi with two assistants, an org wired to it, a coordinator."""
+"""Fixtures for sync tests: the plugin's FakeVapi, org and coordinator, and a way to pass time."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from uuid import UUID
 
-import httpx
 import pytest
 import stamina
 
 from kbcore import SyncCoordinator, SyncPolicy
 from kbcore.memory import MemoryStore
-from kbcore.ports import Store, SyncStore
-from kbcore.testing import FakeVapi
-from kbcore.testing.host_tables import HostTables
+from kbcore.ports import Store
 
 PassTime = Callable[[timedelta], Awaitable[None]]
 
@@ -28,37 +24,26 @@ def no_backoff() -> Iterator[None]:
 
 
 @pytest.fixture
-def fake_vapi() -> FakeVapi:
-    return FakeVapi()
-
-
-@pytest.fixture
-async def vapi_http(fake_vapi: FakeVapi) -> AsyncIterator[httpx.AsyncClient]:
-    async with fake_vapi.http_client() as client:
-        yield client
-
-
-@pytest.fixture
-def policy() -> SyncPolicy:
+def kbcore_sync_policy() -> SyncPolicy:
+    """Sync tests run with a few parallel calls and patient retries."""
     return SyncPolicy(max_concurrency=4, retry_attempts=8)
 
 
 @pytest.fixture
-def coordinator(
-    store: SyncStore, vapi_http: httpx.AsyncClient, policy: SyncPolicy
-) -> SyncCoordinator:
-    return SyncCoordinator(store, http_client=vapi_http, policy=policy)
+def policy(kbcore_sync_policy: SyncPolicy) -> SyncPolicy:
+    return kbcore_sync_policy
 
 
 @pytest.fixture
-async def org(fake_vapi: FakeVapi, host_tables: HostTables) -> UUID:
+def coordinator(kbcore_coordinator: SyncCoordinator) -> SyncCoordinator:
+    """The plugin's coordinator, on each store in turn, talking to ``fake_vapi``."""
+    return kbcore_coordinator
+
+
+@pytest.fixture
+def org(kbcore_org: UUID) -> UUID:
     """An org with a Vapi key and an inbound and an outbound agent, each with an assistant."""
-    org_id = uuid.uuid4()
-    await host_tables.set_vapi_key(org_id, fake_vapi.api_key)
-    for role in ("inbound", "outbound"):
-        assistant_id = fake_vapi.add_assistant(name=f"{role} agent")
-        await host_tables.add_agent(org_id, role, assistant_id)
-    return org_id
+    return kbcore_org
 
 
 @pytest.fixture
