@@ -64,27 +64,7 @@ class SyncCoordinator:
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
-        try:
-            # Bound as context variables too, so the Vapi client's events (and the host's
-            # own, from hooks) carry the org and the run; restored when the sync ends.
-            with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
-                outcome = await claims.run_leased(
-                    org, run_id, lambda: self._run(org, tool, wanted_roles)
-                )
-        except SyncFailed as error:
-            await claims.finish(
-                org, run_id, SyncOutcome(succeeded=False, error_message=error.reason)
-            )
-            bound.warning(
-                "kbcore.sync.failed", reason=error.reason, provider_message=error.provider_message
-            )
-            raise
-        except BaseException as error:
-            await claims.finish(
-                org, run_id, SyncOutcome(succeeded=False, error_message=_UNEXPECTED_FAILURE)
-            )
-            bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
-            raise
+        outcome = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
         run = await claims.finish(org, run_id, outcome)
         if run.status != "success":
             # The lease lapsed mid-run and another process took the org over.
@@ -111,6 +91,35 @@ class SyncCoordinator:
             duration_ms=result.duration_ms,
         )
         return result
+
+    async def _run_audited(
+        self,
+        claims: Claims,
+        org: UUID,
+        run_id: UUID,
+        bound: structlog.typing.FilteringBoundLogger,
+        *,
+        tool: str,
+        roles: Sequence[str],
+    ) -> SyncOutcome:
+        """Run the claimed sync; a failure closes its audit row before it propagates."""
+        try:
+            # Bound as context variables too, so the Vapi client's events (and the host's
+            # own, from hooks) carry the org and the run; restored when the sync ends.
+            with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
+                return await claims.run_leased(org, run_id, lambda: self._run(org, tool, roles))
+        except SyncFailed as error:
+            failed = SyncOutcome(succeeded=False, error_message=error.reason)
+            await claims.finish(org, run_id, failed)
+            bound.warning(
+                "kbcore.sync.failed", reason=error.reason, provider_message=error.provider_message
+            )
+            raise
+        except BaseException as error:
+            crashed = SyncOutcome(succeeded=False, error_message=_UNEXPECTED_FAILURE)
+            await claims.finish(org, run_id, crashed)
+            bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
+            raise
 
     async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
