@@ -30,7 +30,7 @@ class SyncPolicy:
     lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_duration)
     max_concurrency: int = attrs.field(default=8, validator=_positive)
     request_timeout: float = attrs.field(default=30.0, validator=_positive_seconds)
-    retry_attempts: int = attrs.field(default=6, validator=_positive)
+    retry_attempts: int = attrs.field(default=10, validator=_positive)
     retry_timeout: float = attrs.field(default=120.0, validator=_positive_seconds)
     retry_wait_initial: float = attrs.field(default=0.5, validator=_positive_seconds)
     retry_wait_max: float = attrs.field(default=20.0, validator=_positive_seconds)
