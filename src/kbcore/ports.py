@@ -257,6 +257,10 @@ class SyncStore(Store, Protocol):
         """A unit of work, as ``Store.transaction``, with the sync repositories too."""
         ...
 
+    def autocommit(self) -> AbstractAsyncContextManager[SyncTransaction]:
+        """One-statement writes without a transaction, as ``Store.autocommit``."""
+        ...
+
     def read(self) -> AbstractAsyncContextManager[SyncTransaction]:
         """Reads without a transaction, as ``Store.read``."""
         ...

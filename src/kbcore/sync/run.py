@@ -125,7 +125,7 @@ class SyncRunner:
         plan = plan_sync(inputs.documents, inputs.ledger, remote, strays)
         if plan.lost:
             log.warning("kbcore.sync.files_lost", org_id=str(self._org_id), lost=len(plan.lost))
-            async with self._store.transaction() as tx:
+            async with self._store.autocommit() as tx:
                 await tx.ledger.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
         return plan
 
@@ -150,7 +150,7 @@ class SyncRunner:
         """Upload in parallel, recording each file as it lands; fail if any did not."""
         if not documents:
             return {}
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             contents = await tx.sync_documents.contents(self._org_id, [d.id for d in documents])
 
         async def upload(document: SyncDocument) -> str:
@@ -163,7 +163,8 @@ class SyncRunner:
                     metadata=self._file_metadata(document.id),
                 )
             entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
-            async with self._store.transaction() as tx:
+            # One statement, so no transaction: a sync of thousands saves two round trips each.
+            async with self._store.autocommit() as tx:
                 await tx.ledger.add_file(self._org_id, self._tool_name, entry)
             return file.id
 
@@ -239,7 +240,7 @@ class SyncRunner:
         await self._retire_tools(strays)
 
     async def _tools(self) -> Sequence[LedgerTool]:
-        async with self._store.transaction() as tx:
+        async with self._store.read() as tx:
             return await tx.ledger.tools(self._org_id)
 
     async def _attach(
@@ -281,7 +282,7 @@ class SyncRunner:
             )
         gone = [file_id for file_id, _ in outcomes.succeeded]
         if gone:
-            async with self._store.transaction() as tx:
+            async with self._store.autocommit() as tx:
                 await tx.ledger.forget_files(self._org_id, self._tool_name, gone)
         return len(gone)
 
@@ -306,7 +307,7 @@ class SyncRunner:
                     error=str(error),
                 )
                 continue
-            async with self._store.transaction() as tx:
+            async with self._store.autocommit() as tx:
                 await tx.ledger.forget_tool(self._org_id, tool_id)
 
 
