@@ -228,7 +228,7 @@ async def test_an_assistant_patch_replaces_whole_subtrees(
 ) -> None:
     """A model sent replaces the old model whole; top-level fields not sent stay."""
     assistant_id = fake_vapi.add_assistant(name="Inbound", firstMessage="Hello!")
-    new_model = {"provider": "anthropic", "model": "claude", "toolIds": ["t1"]}
+    new_model = {"provider": "groq", "model": "llama-3.1-8b-instant", "toolIds": ["t1"]}
     response = await http.patch(f"/assistant/{assistant_id}", json={"model": new_model})
     assert response.status_code == 200
     stored = fake_vapi.assistants[assistant_id]
