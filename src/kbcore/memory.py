@@ -8,12 +8,10 @@ time, which is stricter than PostgreSQL's row locks and never weaker.
 from __future__ import annotations
 
 import copy
-import hashlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import anyio
@@ -21,15 +19,11 @@ import attrs
 
 from kbcore._memory_bulk import MemoryBatches
 from kbcore._memory_search import MemorySearch
-from kbcore._memory_sync import MemoryLedger
+from kbcore._memory_sync import Claim, MemoryLedger, MemorySyncDocuments, MemorySyncRuns
 from kbcore.domain import (
-    LEASE_EXPIRED_MESSAGE,
     Assistant,
-    Busy,
     Change,
     ChangeDraft,
-    Claimed,
-    ClaimOutcome,
     Document,
     DocumentState,
     LedgerFile,
@@ -37,10 +31,7 @@ from kbcore.domain import (
     NewDocument,
     PageKey,
     Secret,
-    SyncDocument,
-    SyncOutcome,
     SyncRun,
-    TooSoon,
 )
 from kbcore.ports import (
     Agents,
@@ -59,19 +50,12 @@ __all__ = ["MemoryStore"]
 
 
 @attrs.define
-class _Claim:
-    running: UUID | None = None
-    lease_expires_at: datetime | None = None
-    last_success_at: datetime | None = None
-
-
-@attrs.define
 class _Tables:
     documents: dict[UUID, Document] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
     agents: list[Assistant] = attrs.Factory(list)
     vapi_keys: dict[UUID, str] = attrs.Factory(dict)
-    claims: dict[UUID, _Claim] = attrs.Factory(dict)
+    claims: dict[UUID, Claim] = attrs.Factory(dict)
     runs: list[SyncRun] = attrs.Factory(list)
     files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
     tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
@@ -219,124 +203,6 @@ class _MemoryIntegrations:
         return None if value is None else Secret(value)
 
 
-@attrs.define
-class _MemorySyncDocuments:
-    _tables: _Tables
-
-    async def active(self, org_id: UUID) -> Sequence[SyncDocument]:
-        return [
-            SyncDocument(
-                id=document.id,
-                filename=document.filename,
-                category=document.category,
-                content_sha256=hashlib.sha256(document.content.encode()).hexdigest(),
-            )
-            for document in self._tables.documents.values()
-            if document.org_id == org_id and document.active
-        ]
-
-    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
-        found = (self._tables.documents.get(document_id) for document_id in document_ids)
-        return {doc.id: doc.content for doc in found if doc is not None and doc.org_id == org_id}
-
-
-@attrs.define
-class _MemorySyncRuns:
-    _tables: _Tables
-    _clock: _Clock
-
-    async def claim(
-        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
-    ) -> ClaimOutcome:
-        now = self._clock.now()
-        claim = self._tables.claims.setdefault(org_id, _Claim())
-        if claim.running is not None and claim.lease_expires_at is not None:
-            if claim.lease_expires_at > now:
-                return Busy()
-            self._close(claim.running, "failed", LEASE_EXPIRED_MESSAGE, {})
-        if claim.last_success_at is not None and claim.last_success_at + min_interval > now:
-            wait = claim.last_success_at + min_interval - now
-            return TooSoon(retry_after=wait.total_seconds())
-        run_id = uuid.uuid4()
-        self._tables.runs.append(_run(run_id, org_id, "in_progress", None, now, actor=actor))
-        claim.running, claim.lease_expires_at = run_id, now + lease
-        return Claimed(run_id=run_id)
-
-    async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
-        run = _run(uuid.uuid4(), org_id, "failed", message, self._clock.now(), actor=actor)
-        self._tables.runs.append(attrs.evolve(run, duration_ms=0))
-        return run.id
-
-    async def renew(self, org_id: UUID, run_id: UUID, lease: timedelta) -> bool:
-        claim = self._tables.claims.get(org_id)
-        if claim is None or claim.running != run_id:
-            return False
-        claim.lease_expires_at = self._clock.now() + lease
-        return True
-
-    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
-        fields = {
-            "tool_id": outcome.tool_id,
-            "docs_synced": outcome.docs_synced,
-            "assistants_updated": outcome.assistants_updated,
-            "files_uploaded": outcome.files_uploaded,
-            "files_reused": outcome.files_reused,
-            "files_deleted": outcome.files_deleted,
-        }
-        status = "success" if outcome.succeeded else "failed"
-        run = self._close(run_id, status, outcome.error_message, fields)
-        claim = self._tables.claims.get(org_id)
-        if claim is not None and claim.running == run_id:
-            claim.running = claim.lease_expires_at = None
-            if outcome.succeeded:
-                claim.last_success_at = self._clock.now()
-        return run
-
-    async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
-        runs = [run for run in self._tables.runs if run.org_id == org_id]
-        return runs[::-1][:limit]
-
-    def _close(
-        self, run_id: UUID, status: str, message: str | None, fields: Mapping[str, Any]
-    ) -> SyncRun:
-        """Close an in-progress run; a run closed already (taken over) stays as it was."""
-        [(index, run)] = [(i, run) for i, run in enumerate(self._tables.runs) if run.id == run_id]
-        if run.status == "in_progress":
-            elapsed = self._clock.now() - run.created_at
-            run = attrs.evolve(
-                run,
-                status=status,
-                error_message=message,
-                duration_ms=int(elapsed.total_seconds() * 1000),
-                **fields,
-            )
-            self._tables.runs[index] = run
-        return run
-
-
-def _run(
-    run_id: UUID,
-    org_id: UUID,
-    status: str,
-    message: str | None,
-    now: datetime,
-    *,
-    actor: str | None,
-) -> SyncRun:
-    return SyncRun(
-        triggered_by=actor,
-        id=run_id,
-        org_id=org_id,
-        status=status,
-        error_message=message,
-        tool_id=None,
-        duration_ms=None,
-        docs_synced=None,
-        assistants_updated=None,
-        created_at=now,
-    )
-
-
 @attrs.frozen
 class _MemoryTransaction:
     documents: Documents
@@ -382,8 +248,8 @@ class MemoryStore:
             changes=_MemoryChanges(working),
             agents=_MemoryAgents(working),
             integrations=_MemoryIntegrations(working),
-            sync_documents=_MemorySyncDocuments(working),
-            sync_runs=_MemorySyncRuns(working, self._clock),
+            sync_documents=MemorySyncDocuments(working),
+            sync_runs=MemorySyncRuns(working, self._clock),
             ledger=MemoryLedger(working),
             batches=MemoryBatches(working, self._clock, documents),
             search=MemorySearch(working, documents),
