@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import anyio
@@ -45,6 +46,9 @@ from kbcore.ports import (
     SyncRuns,
     SyncTransaction,
 )
+
+if TYPE_CHECKING:
+    from kbcore.report import SyncStats
 
 __all__ = ["MemoryStore"]
 
@@ -230,6 +234,19 @@ class MemoryStore:
             working = copy.deepcopy(self._tables)
             yield self._on(working)
             self._tables = working
+
+    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
+        """The runbook's figures over the audit rows, computed in Python (UTC days)."""
+        from kbcore.report import stats_of_runs
+
+        until = self._clock.now()
+        start = until - since if isinstance(since, timedelta) else since
+        runs = [
+            run
+            for run in self._tables.runs
+            if run.created_at > start and (org_id is None or run.org_id == org_id)
+        ]
+        return stats_of_runs(runs, since=start, until=until, org_id=org_id)
 
     def autocommit(self) -> AbstractAsyncContextManager[SyncTransaction]:
         """As ``transaction``: in memory every write is atomic anyway."""

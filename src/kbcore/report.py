@@ -25,7 +25,6 @@ from kbcore.errors import ValidationError
 from kbcore.sync.claims import IN_PROGRESS_MESSAGE
 
 if TYPE_CHECKING:
-    from kbcore.memory import MemoryStore
     from kbcore.ports import SyncStore
 
 __all__ = [
@@ -128,7 +127,7 @@ async def sync_stats(
 
     ``since`` is an aware ``datetime``, or a ``timedelta`` back from now by the
     database's clock (default: the last 24 hours). ``store`` is a
-    ``PostgresStore``, a ``MemoryStore``, or any ``SyncStatsSource``.
+    ``PostgresStore``, a ``MemoryStore``, or any other ``SyncStatsSource``.
     """
     window = _valid_since(since)
     org = None if org_id is None else rules.uuid(org_id, "org_id")
@@ -148,37 +147,10 @@ def _valid_since(value: object) -> datetime | timedelta:
 
 
 def _source_for(store: object) -> SyncStatsSource:
-    # The adapters are imported here, not at the top: this module sits above both.
-    from kbcore.memory import MemoryStore
-    from kbcore.postgres import PostgresStore
-    from kbcore.postgres.report import PostgresSyncStats
-
-    if isinstance(store, PostgresStore):
-        return PostgresSyncStats.for_store(store)
-    if isinstance(store, MemoryStore):
-        return _MemorySyncStats(store)
+    # PostgresStore and MemoryStore answer sync_stats themselves; so may a host's store.
     if isinstance(store, SyncStatsSource):
         return store
     raise TypeError(f"No sync statistics for {type(store).__name__}")
-
-
-@attrs.frozen
-class _MemorySyncStats:
-    """The same figures over a ``MemoryStore``'s audit rows, computed in Python."""
-
-    _store: MemoryStore
-
-    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
-        # MemoryStore has no query API for its audit log; its tables and clock are
-        # read directly (a snapshot: nothing awaits in between).
-        until = self._store._clock.now()
-        start = until - since if isinstance(since, timedelta) else since
-        runs = [
-            run
-            for run in self._store._tables.runs
-            if run.created_at > start and (org_id is None or run.org_id == org_id)
-        ]
-        return stats_of_runs(runs, since=start, until=until, org_id=org_id)
 
 
 def stats_of_runs(

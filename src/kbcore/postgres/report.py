@@ -10,7 +10,6 @@ import asyncpg
 import attrs
 
 from kbcore.postgres.connection import unavailable_on_failure
-from kbcore.postgres.store import PostgresStore
 from kbcore.report import (
     RATE_LIMITED_PREFIX,
     DayStats,
@@ -84,12 +83,6 @@ class PostgresSyncStats:
     """``SyncStatsSource`` over ``kb_sync_log`` on an asyncpg pool."""
 
     _pool: asyncpg.Pool
-
-    @classmethod
-    def for_store(cls, store: PostgresStore) -> PostgresSyncStats:
-        """The statistics of the database ``store`` works on."""
-        # Same package: the store's pool is an implementation detail shared with its reports.
-        return cls(store._pool)
 
     async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
         instant = since if isinstance(since, datetime) else None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import anyio
 import asyncpg
@@ -29,6 +32,9 @@ from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
 from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
 from kbcore.postgres.search import PostgresSearch
 from kbcore.postgres.sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
+
+if TYPE_CHECKING:
+    from kbcore.report import SyncStats
 
 
 @attrs.frozen
@@ -94,6 +100,13 @@ class PostgresStore:
         """
         async with self._connection() as conn:
             yield _PostgresTransaction.on(Db(conn))
+
+    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
+        """The runbook's figures over ``kb_sync_log``, computed in one statement."""
+        # Imported here: the report module sits above the store it reports on.
+        from kbcore.postgres.report import PostgresSyncStats
+
+        return await PostgresSyncStats(self._pool).sync_stats(since=since, org_id=org_id)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[SyncTransaction]:
