@@ -26,11 +26,11 @@ from benchmarks.harness import (
     statistic,
 )
 from kbcore import DocumentDraft, KnowledgeBase
-from kbcore.domain import ChangeType, PageKey
-from kbcore.paging import PageRequest, encode_cursor
+from kbcore._domain import ChangeType, PageKey
+from kbcore.documents._paging import PageRequest, encode_cursor
 from kbcore.postgres import PostgresStore
-from kbcore.postgres.documents import INSERT_QUERY, page_query
-from kbcore.postgres.search import SEARCH_QUERY, SUMMARY_COLUMNS
+from kbcore.postgres._reads import INSERT_QUERY, page_query
+from kbcore.postgres._search import SEARCH_QUERY, SUMMARY_COLUMNS
 
 _RAW_INSERT = """
 INSERT INTO knowledge_base (org_id, filename, content, category, metadata)

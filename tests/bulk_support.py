@@ -10,8 +10,8 @@ from uuid import UUID
 import attrs
 
 from kbcore import Document, DocumentDraft, KnowledgeBase
-from kbcore.domain import Creation, Revision
-from kbcore.ports import (
+from kbcore._domain import Creation, Revision
+from kbcore._ports import (
     Agents,
     Changes,
     DocumentBatches,

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from kbcore import KnowledgeBase
+from kbcore._ports import SyncStore
 from kbcore.memory import MemoryStore
-from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
 from kbcore.testing.host_tables import HostTables
 

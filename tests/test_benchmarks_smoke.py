@@ -16,7 +16,7 @@ from benchmarks.report import render_markdown, render_table
 from benchmarks.scenarios import SCENARIOS, run
 from benchmarks.sync import ideal_seconds
 
-from kbcore.testing.fake_vapi.http import RecordedRequest
+from kbcore.testing.fake_vapi._http import RecordedRequest
 
 pytestmark = pytest.mark.anyio
 

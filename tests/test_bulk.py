@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from kbcore import DocumentDraft, ImportProblem, ImportReport, KnowledgeBase, ValidationError
-from kbcore.ports import Store, SyncStore
+from kbcore._ports import Store, SyncStore
 from kbcore.postgres import PostgresStore
 from tests.bulk_support import Boom, FailingStore, by_name, drafts, everything
 

@@ -23,7 +23,7 @@ import attrs
 import pytest
 
 from kbcore import Document, KnowledgeBase, StoreUnavailable
-from kbcore.domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, NewDocument
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import database
 from kbcore.testing.database import EmbeddedServer

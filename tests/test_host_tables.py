@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from kbcore.ports import Store
+from kbcore._ports import Store
 from kbcore.testing.host_tables import HostTables
 
 pytestmark = pytest.mark.anyio

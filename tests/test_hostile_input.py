@@ -29,8 +29,8 @@ from kbcore import (
     SyncPolicy,
     ValidationError,
 )
+from kbcore._ports import SyncStore
 from kbcore.memory import MemoryStore
-from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi, database, strategies
 from kbcore.testing.host_tables import HostTables, host_tables_for

@@ -12,7 +12,7 @@ import pytest
 
 from kbcore import KnowledgeBase
 from kbcore.postgres import PostgresStore, migrate
-from kbcore.postgres.migrate import migrations
+from kbcore.postgres._migrate import migrations
 
 pytestmark = [pytest.mark.anyio, pytest.mark.database]
 

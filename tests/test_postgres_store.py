@@ -18,7 +18,7 @@ import pytest
 from asyncpg.connection import LoggedQuery
 
 from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
-from kbcore.domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, NewDocument
 from kbcore.postgres import PostgresStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.database]

@@ -24,9 +24,9 @@ from kbcore import (
     SyncInProgress,
     ValidationError,
 )
-from kbcore.domain import Claimed
+from kbcore._domain import Claimed
+from kbcore._ports import SyncStore
 from kbcore.memory import MemoryStore
-from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
 from kbcore.report import (
     DayStats,

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore import Rules, ValidationError, rules
+from kbcore import Rules, ValidationError
+from kbcore.documents import _rules as rules
 
 RULES = Rules()
 

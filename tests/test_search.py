@@ -12,7 +12,7 @@ import pytest
 from asyncpg.connection import LoggedQuery
 
 from kbcore import DocumentDraft, KnowledgeBase, ValidationError
-from kbcore.domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, NewDocument
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 

@@ -40,7 +40,7 @@ from kbcore import (
     ValidationError,
     VersionConflict,
 )
-from kbcore.domain import DocumentDraft
+from kbcore._domain import DocumentDraft
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 from kbcore.testing import strategies

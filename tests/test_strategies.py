@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore import Rules, ValidationError, rules
-from kbcore.domain import DocumentDraft
-from kbcore.rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS
+from kbcore import Rules, ValidationError
+from kbcore._domain import DocumentDraft
+from kbcore.documents import _rules as rules
+from kbcore.documents._rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS
 from kbcore.testing import strategies
 from kbcore.testing.strategies import DocumentEdit
 

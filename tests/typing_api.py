@@ -37,8 +37,8 @@ from kbcore import (
     VapiClient,
     VapiError,
 )
+from kbcore._ports import Store, SyncStore
 from kbcore.memory import MemoryStore
-from kbcore.ports import Store, SyncStore
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import FakeVapi, strategies
 from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiAssistant, VapiFile

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kbcore.domain import (
+from kbcore._domain import (
     Assistant,
     Change,
     ChangeType,
@@ -14,6 +14,7 @@ from kbcore.domain import (
     Page,
     SearchHit,
 )
+from kbcore.documents import KnowledgeBase, Rules
 from kbcore.errors import (
     KbError,
     NotFound,
@@ -25,8 +26,6 @@ from kbcore.errors import (
     VapiError,
     VersionConflict,
 )
-from kbcore.knowledge_base import KnowledgeBase
-from kbcore.rules import Rules
 from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
 from kbcore.vapi import VapiClient
 

@@ -19,13 +19,13 @@ from uuid import UUID
 
 import attrs
 
-from kbcore import rules
-from kbcore.domain import SyncRun
+from kbcore._domain import SyncRun
+from kbcore.documents import _rules as rules
 from kbcore.errors import ValidationError
-from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+from kbcore.sync._claims import IN_PROGRESS_MESSAGE
 
 if TYPE_CHECKING:
-    from kbcore.ports import SyncStore
+    from kbcore._ports import SyncStore
 
 __all__ = [
     "DEFAULT_WINDOW",

@@ -10,8 +10,8 @@ import pytest
 import stamina
 
 from kbcore import SyncCoordinator, SyncPolicy
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
-from kbcore.ports import Store
 
 PassTime = Callable[[timedelta], Awaitable[None]]
 

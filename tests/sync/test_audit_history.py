@@ -23,8 +23,8 @@ from kbcore import (
     SyncPolicy,
     SyncResult,
 )
-from kbcore.ports import SyncStore
-from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+from kbcore._ports import SyncStore
+from kbcore.sync._claims import IN_PROGRESS_MESSAGE
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 from tests.test_runbook_queries import (

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbcore import KnowledgeBase, RateLimited, SyncCoordinator, SyncFailed, SyncPolicy
-from kbcore.domain import DEFAULT_CATEGORIES, Document
+from kbcore._domain import DEFAULT_CATEGORIES, Document
+from kbcore._ports import SyncStore
 from kbcore.memory import MemoryStore
-from kbcore.ports import SyncStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables, host_tables_for
 

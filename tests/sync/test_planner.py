@@ -9,8 +9,8 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore.domain import LedgerFile, SyncDocument
-from kbcore.sync.planner import deletable, files_by_category, plan_sync
+from kbcore._domain import LedgerFile, SyncDocument
+from kbcore.sync._planner import deletable, files_by_category, plan_sync
 
 
 def document(content: str, category: str = "general", doc_id: UUID | None = None) -> SyncDocument:

@@ -23,9 +23,9 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from kbcore import KnowledgeBase, SyncCoordinator, SyncInProgress
-from kbcore.domain import LEASE_EXPIRED_MESSAGE
-from kbcore.ports import SyncStore
-from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+from kbcore._domain import LEASE_EXPIRED_MESSAGE
+from kbcore._ports import SyncStore
+from kbcore.sync._claims import IN_PROGRESS_MESSAGE
 from kbcore.testing import FakeVapi, serve_fake_vapi
 
 from .conftest import PassTime

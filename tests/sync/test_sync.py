@@ -20,8 +20,8 @@ from kbcore import (
     SyncInProgress,
     ValidationError,
 )
-from kbcore.domain import LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
-from kbcore.ports import SyncStore
+from kbcore._domain import LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
+from kbcore._ports import SyncStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 

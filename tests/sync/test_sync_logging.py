@@ -16,7 +16,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, merge_contextvars
 
 from kbcore import KnowledgeBase, RateLimited, SyncCoordinator, SyncFailed, SyncPolicy
-from kbcore.ports import SyncStore
+from kbcore._ports import SyncStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 

@@ -25,7 +25,7 @@ import structlog
 
 from kbcore import RateLimited, SyncCoordinator, SyncInProgress, SyncPolicy
 from kbcore.postgres import PostgresStore
-from kbcore.testing.fake_vapi.http import ASGIApp, Receive, Send
+from kbcore.testing.fake_vapi._http import ASGIApp, Receive, Send
 
 #: What each attempt of a worker ended with, as the JSON line counts them.
 RAN, IN_PROGRESS, RATE_LIMITED = "ran", "in progress", "rate limited"

@@ -29,7 +29,7 @@ from kbcore.vapi import (
     retry_wait,
     vapi_file_name,
 )
-from kbcore.vapi.errors import error_for_status
+from kbcore.vapi._errors import error_for_status
 
 STAMP = "2026-03-01T10:00:00.000Z"
 

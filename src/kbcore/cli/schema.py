@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from kbcore.cli.common import connect, database_url
 from kbcore.cli.output import Output
 from kbcore.postgres import migrate
-from kbcore.postgres.migrate import migrations
+from kbcore.postgres._migrate import migrations
 
 if TYPE_CHECKING:
     from kbcore.cli.common import Subcommands

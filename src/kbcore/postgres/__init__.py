@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kbcore.postgres.migrate import migrate
-from kbcore.postgres.store import PostgresStore
+from kbcore.postgres._migrate import migrate
+from kbcore.postgres._store import PostgresStore
 
 __all__ = ["PostgresStore", "migrate"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kbcore.sync.coordinator import SyncCoordinator
-from kbcore.sync.policy import SyncPolicy
-from kbcore.sync.result import SyncResult
+from kbcore.sync._coordinator import SyncCoordinator
+from kbcore.sync._policy import SyncPolicy
+from kbcore.sync._result import SyncResult
 
 __all__ = ["SyncCoordinator", "SyncPolicy", "SyncResult"]

@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 import attrs
 
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
-from kbcore.ports import Store
 from kbcore.postgres import PostgresStore
 
 

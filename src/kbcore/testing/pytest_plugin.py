@@ -42,9 +42,9 @@ import asyncpg
 import httpx
 import pytest
 
-from kbcore.knowledge_base import KnowledgeBase
+from kbcore._ports import SyncStore
+from kbcore.documents._knowledge_base import KnowledgeBase
 from kbcore.memory import MemoryStore
-from kbcore.ports import SyncStore
 from kbcore.postgres import PostgresStore
 from kbcore.sync import SyncCoordinator, SyncPolicy
 from kbcore.testing import database

@@ -19,8 +19,8 @@ from uuid import UUID
 import attrs
 from hypothesis import strategies as st
 
-from kbcore.domain import DocumentDraft
-from kbcore.rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS, Rules
+from kbcore._domain import DocumentDraft
+from kbcore.documents._rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS, Rules
 
 __all__ = [
     "DocumentEdit",

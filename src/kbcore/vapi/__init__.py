@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kbcore.errors import VapiError
-from kbcore.vapi.client import DEFAULT_BASE_URL, VapiClient
-from kbcore.vapi.errors import (
+from kbcore.vapi._client import DEFAULT_BASE_URL, VapiClient
+from kbcore.vapi._errors import (
     VapiAuthenticationError,
     VapiBadRequest,
     VapiConflict,
@@ -15,15 +15,15 @@ from kbcore.vapi.errors import (
     VapiTransientError,
     VapiUnavailable,
 )
-from kbcore.vapi.models import (
+from kbcore.vapi._models import (
     AssistantToolsUpdate,
     KnowledgeBaseGroup,
     QueryTool,
     VapiAssistant,
     VapiFile,
 )
-from kbcore.vapi.retries import RetryPolicy, parse_retry_after, retry_wait
-from kbcore.vapi.uploads import VAPI_FILE_NAME_LIMIT, mimetype_for, vapi_file_name
+from kbcore.vapi._retries import RetryPolicy, parse_retry_after, retry_wait
+from kbcore.vapi._uploads import VAPI_FILE_NAME_LIMIT, mimetype_for, vapi_file_name
 
 __all__ = [
     "DEFAULT_BASE_URL",

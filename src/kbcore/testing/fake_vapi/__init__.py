@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kbcore.testing.fake_vapi.app import INVALID_KEY_MESSAGE, FakeVapi
-from kbcore.testing.fake_vapi.http import ConnectionDropped, RecordedRequest
-from kbcore.testing.fake_vapi.server import serve_fake_vapi
-from kbcore.testing.fake_vapi.state import FakeFile
+from kbcore.testing.fake_vapi._app import INVALID_KEY_MESSAGE, FakeVapi
+from kbcore.testing.fake_vapi._http import ConnectionDropped, RecordedRequest
+from kbcore.testing.fake_vapi._server import serve_fake_vapi
+from kbcore.testing.fake_vapi._state import FakeFile
 
 __all__ = [
     "INVALID_KEY_MESSAGE",

@@ -18,11 +18,11 @@ import anyio
 import attrs
 import structlog
 
-from kbcore.domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
+from kbcore._domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
+from kbcore._ports import SyncStore
 from kbcore.errors import KbError, SyncFailed, VapiError
-from kbcore.ports import SyncStore
-from kbcore.sync.parallel import for_each
-from kbcore.sync.planner import SyncPlan, deletable, files_by_category, plan_sync
+from kbcore.sync._parallel import for_each
+from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
 from kbcore.vapi import (
     KnowledgeBaseGroup,
     QueryTool,

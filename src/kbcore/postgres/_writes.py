@@ -17,9 +17,9 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import Creation, Document, Revision
-from kbcore.postgres.connection import Db, unavailable_on_failure
-from kbcore.postgres.documents import DOCUMENT_COLUMNS, document_from_row
+from kbcore._domain import Creation, Document, Revision
+from kbcore.postgres._connection import Db, unavailable_on_failure
+from kbcore.postgres._reads import DOCUMENT_COLUMNS, document_from_row
 
 #: Rows a stream fetches at a time: a few MB at most with 300 kB documents.
 STREAM_PREFETCH = 50

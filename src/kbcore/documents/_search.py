@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from kbcore import rules
-from kbcore.domain import SearchHit
+from kbcore._domain import SearchHit
+from kbcore._ports import Store
+from kbcore.documents import _rules as rules
+from kbcore.documents._rules import Rules
 from kbcore.errors import ValidationError
-from kbcore.ports import Store
-from kbcore.rules import Rules
 
 MAX_QUERY_CHARS = 1000
 MAX_HITS = 100

@@ -9,7 +9,7 @@ import anyio
 import asyncpg
 import attrs
 
-from kbcore.postgres.connection import unavailable_on_failure
+from kbcore.postgres._connection import unavailable_on_failure
 from kbcore.report import (
     RATE_LIMITED_PREFIX,
     DayStats,
@@ -17,7 +17,7 @@ from kbcore.report import (
     ErrorCount,
     SyncStats,
 )
-from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+from kbcore.sync._claims import IN_PROGRESS_MESSAGE
 
 # One statement, one round trip. Each figure is the runbook query's own expression over
 # the same rows: DATE(created_at) in the session's time zone, AVG and PERCENTILE_CONT

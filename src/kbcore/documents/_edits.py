@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from kbcore.domain import ChangeDraft, ChangeType, DocumentState
+from kbcore._domain import ChangeDraft, ChangeType, DocumentState
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import (
+from kbcore._domain import (
     LEASE_EXPIRED_MESSAGE,
     Busy,
     Claimed,
@@ -25,7 +25,7 @@ from kbcore.domain import (
 )
 
 if TYPE_CHECKING:
-    from kbcore.memory import _Clock, _Tables
+    from kbcore.memory._store import _Clock, _Tables
 
 
 @attrs.define

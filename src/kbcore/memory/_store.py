@@ -18,10 +18,7 @@ from uuid import UUID
 import anyio
 import attrs
 
-from kbcore._memory_bulk import MemoryBatches
-from kbcore._memory_search import MemorySearch
-from kbcore._memory_sync import Claim, MemoryLedger, MemorySyncDocuments, MemorySyncRuns
-from kbcore.domain import (
+from kbcore._domain import (
     Assistant,
     Change,
     ChangeDraft,
@@ -34,7 +31,7 @@ from kbcore.domain import (
     Secret,
     SyncRun,
 )
-from kbcore.ports import (
+from kbcore._ports import (
     Agents,
     Changes,
     DocumentBatches,
@@ -46,11 +43,12 @@ from kbcore.ports import (
     SyncRuns,
     SyncTransaction,
 )
+from kbcore.memory._search import MemorySearch
+from kbcore.memory._sync import Claim, MemoryLedger, MemorySyncDocuments, MemorySyncRuns
+from kbcore.memory._writes import MemoryBatches
 
 if TYPE_CHECKING:
     from kbcore.report import SyncStats
-
-__all__ = ["MemoryStore"]
 
 
 @attrs.define

@@ -10,10 +10,10 @@ import anyio
 import attrs
 import structlog
 
-from kbcore.domain import Busy, Claimed, SyncOutcome, SyncRun, TooSoon
+from kbcore._domain import Busy, Claimed, SyncOutcome, SyncRun, TooSoon
+from kbcore._ports import SyncStore
 from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress, rate_limited_message
-from kbcore.ports import SyncStore
-from kbcore.sync.policy import SyncPolicy
+from kbcore.sync._policy import SyncPolicy
 
 T = TypeVar("T")
 

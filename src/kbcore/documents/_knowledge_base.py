@@ -16,9 +16,7 @@ from uuid import UUID
 import attrs
 import structlog
 
-from kbcore import bulk, rules
-from kbcore import search as text_search
-from kbcore.domain import (
+from kbcore._domain import (
     Change,
     ChangeDraft,
     ChangeType,
@@ -30,11 +28,14 @@ from kbcore.domain import (
     Page,
     SearchHit,
 )
-from kbcore.edits import Edit
+from kbcore._ports import Store, Transaction
+from kbcore.documents import _imports as bulk
+from kbcore.documents import _rules as rules
+from kbcore.documents import _search as text_search
+from kbcore.documents._edits import Edit
+from kbcore.documents._paging import PageRequest, decode_cursor
+from kbcore.documents._rules import Rules
 from kbcore.errors import NotFound, ValidationError, VersionConflict
-from kbcore.paging import PageRequest, decode_cursor
-from kbcore.ports import Store, Transaction
-from kbcore.rules import Rules
 
 log = structlog.get_logger("kbcore")
 

@@ -11,18 +11,18 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from kbcore.domain import Secret
+from kbcore._domain import Secret
 from kbcore.errors import ValidationError, VapiError
-from kbcore.vapi.exchange import Exchange, VapiRequest
-from kbcore.vapi.models import (
+from kbcore.vapi._exchange import Exchange, VapiRequest
+from kbcore.vapi._models import (
     AssistantToolsUpdate,
     KnowledgeBaseGroup,
     QueryTool,
     VapiAssistant,
     VapiFile,
 )
-from kbcore.vapi.retries import RetryPolicy
-from kbcore.vapi.uploads import mimetype_for, vapi_file_name
+from kbcore.vapi._retries import RetryPolicy
+from kbcore.vapi._uploads import mimetype_for, vapi_file_name
 
 __all__ = ["DEFAULT_BASE_URL", "VapiClient"]
 

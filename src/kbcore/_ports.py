@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
-from kbcore.domain import (
+from kbcore._domain import (
     Assistant,
     Change,
     ChangeDraft,

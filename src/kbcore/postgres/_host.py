@@ -7,8 +7,8 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import Assistant, Secret
-from kbcore.postgres.connection import Db
+from kbcore._domain import Assistant, Secret
+from kbcore.postgres._connection import Db
 
 # role and provider are compared as text: a host may have made them enum types.
 _ASSISTANTS = """

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import LedgerFile, SyncDocument
+from kbcore._domain import LedgerFile, SyncDocument
 
 #: Vapi's file states that a query tool can still use.
 USABLE_STATUSES = frozenset({"processing", "done"})

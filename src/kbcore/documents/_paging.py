@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import Page, PageKey
+from kbcore._domain import Page, PageKey
 from kbcore.errors import ValidationError
 
 

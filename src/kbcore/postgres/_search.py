@@ -8,9 +8,9 @@ from uuid import UUID
 import asyncpg
 import attrs
 
-from kbcore.domain import DocumentSummary, PageKey, SearchHit
-from kbcore.postgres.connection import Db
-from kbcore.postgres.documents import metadata_from_text, page_query
+from kbcore._domain import DocumentSummary, PageKey, SearchHit
+from kbcore.postgres._connection import Db
+from kbcore.postgres._reads import metadata_from_text, page_query
 
 # ts_headline reads the whole content again, so it runs on the page of hits only, after
 # the LIMIT; the ranking reads only the stored tsvector. Ties keep the listing's order.

@@ -11,14 +11,14 @@ import attrs
 import httpx
 import structlog
 
-from kbcore import rules
-from kbcore.domain import SyncOutcome
+from kbcore._domain import SyncOutcome
+from kbcore._ports import SyncStore
+from kbcore.documents import _rules as rules
 from kbcore.errors import SyncFailed, ValidationError
-from kbcore.ports import SyncStore
-from kbcore.sync.claims import Claims
-from kbcore.sync.policy import SyncPolicy
-from kbcore.sync.result import SyncResult
-from kbcore.sync.run import SyncInputs, SyncRunner, load_inputs
+from kbcore.sync._claims import Claims
+from kbcore.sync._policy import SyncPolicy
+from kbcore.sync._result import SyncResult
+from kbcore.sync._run import SyncInputs, SyncRunner, load_inputs
 from kbcore.vapi import DEFAULT_BASE_URL, RetryPolicy, VapiClient
 
 log = structlog.get_logger("kbcore")

@@ -14,7 +14,7 @@ import attrs
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction as PgTransaction
 
-from kbcore.ports import (
+from kbcore._ports import (
     Agents,
     Changes,
     DocumentBatches,
@@ -26,12 +26,12 @@ from kbcore.ports import (
     SyncRuns,
     SyncTransaction,
 )
-from kbcore.postgres.bulk import PostgresBatches
-from kbcore.postgres.connection import Db, is_gone, unavailable_on_failure
-from kbcore.postgres.documents import PostgresChanges, PostgresDocuments
-from kbcore.postgres.host import PostgresAgents, PostgresIntegrations
-from kbcore.postgres.search import PostgresSearch
-from kbcore.postgres.sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
+from kbcore.postgres._connection import Db, is_gone, unavailable_on_failure
+from kbcore.postgres._host import PostgresAgents, PostgresIntegrations
+from kbcore.postgres._reads import PostgresChanges, PostgresDocuments
+from kbcore.postgres._search import PostgresSearch
+from kbcore.postgres._sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
+from kbcore.postgres._writes import PostgresBatches
 
 if TYPE_CHECKING:
     from kbcore.report import SyncStats
@@ -104,7 +104,7 @@ class PostgresStore:
     async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
         """The runbook's figures over ``kb_sync_log``, computed in one statement."""
         # Imported here: the report module sits above the store it reports on.
-        from kbcore.postgres.report import PostgresSyncStats
+        from kbcore.postgres._stats import PostgresSyncStats
 
         return await PostgresSyncStats(self._pool).sync_stats(since=since, org_id=org_id)
 

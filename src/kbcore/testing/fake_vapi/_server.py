@@ -17,7 +17,7 @@ import anyio
 import anyio.abc
 import h11
 
-from kbcore.testing.fake_vapi.http import ASGIApp, ConnectionDropped, Message
+from kbcore.testing.fake_vapi._http import ASGIApp, ConnectionDropped, Message
 
 __all__ = ["serve_fake_vapi"]
 

@@ -14,8 +14,8 @@ import anyio
 import attrs
 import httpx
 
-from kbcore.testing.fake_vapi import routes
-from kbcore.testing.fake_vapi.faults import (
+from kbcore.testing.fake_vapi import _routes as routes
+from kbcore.testing.fake_vapi._faults import (
     FaultRule,
     Faults,
     RateLimit,
@@ -24,7 +24,7 @@ from kbcore.testing.fake_vapi.faults import (
     failure_body,
     retry_after_value,
 )
-from kbcore.testing.fake_vapi.http import (
+from kbcore.testing.fake_vapi._http import (
     ConnectionDropped,
     FakeRequest,
     FakeResponse,
@@ -33,7 +33,7 @@ from kbcore.testing.fake_vapi.http import (
     Send,
     nest_error,
 )
-from kbcore.testing.fake_vapi.state import FakeFile, FakeState
+from kbcore.testing.fake_vapi._state import FakeFile, FakeState
 
 __all__ = ["INVALID_KEY_MESSAGE", "FakeVapi"]
 

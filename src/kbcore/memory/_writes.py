@@ -9,10 +9,10 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import Creation, Document, Revision
+from kbcore._domain import Creation, Document, Revision
 
 if TYPE_CHECKING:
-    from kbcore.memory import _Clock, _MemoryDocuments, _Tables
+    from kbcore.memory._store import _Clock, _MemoryDocuments, _Tables
 
 
 def oldest_first(document: Document) -> tuple[datetime, UUID]:

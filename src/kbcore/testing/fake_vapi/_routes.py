@@ -10,15 +10,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from kbcore.testing.fake_vapi.http import (
+from kbcore.testing.fake_vapi._http import (
     FakeRequest,
     FakeResponse,
     json_response,
     nest_error,
     parse_multipart,
 )
-from kbcore.testing.fake_vapi.state import FakeFile, FakeState
-from kbcore.testing.fake_vapi.validation import (
+from kbcore.testing.fake_vapi._state import FakeFile, FakeState
+from kbcore.testing.fake_vapi._validation import (
     validate_assistant_update,
     validate_file_update,
     validate_query_tool,

@@ -10,9 +10,9 @@ from uuid import UUID
 import asyncpg
 import attrs
 
-from kbcore.domain import Change, ChangeDraft, Document, DocumentState, NewDocument, PageKey
+from kbcore._domain import Change, ChangeDraft, Document, DocumentState, NewDocument, PageKey
 from kbcore.errors import NotFound
-from kbcore.postgres.connection import Db
+from kbcore.postgres._connection import Db
 
 # The f-strings below splice in these constant column lists only; every value is a
 # $n parameter (hence the S608 waivers).

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from kbcore.vapi.errors import VapiTransientError
+from kbcore.vapi._errors import VapiTransientError
 
 __all__ = ["RetryPolicy", "parse_retry_after", "retry_wait"]
 

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import Document, DocumentSummary, PageKey, SearchHit
-from kbcore.search import HIGHLIGHT
+from kbcore._domain import Document, DocumentSummary, PageKey, SearchHit
+from kbcore.documents._search import HIGHLIGHT
 
 if TYPE_CHECKING:
-    from kbcore.memory import _MemoryDocuments, _Tables
+    from kbcore.memory._store import _MemoryDocuments, _Tables
 
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')

@@ -16,8 +16,7 @@ from uuid import UUID
 
 import attrs
 
-from kbcore import rules
-from kbcore.domain import (
+from kbcore._domain import (
     ChangeDraft,
     ChangeType,
     Creation,
@@ -29,10 +28,11 @@ from kbcore.domain import (
     NewDocument,
     Revision,
 )
-from kbcore.edits import Edit
+from kbcore._ports import Store, Transaction
+from kbcore.documents import _rules as rules
+from kbcore.documents._edits import Edit
+from kbcore.documents._rules import Rules
 from kbcore.errors import ValidationError
-from kbcore.ports import Store, Transaction
-from kbcore.rules import Rules
 
 #: What an import does with an item whose filename an active document already has.
 OnConflict = Literal["error", "skip", "update"]

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import attrs
 
-from kbcore.domain import DEFAULT_CATEGORIES, DEFAULT_CATEGORY
+from kbcore._domain import DEFAULT_CATEGORIES, DEFAULT_CATEGORY
 from kbcore.errors import ValidationError
 
 MAX_FILENAME_CHARS = 255

@@ -13,10 +13,10 @@ import httpx
 import stamina
 import structlog
 
-from kbcore.domain import Secret
+from kbcore._domain import Secret
 from kbcore.errors import VapiError
-from kbcore.vapi.errors import VapiNotFound, VapiTimeout, VapiUnavailable, error_for_status
-from kbcore.vapi.retries import RetryPolicy, parse_retry_after, retry_wait
+from kbcore.vapi._errors import VapiNotFound, VapiTimeout, VapiUnavailable, error_for_status
+from kbcore.vapi._retries import RetryPolicy, parse_retry_after, retry_wait
 
 __all__ = ["Exchange", "VapiRequest"]
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 import attrs
 
-from kbcore.testing.fake_vapi.http import FakeResponse, json_response, nest_error
+from kbcore.testing.fake_vapi._http import FakeResponse, json_response, nest_error
 
 __all__ = [
     "FaultPlan",

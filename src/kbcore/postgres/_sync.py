@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import attrs
 
-from kbcore.domain import (
+from kbcore._domain import (
     LEASE_EXPIRED_MESSAGE,
     Busy,
     Claimed,
@@ -22,7 +22,7 @@ from kbcore.domain import (
     SyncRun,
     TooSoon,
 )
-from kbcore.postgres.connection import Db
+from kbcore.postgres._connection import Db
 
 _ACTIVE = """
 SELECT id, filename, category, content_sha256

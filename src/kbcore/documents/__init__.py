@@ -1,0 +1,6 @@
+"""An org's documents: the KnowledgeBase and the rules it enforces."""
+
+from kbcore.documents._knowledge_base import KnowledgeBase
+from kbcore.documents._rules import Rules
+
+__all__ = ["KnowledgeBase", "Rules"]
