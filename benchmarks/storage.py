@@ -12,7 +12,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import attrs
 
 from benchmarks import corpus
 from benchmarks.environment import Env
@@ -26,11 +25,12 @@ from benchmarks.harness import (
     statistic,
 )
 from kbcore import DocumentDraft, KnowledgeBase
-from kbcore._domain import ChangeType, PageKey
-from kbcore.documents._paging import PageRequest, encode_cursor
+from kbcore._domain import ChangeType, PageKey, PageRequest
+from kbcore.documents._paging import encode_cursor
 from kbcore.postgres import PostgresStore
-from kbcore.postgres._reads import INSERT_QUERY, page_query
-from kbcore.postgres._search import SEARCH_QUERY, SUMMARY_COLUMNS
+from kbcore.postgres._reads import SUMMARY_COLUMNS, page_query
+from kbcore.postgres._search import SEARCH_QUERY
+from kbcore.postgres._writes import INSERT_QUERY
 
 _RAW_INSERT = """
 INSERT INTO knowledge_base (org_id, filename, content, category, metadata)
@@ -43,8 +43,9 @@ WHERE org_id = $1 AND active AND search_vector @@ websearch_to_tsquery('simple',
 """
 
 _READ_NOTE = (
-    "One statement read through Store.read(): what remains is the pool's acquire and "
-    "release around it (as the baseline's) and turning rows into kbcore's values."
+    "One statement on a pooled connection, without BEGIN and COMMIT: what remains is the "
+    "pool's acquire and release around it (as the baseline's) and turning rows into "
+    "kbcore's values."
 )
 
 
@@ -96,7 +97,7 @@ async def create(env: Env) -> list[Figure]:
 
 
 def _create_arguments(org: uuid.UUID, filename: str, content: str) -> tuple[object, ...]:
-    """The arguments ``PostgresDocuments.insert`` gives its statement for a new document."""
+    """The arguments ``PostgresWrites.create`` gives its statement for a new document."""
     return (
         org,
         filename,
@@ -172,19 +173,10 @@ async def list_page(env: Env) -> list[Figure]:
         )
         assert middle is not None
         key = PageKey(created_at=middle["created_at"], id=middle["id"])
-        unwrapped = await _list_without_transaction(env, pool, org)
-        note = (
-            "KnowledgeBase.list runs its one statement inside a transaction: BEGIN and COMMIT "
-            "are two of its four round trips (the baseline has the query and the pool's reset). "
-            f"Read through Store.read(), as search and list_summaries are, the same page "
-            f"measures {unwrapped.ratio} (diagnostic row); list does not use it yet."
-        )
         figures = []
         for label, after in (("first page", None), ("a page in the middle", key)):
             cursor = None if after is None else encode_cursor(key)
-            query, args = page_query(
-                org, category=None, include_inactive=False, limit=51, after=after
-            )
+            query, args = page_query(_first_page(org, after))
 
             async def ours(_: int, cursor: str | None = cursor) -> None:
                 await kb.list(org, limit=50, cursor=cursor)
@@ -194,16 +186,18 @@ async def list_page(env: Env) -> list[Figure]:
 
             pair = await interleave(ours, raw, env.sizes.list_reads)
             scenario = f"list: {label} of 50 in an org of {count:,}"
-            figures.append(_read_figure(scenario, pair, 1.5, note=note))
+            figures.append(_read_figure(scenario, pair, 1.5, note=_READ_NOTE))
         figures.append(await _summaries(env, kb, pool, org))
-        figures.append(unwrapped)
     return figures
 
 
+def _first_page(org: uuid.UUID, after: PageKey | None) -> PageRequest:
+    """What ``KnowledgeBase.list(org, limit=50)`` reads: one row more than the page."""
+    return PageRequest(org_id=org, category=None, include_inactive=False, limit=51, after=after)
+
+
 async def _summaries(env: Env, kb: KnowledgeBase, pool: asyncpg.Pool, org: uuid.UUID) -> Figure:
-    query, args = page_query(
-        org, category=None, include_inactive=False, limit=51, after=None, columns=SUMMARY_COLUMNS
-    )
+    query, args = page_query(_first_page(org, None), columns=SUMMARY_COLUMNS)
 
     async def ours(_: int) -> None:
         await kb.list_summaries(org, limit=50)
@@ -215,30 +209,6 @@ async def _summaries(env: Env, kb: KnowledgeBase, pool: asyncpg.Pool, org: uuid.
     count = env.sizes.list_documents
     scenario = f"list_summaries: first page of 50 in an org of {count:,}"
     return _read_figure(scenario, pair, 1.5, note=_READ_NOTE)
-
-
-async def _list_without_transaction(env: Env, pool: asyncpg.Pool, org: uuid.UUID) -> Figure:
-    """What ``KnowledgeBase.list`` would cost if it read through ``Store.read()``."""
-    store = PostgresStore(pool)
-    request = PageRequest(org=org, category=None, include_inactive=False, size=50, after=None)
-    query, args = page_query(org, category=None, include_inactive=False, limit=51, after=None)
-
-    async def ours(_: int) -> None:
-        async with store.read() as tx:
-            await request.page(tx.documents.page)
-
-    async def raw(_: int) -> None:
-        await pool.fetch(query, *args)
-
-    pair = await interleave(ours, raw, env.sizes.list_reads)
-    figure = _read_figure("list: first page, through Store.read()", pair, 1.5, note="")
-    return attrs.evolve(
-        figure,
-        goal="diagnostic",
-        met=None,
-        note="The page KnowledgeBase.list reads, read through Store.read() (no BEGIN and "
-        "COMMIT), as search and list_summaries read.",
-    )
 
 
 async def _load_large_org(pool: asyncpg.Pool, org: uuid.UUID, count: int) -> None:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from kbcore import KnowledgeBase
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 from kbcore.testing.host_tables import HostTables
@@ -90,7 +90,7 @@ def pg_pool(kbcore_pool: asyncpg.Pool) -> asyncpg.Pool:
         pytest.param("postgres", id="postgres", marks=pytest.mark.database),
     ]
 )
-def store(request: pytest.FixtureRequest) -> SyncStore:
+def store(request: pytest.FixtureRequest) -> Store:
     """Each store implementation in turn, empty."""
     if request.param == "memory":
         return MemoryStore()
@@ -99,7 +99,7 @@ def store(request: pytest.FixtureRequest) -> SyncStore:
 
 
 @pytest.fixture
-def kbcore_store(store: SyncStore) -> SyncStore:
+def kbcore_store(store: Store) -> Store:
     """In this suite the plugin's fixtures (``kbcore_kb``, ...) run on each store in turn."""
     return store
 

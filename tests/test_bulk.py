@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from kbcore import DocumentDraft, ImportProblem, ImportReport, KnowledgeBase, ValidationError
-from kbcore._ports import Store, SyncStore
+from kbcore._ports import Store
 from kbcore.postgres import PostgresStore
 from tests.bulk_support import Boom, FailingStore, by_name, drafts, everything
 
@@ -54,12 +54,11 @@ async def test_import_creates_documents_with_their_created_changes(
 
 
 async def test_imported_documents_carry_the_content_hash_a_sync_reads(
-    store: SyncStore, kb: KnowledgeBase, org: UUID
+    store: Store, kb: KnowledgeBase, org: UUID
 ) -> None:
     """The sync's view of imported documents has the SHA-256 of their content."""
     await kb.import_documents(org, [DocumentDraft("a.md", "é content")])
-    async with store.transaction() as tx:
-        [seen] = await tx.sync_documents.active(org)
+    [seen] = await store.sync_documents(org)
     assert seen.content_sha256 == hashlib.sha256("é content".encode()).hexdigest()
 
 

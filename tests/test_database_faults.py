@@ -23,7 +23,7 @@ import attrs
 import pytest
 
 from kbcore import Document, KnowledgeBase, StoreUnavailable
-from kbcore._domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import database
 from kbcore.testing.database import EmbeddedServer
@@ -123,8 +123,8 @@ async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothin
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
 
     async def insert_then_lose_the_session() -> None:
-        async with store.transaction() as tx:
-            await tx.documents.insert(draft, change)
+        async with store.writing() as writes:
+            await writes.insert_many(org, [Creation(uuid.uuid4(), draft, change)])
             killed = await pg_pool.fetchval(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
                 " FROM pg_stat_activity"

@@ -21,8 +21,7 @@ async def test_agents_written_by_the_host_are_the_orgs_assistants(
     outbound = await host_tables.add_agent(org, "outbound", None)
     await host_tables.add_agent(org, "supervisor", "asst-2")
     await host_tables.add_agent(uuid.uuid4(), "inbound", "asst-3")
-    async with store.transaction() as tx:
-        found = await tx.agents.assistants(org, ["inbound", "outbound"])
+    found = await store.assistants(org, ["inbound", "outbound"])
     assert sorted((a.agent_id, a.role, a.vapi_assistant_id) for a in found) == sorted(
         [(inbound, "inbound", "asst-1"), (outbound, "outbound", None)]
     )
@@ -33,8 +32,7 @@ async def test_the_last_vapi_key_set_is_the_orgs_key(store: Store, host_tables: 
     org = uuid.uuid4()
     await host_tables.set_vapi_key(org, "sk-old")
     await host_tables.set_vapi_key(org, "sk-new")
-    async with store.transaction() as tx:
-        key = await tx.integrations.vapi_key(org)
-        other = await tx.integrations.vapi_key(uuid.uuid4())
+    key = await store.vapi_key(org)
+    other = await store.vapi_key(uuid.uuid4())
     assert key is not None
     assert (key.value, other) == ("sk-new", None)

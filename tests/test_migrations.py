@@ -200,9 +200,9 @@ async def test_a_hosts_own_agents_and_integrations_are_left_untouched(
         """ VALUES ($1, 'vapi', '{"vapi_api_key": "sk-host"}')""",
         org,
     )
-    async with PostgresStore(empty_pool).transaction() as tx:
-        [assistant] = await tx.agents.assistants(org, ["inbound", "outbound"])
-        key = await tx.integrations.vapi_key(org)
+    store = PostgresStore(empty_pool)
+    [assistant] = await store.assistants(org, ["inbound", "outbound"])
+    key = await store.vapi_key(org)
     assert (assistant.agent_id, assistant.role, assistant.vapi_assistant_id) == (
         agent_id,
         "inbound",

@@ -36,8 +36,7 @@ async def test_vapi_key_comes_from_the_orgs_vapi_integration(
     await add_integration(pg_pool, org, "vapi", {"vapi_api_key": "sk-org"})
     await add_integration(pg_pool, org, "twilio", {"vapi_api_key": "sk-wrong-provider"})
     await add_integration(pg_pool, other_org, "vapi", {"vapi_api_key": "sk-other"})
-    async with PostgresStore(pg_pool).transaction() as tx:
-        key = await tx.integrations.vapi_key(org)
+    key = await PostgresStore(pg_pool).vapi_key(org)
     assert key is not None
     assert key.value == "sk-org"
     assert "sk-org" not in repr(key)
@@ -54,8 +53,7 @@ async def test_no_usable_vapi_key_is_none(
     """No vapi row, or one without a non-empty key, means no key (the service falls back)."""
     if config is not None:
         await add_integration(pg_pool, org, "vapi", config)
-    async with PostgresStore(pg_pool).transaction() as tx:
-        assert await tx.integrations.vapi_key(org) is None
+    assert await PostgresStore(pg_pool).vapi_key(org) is None
 
 
 async def test_assistants_are_the_orgs_agents_of_the_wanted_roles(
@@ -71,8 +69,7 @@ async def test_assistants_are_the_orgs_agents_of_the_wanted_roles(
     await pg_pool.executemany(
         "INSERT INTO agents (org_id, role, vapi_assistant_id) VALUES ($1, $2, $3)", rows
     )
-    async with PostgresStore(pg_pool).transaction() as tx:
-        found = await tx.agents.assistants(org, ["inbound", "outbound"])
+    found = await PostgresStore(pg_pool).assistants(org, ["inbound", "outbound"])
     assert sorted((a.org_id, a.role, a.vapi_assistant_id) for a in found) == [
         (org, "inbound", "asst-in"),
         (org, "outbound", None),

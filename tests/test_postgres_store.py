@@ -18,7 +18,7 @@ import pytest
 from asyncpg.connection import LoggedQuery
 
 from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
-from kbcore._domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.database]
@@ -272,10 +272,11 @@ async def terminate_idle_transactions(pool: asyncpg.Pool) -> None:
     assert killed == 1
 
 
-def draft(org: UUID) -> tuple[NewDocument, ChangeDraft]:
+def creation(org: UUID) -> list[Creation]:
+    """One new document to write through a unit of work's ``insert_many``."""
     document = NewDocument(org_id=org, filename="a.md", content="x", category="general")
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
-    return document, change
+    return [Creation(uuid.uuid4(), document, change)]
 
 
 async def test_a_connection_killed_mid_transaction_is_store_unavailable(
@@ -285,10 +286,10 @@ async def test_a_connection_killed_mid_transaction_is_store_unavailable(
     store = PostgresStore(pg_pool)
 
     async def insert_twice_across_a_kill() -> None:
-        async with store.transaction() as tx:
-            await tx.documents.insert(*draft(org))
+        async with store.writing() as writes:
+            await writes.insert_many(org, creation(org))
             await terminate_idle_transactions(pg_pool)
-            await tx.documents.insert(*draft(org))
+            await writes.insert_many(org, creation(org))
 
     with pytest.raises(StoreUnavailable, match="nothing was saved") as caught:
         await insert_twice_across_a_kill()
@@ -323,8 +324,8 @@ async def test_a_cancelled_transaction_rolls_back_and_frees_its_connection(
     async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
         store = PostgresStore(pool)
         with anyio.CancelScope() as scope:
-            async with store.transaction() as tx:
-                await tx.documents.insert(*draft(org))
+            async with store.writing() as writes:
+                await writes.insert_many(org, creation(org))
                 scope.cancel()
                 await anyio.lowlevel.checkpoint()  # where the cancellation lands
         assert scope.cancelled_caught

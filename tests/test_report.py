@@ -25,7 +25,7 @@ from kbcore import (
     ValidationError,
 )
 from kbcore._domain import Claimed
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 from kbcore.report import (
@@ -59,7 +59,7 @@ def no_backoff() -> Iterator[None]:
 
 
 @pytest.fixture
-async def coordinator(store: SyncStore) -> AsyncIterator[tuple[SyncCoordinator, FakeVapi]]:
+async def coordinator(store: Store) -> AsyncIterator[tuple[SyncCoordinator, FakeVapi]]:
     fake = FakeVapi()
     async with fake.http_client() as http:
         yield SyncCoordinator(store, http_client=http), fake
@@ -84,7 +84,7 @@ async def attempt(coordinator: SyncCoordinator, org_id: UUID) -> str:
 
 @pytest.fixture
 async def history(
-    store: SyncStore,
+    store: Store,
     kb: KnowledgeBase,
     host_tables: HostTables,
     coordinator: tuple[SyncCoordinator, FakeVapi],
@@ -101,11 +101,10 @@ async def history(
     outcomes += [await attempt(sync, org_b) for _ in range(2)]
     await kb.create(org_b, filename="script.md", content="Hello!", category="operations")
     outcomes.append(await attempt(sync, org_b))
-    async with store.transaction() as tx:
-        # Another process's sync of org A, claimed and still running.
-        claim = await tx.sync_runs.claim(
-            org_a, min_interval=timedelta(0), lease=timedelta(minutes=2), actor=None
-        )
+    # Another process's sync of org A, claimed and still running.
+    claim = await store.claim(
+        org_a, min_interval=timedelta(0), lease=timedelta(minutes=2), actor=None
+    )
     assert isinstance(claim, Claimed)
     outcomes.append(await attempt(sync, org_a))
     assert outcomes == [
@@ -120,7 +119,7 @@ async def history(
     return org_a, org_b
 
 
-async def test_figures_of_a_scripted_history(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+async def test_figures_of_a_scripted_history(store: Store, history: tuple[UUID, UUID]) -> None:
     """Totals, successes, refusals and failures by message, over every org."""
     stats = await sync_stats(store)
     assert (stats.total, stats.successful) == (8, 2)  # the running claim counts, as in SQL
@@ -139,7 +138,7 @@ async def test_figures_of_a_scripted_history(store: SyncStore, history: tuple[UU
     assert stats.since < stats.until
 
 
-async def test_one_org(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+async def test_one_org(store: Store, history: tuple[UUID, UUID]) -> None:
     """``org_id`` keeps to that org's rows."""
     _, org_b = history
     stats = await sync_stats(store, org_id=str(org_b))
@@ -149,7 +148,7 @@ async def test_one_org(store: SyncStore, history: tuple[UUID, UUID]) -> None:
     assert stats.errors == (ErrorCount(message=NO_DOCUMENTS, count=2),)
 
 
-async def test_an_empty_log(store: SyncStore) -> None:
+async def test_an_empty_log(store: Store) -> None:
     """No rows: no days, no durations, zero counts."""
     stats = await sync_stats(store, since=timedelta(minutes=5))
     assert stats.days == ()
@@ -161,7 +160,7 @@ async def test_an_empty_log(store: SyncStore) -> None:
     assert stats.until - stats.since == timedelta(minutes=5)
 
 
-async def test_since_an_instant(store: SyncStore, history: tuple[UUID, UUID]) -> None:
+async def test_since_an_instant(store: Store, history: tuple[UUID, UUID]) -> None:
     """An aware datetime after every row leaves the window empty."""
     stats = await sync_stats(store, since=datetime.now(UTC) + timedelta(hours=1))
     assert stats.total == 0
@@ -288,7 +287,7 @@ async def test_the_runbook_queries_agree_on_a_scripted_log(
 
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
 async def test_the_runbook_queries_agree_on_a_history_of_real_syncs(
-    store: SyncStore, history: tuple[UUID, UUID], pg_pool: asyncpg.Pool
+    store: Store, history: tuple[UUID, UUID], pg_pool: asyncpg.Pool
 ) -> None:
     """Rows written by SyncCoordinator: every figure matches the SQL."""
     stats = await sync_stats(store)

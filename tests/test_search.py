@@ -12,7 +12,7 @@ import pytest
 from asyncpg.connection import LoggedQuery
 
 from kbcore import DocumentDraft, KnowledgeBase, ValidationError
-from kbcore._domain import ChangeDraft, ChangeType, NewDocument
+from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 
@@ -230,15 +230,19 @@ async def test_a_rare_word_is_found_through_the_gin_index(pg_pool: asyncpg.Pool,
     assert await names(kb, org, "zebra") == ["z.md"]
 
 
-async def test_writes_through_a_read_are_discarded_in_memory(org: UUID) -> None:
-    """MemoryStore.read() hands out a copy: a write through it never lands."""
+async def test_writes_of_a_failed_unit_of_work_are_discarded_in_memory(org: UUID) -> None:
+    """MemoryStore's unit of work writes on a copy: when it fails, its writes never land."""
     store = MemoryStore()
-    async with store.read() as tx:
-        await tx.batches.insert_many(org, [])
-        await tx.documents.insert(
-            NewDocument(org_id=org, filename="a.md", content="x", category="general"),
-            ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None),
-        )
+    document = NewDocument(org_id=org, filename="a.md", content="x", category="general")
+    change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
+
+    async def write_then_fail() -> None:
+        async with store.writing() as writes:
+            await writes.insert_many(org, [Creation(uuid.uuid4(), document, change)])
+            raise LookupError
+
+    with pytest.raises(LookupError):
+        await write_then_fail()
     assert (await KnowledgeBase(store).list(org)).items == []
 
 

@@ -37,7 +37,7 @@ from kbcore import (
     VapiClient,
     VapiError,
 )
-from kbcore._ports import Store, SyncStore
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import FakeVapi, strategies
@@ -98,12 +98,12 @@ def stores(pool: asyncpg.Pool, org_id: UUID) -> None:
     # Both stores satisfy both protocols: a KnowledgeBase's and a SyncCoordinator's.
     for store in (memory, PostgresStore(pool)):
         plain: Store = store
-        syncing: SyncStore = store
+        syncing: Store = store
         KnowledgeBase(plain)
         SyncCoordinator(syncing)
 
 
-async def sync(store: SyncStore, http_client: httpx.AsyncClient, org_id: UUID) -> None:
+async def sync(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> None:
     coordinator = SyncCoordinator(
         store,
         vapi_base_url="https://api.vapi.ai",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -103,7 +103,7 @@ class Change:
     id: UUID
     document_id: UUID
     org_id: UUID
-    change_type: str
+    change_type: ChangeType = attrs.field(converter=ChangeType)
     version_from: int | None
     version_to: int | None
     changed_by: str | None
@@ -119,6 +119,21 @@ class PageKey:
 
     created_at: datetime
     id: UUID
+
+
+@attrs.frozen
+class PageRequest:
+    """Which rows of an org's newest-first listing to read: up to ``limit`` after ``after``.
+
+    The order is (created_at, id) descending; ``after`` is the sort key of the row
+    before the first one wanted, ``None`` for the first page.
+    """
+
+    org_id: UUID
+    category: str | None
+    include_inactive: bool
+    limit: int
+    after: PageKey | None
 
 
 @attrs.frozen
@@ -237,6 +252,12 @@ class SyncRun:
 #: The audit message of a run whose process stopped before it finished.
 LEASE_EXPIRED_MESSAGE = "Sync interrupted: its process stopped before finishing"
 
+#: The audit message of an attempt refused because another sync of the org was running.
+IN_PROGRESS_MESSAGE = "Sync already in progress for this org"
+
+#: How the audit message of an attempt refused by the rate limit starts (as the runbook asks).
+RATE_LIMITED_PREFIX = "Rate limited"
+
 
 @attrs.frozen
 class DocumentDraft:
@@ -314,6 +335,10 @@ class DocumentSummary:
     updated_at: datetime
 
 
+#: How a search hit's snippet marks the words that matched.
+HIGHLIGHT = "**"
+
+
 @attrs.frozen
 class SearchHit:
     """A document that matches a search, best first; ``snippet`` marks matches with ``**``."""
@@ -323,3 +348,64 @@ class SearchHit:
     category: str
     rank: float
     snippet: str
+
+
+@attrs.frozen(kw_only=True)
+class DayStats:
+    """Attempts of one calendar day (the database session's time zone).
+
+    ``total`` counts every row, refused and still running ones included, as the
+    runbook's query does; ``success_rate`` is a percentage rounded to 2 places.
+    """
+
+    date: date
+    total: int
+    successful: int
+    success_rate: float
+
+
+@attrs.frozen(kw_only=True)
+class DurationStats:
+    """Durations of the successful syncs, in milliseconds; ``None`` when there were none."""
+
+    count: int
+    average_ms: float | None
+    min_ms: int | None
+    max_ms: int | None
+    p95_ms: float | None
+
+
+@attrs.frozen(kw_only=True)
+class ErrorCount:
+    """How often one failure message occurred."""
+
+    message: str | None
+    count: int
+
+
+@attrs.frozen(kw_only=True)
+class SyncStats:
+    """What the audit log says about the syncs created after ``since`` (up to ``until``).
+
+    ``days`` are newest first; ``errors`` most frequent first (ties by message).
+    Both instants are the database's clock. ``org_id`` is ``None`` for all orgs.
+    """
+
+    since: datetime
+    until: datetime
+    org_id: UUID | None
+    days: tuple[DayStats, ...]
+    durations: DurationStats
+    rate_limit_hits: int
+    in_progress_rejections: int
+    errors: tuple[ErrorCount, ...]
+
+    @property
+    def total(self) -> int:
+        """Attempts in the window."""
+        return sum(day.total for day in self.days)
+
+    @property
+    def successful(self) -> int:
+        """Successful syncs in the window."""
+        return sum(day.successful for day in self.days)

@@ -1,18 +1,26 @@
-"""What the core needs from storage, and nothing more.
+"""What the core needs from storage, named after who needs it.
 
-A ``Store`` hands out transactions; a ``Transaction`` exposes the repositories.
-Everything done through one transaction commits together on a normal exit of
-``async with store.transaction() as tx:`` and rolls back on an exception.
-Adapters (``kbcore.postgres``, ``kbcore.memory``) implement these protocols;
-services depend on them only.
+- ``Documents``: what ``KnowledgeBase`` reads and writes. Reads need no transaction:
+  each sees what was committed when it ran. ``create`` is atomic on its own; every
+  other write happens in a unit of work that ``writing()`` opens.
+- ``DocumentWrites``: that unit of work. Everything done through it commits together
+  on a normal exit of ``async with store.writing() as writes:`` and rolls back on an
+  exception.
+- ``SyncState``: what ``SyncCoordinator`` reads and records: the claim that keeps the
+  syncs of an org apart, the audit log, the host's agents and Vapi key, the ledger of
+  what kbcore put on Vapi; ``kbcore.report`` reads the log's statistics.
+
+Whether an operation needs BEGIN and COMMIT, and how many round trips it takes, is
+the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all three;
+services depend on these protocols only.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from kbcore._domain import (
@@ -27,25 +35,71 @@ from kbcore._domain import (
     LedgerFile,
     LedgerTool,
     NewDocument,
-    PageKey,
+    PageRequest,
     Revision,
     SearchHit,
     Secret,
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    SyncStats,
 )
 
 
 class Documents(Protocol):
-    async def insert(self, draft: NewDocument, change: ChangeDraft) -> Document:
+    """An org's documents, as ``KnowledgeBase`` reads and writes them."""
+
+    async def get(self, org_id: UUID, document_id: UUID) -> Document | None:
+        """The org's document, or None."""
+        ...
+
+    async def page(self, request: PageRequest) -> Sequence[Document]:
+        """The documents ``request`` asks for, newest first by (created_at, id)."""
+        ...
+
+    async def summaries(self, request: PageRequest) -> Sequence[DocumentSummary]:
+        """As ``page``, without the content."""
+        ...
+
+    async def search(
+        self, org_id: UUID, query: str, *, category: str | None, limit: int
+    ) -> Sequence[SearchHit]:
+        """The org's active documents that match a web-search style query, best first."""
+        ...
+
+    async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
+        """The document's changelog, oldest first."""
+        ...
+
+    def export(self, org_id: UUID, *, include_inactive: bool) -> AsyncGenerator[Document, None]:
+        """Every document of the org, oldest first by (created_at, id), from one snapshot.
+
+        It reads as it goes, and holds what it reads from until it is exhausted or closed.
+        """
+        ...
+
+    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
         """Store a new document at version 1 together with its ``created`` change."""
         ...
 
-    async def get(
-        self, org_id: UUID, document_id: UUID, *, for_update: bool = False
-    ) -> Document | None:
-        """The org's document, or None. ``for_update`` locks it until the transaction ends."""
+    def writing(self) -> AbstractAsyncContextManager[DocumentWrites]:
+        """A unit of work: commit on a normal exit, roll back on an exception."""
+        ...
+
+
+class DocumentWrites(Protocol):
+    """One unit of work on documents; what it locks stays locked until it ends."""
+
+    async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
+        """The org's document, locked against other units of work; or None."""
+        ...
+
+    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
+        """The org's active documents with any of these filenames, locked, oldest first."""
+        ...
+
+    async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
+        """The document's changelog, oldest first, as this unit of work sees it."""
         ...
 
     async def update(
@@ -58,26 +112,6 @@ class Documents(Protocol):
         """Write the new state and its changelog rows; ``updated_at`` moves to now."""
         ...
 
-    async def page(
-        self,
-        org_id: UUID,
-        *,
-        category: str | None,
-        include_inactive: bool,
-        limit: int,
-        after: PageKey | None,
-    ) -> Sequence[Document]:
-        """Up to ``limit`` documents, newest first by (created_at, id), after ``after``."""
-        ...
-
-
-class DocumentBatches(Protocol):
-    """Many documents at a time, for imports and exports."""
-
-    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        """The org's active documents with any of these filenames, locked until the end."""
-        ...
-
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         """Store new documents at version 1, each with its ``created`` change."""
         ...
@@ -86,63 +120,21 @@ class DocumentBatches(Protocol):
         """Write each revision's state, metadata and changelog rows, in the order given."""
         ...
 
-    def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
-        """Every document of the org, oldest first by (created_at, id), read as it goes."""
+
+@runtime_checkable
+class SyncStatsSource(Protocol):
+    """Anything that can compute ``SyncStats`` from an audit log.
+
+    ``since`` is an instant, or a duration back from the source's own "now".
+    """
+
+    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
+        """The statistics of the rows created after ``since``, of one org or of all."""
         ...
 
 
-class DocumentSearch(Protocol):
-    """Reads for large orgs: full-text search and listings without content."""
-
-    async def search(
-        self, org_id: UUID, query: str, *, category: str | None, limit: int
-    ) -> Sequence[SearchHit]:
-        """The org's active documents that match a web-search style query, best first."""
-        ...
-
-    async def summaries(
-        self,
-        org_id: UUID,
-        *,
-        category: str | None,
-        include_inactive: bool,
-        limit: int,
-        after: PageKey | None,
-    ) -> Sequence[DocumentSummary]:
-        """As ``Documents.page``, without the content."""
-        ...
-
-
-class SyncDocuments(Protocol):
-    async def active(self, org_id: UUID) -> Sequence[SyncDocument]:
-        """The org's active documents, with the SHA-256 of their UTF-8 content, no content."""
-        ...
-
-    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
-        """The content of the given documents of the org (those that still exist)."""
-        ...
-
-
-class Changes(Protocol):
-    async def for_document(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
-        """The document's changelog, oldest first."""
-        ...
-
-
-class Agents(Protocol):
-    async def assistants(self, org_id: UUID, roles: Sequence[str]) -> Sequence[Assistant]:
-        """The org's agents whose role is one of ``roles``, with or without a Vapi id."""
-        ...
-
-
-class Integrations(Protocol):
-    async def vapi_key(self, org_id: UUID) -> Secret | None:
-        """The org's Vapi private key from its ``vapi`` integration, if configured."""
-        ...
-
-
-class SyncRuns(Protocol):
-    """The audit log and the per-org claim that keeps syncs apart."""
+class SyncState(SyncStatsSource, Protocol):
+    """What a sync reads and records, each call atomic on its own."""
 
     async def claim(
         self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
@@ -150,9 +142,9 @@ class SyncRuns(Protocol):
         """Start a run, atomically against every other process, or say why not.
 
         A run starts when no live lease is held and the last success is at least
-        ``min_interval`` old, both judged by the database's clock. A claimed run
-        gets an ``in_progress`` audit row; a lease older than ``lease`` is taken
-        over and its run is marked failed.
+        ``min_interval`` old, both judged by the store's clock. A claimed run gets an
+        ``in_progress`` audit row; a lease older than ``lease`` is taken over and its
+        run is marked failed.
         """
         ...
 
@@ -167,100 +159,50 @@ class SyncRuns(Protocol):
     async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         """Close the run's audit row and release the claim; success starts the window.
 
-        The row's ``duration_ms`` is measured by the database, from the claim to now.
+        The row's ``duration_ms`` is measured by the store's clock, from the claim to now.
         """
         ...
 
-    async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
-        """The org's latest audit rows, newest first."""
+    async def vapi_key(self, org_id: UUID) -> Secret | None:
+        """The org's Vapi private key from the host's ``vapi`` integration, if configured."""
         ...
 
+    async def assistants(self, org_id: UUID, roles: Sequence[str]) -> Sequence[Assistant]:
+        """The org's agents (a host table) whose role is one of ``roles``, Vapi id or not."""
+        ...
 
-class Ledger(Protocol):
-    """What kbcore has put on Vapi for an org, so a sync can be incremental."""
+    async def sync_documents(self, org_id: UUID) -> Sequence[SyncDocument]:
+        """The org's active documents, with the SHA-256 of their UTF-8 content, no content."""
+        ...
 
-    async def files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]: ...
+    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
+        """The content of the given documents of the org (those that still exist)."""
+        ...
 
-    async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None: ...
+    async def ledger_files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]:
+        """The files kbcore put on Vapi for the org's tool of that name."""
+        ...
 
-    async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None: ...
+    async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None:
+        """Record a file just uploaded."""
+        ...
 
-    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]: ...
+    async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None:
+        """Drop files that are gone from Vapi from the ledger."""
+        ...
+
+    async def ledger_tools(self, org_id: UUID) -> Sequence[LedgerTool]:
+        """The query tools kbcore created for the org."""
+        ...
 
     async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
         """Make ``tool_id`` the current tool of that name; earlier ones become stale."""
         ...
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None: ...
-
-
-class Transaction(Protocol):
-    @property
-    def documents(self) -> Documents: ...
-
-    @property
-    def changes(self) -> Changes: ...
-
-    @property
-    def batches(self) -> DocumentBatches: ...
-
-    @property
-    def search(self) -> DocumentSearch: ...
-
-    @property
-    def agents(self) -> Agents: ...
-
-    @property
-    def integrations(self) -> Integrations: ...
-
-
-class Store(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
-        """A unit of work: commit on normal exit, roll back on an exception."""
-        ...
-
-    def autocommit(self) -> AbstractAsyncContextManager[Transaction]:
-        """Statements that each commit on their own, for a use case that is one statement.
-
-        A write made of one statement is atomic by itself; running it without
-        BEGIN and COMMIT saves two round trips. If the connection is lost, the
-        statement may or may not have been saved.
-        """
-        ...
-
-    def read(self) -> AbstractAsyncContextManager[Transaction]:
-        """Reads that need no transaction, for one-statement reads where every round trip counts.
-
-        Each read sees what was committed when it ran, as each statement of a READ
-        COMMITTED transaction does; nothing is locked. Nothing may be written
-        through it (MemoryStore discards such writes; PostgreSQL would commit each
-        at once), and it holds no cursor.
-        """
+    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
+        """Drop a tool that is gone from Vapi from the ledger."""
         ...
 
 
-class SyncTransaction(Transaction, Protocol):
-    """A transaction that also reaches the sync state: what a SyncCoordinator needs."""
-
-    @property
-    def sync_documents(self) -> SyncDocuments: ...
-
-    @property
-    def sync_runs(self) -> SyncRuns: ...
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-
-class SyncStore(Store, Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[SyncTransaction]:
-        """A unit of work, as ``Store.transaction``, with the sync repositories too."""
-        ...
-
-    def autocommit(self) -> AbstractAsyncContextManager[SyncTransaction]:
-        """One-statement writes without a transaction, as ``Store.autocommit``."""
-        ...
-
-    def read(self) -> AbstractAsyncContextManager[SyncTransaction]:
-        """Reads without a transaction, as ``Store.read``."""
-        ...
+class Store(Documents, SyncState, Protocol):
+    """Documents and sync state in one store, as ``PostgresStore`` and ``MemoryStore`` are."""

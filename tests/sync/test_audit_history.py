@@ -23,8 +23,8 @@ from kbcore import (
     SyncPolicy,
     SyncResult,
 )
-from kbcore._ports import SyncStore
-from kbcore.sync._claims import IN_PROGRESS_MESSAGE
+from kbcore._domain import IN_PROGRESS_MESSAGE
+from kbcore._ports import Store
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 from tests.test_runbook_queries import (
@@ -81,7 +81,7 @@ async def history(
     coordinator: SyncCoordinator,
     policy: SyncPolicy,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     host_tables: HostTables,
     org: UUID,
     pass_time: PassTime,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kbcore import KnowledgeBase, RateLimited, SyncCoordinator, SyncFailed, SyncPolicy
 from kbcore._domain import DEFAULT_CATEGORIES, Document
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables, host_tables_for
@@ -260,7 +260,7 @@ class Scenario:
 
 @given(script=scripts)
 async def test_a_fault_free_sync_after_any_fault_schedule_leaves_vapi_exact(
-    store: SyncStore,
+    store: Store,
     host_tables: HostTables,
     pass_time: PassTime,
     script: list[Step],

@@ -23,9 +23,8 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from kbcore import KnowledgeBase, SyncCoordinator, SyncInProgress
-from kbcore._domain import LEASE_EXPIRED_MESSAGE
-from kbcore._ports import SyncStore
-from kbcore.sync._claims import IN_PROGRESS_MESSAGE
+from kbcore._domain import IN_PROGRESS_MESSAGE, LEASE_EXPIRED_MESSAGE
+from kbcore._ports import Store
 from kbcore.testing import FakeVapi, serve_fake_vapi
 
 from .conftest import PassTime
@@ -102,7 +101,7 @@ async def _reap(process: anyio.abc.Process) -> None:
 async def test_attempts_from_four_processes_at_once_run_exactly_one_sync(
     kb: KnowledgeBase,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     org: UUID,
     pg_dsn: str,
     tmp_path: Path,
@@ -168,7 +167,7 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     org: UUID,
     pg_dsn: str,
     pg_pool: asyncpg.Pool,

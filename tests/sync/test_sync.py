@@ -21,7 +21,9 @@ from kbcore import (
     ValidationError,
 )
 from kbcore._domain import LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
+from kbcore.memory import MemoryStore
+from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 
@@ -32,10 +34,10 @@ PassTime = Callable[[timedelta], Awaitable[None]]
 WINDOW = timedelta(minutes=5, seconds=1)
 
 
-async def runs(store: SyncStore, org_id: UUID) -> list[SyncRun]:
+async def runs(store: Store, org_id: UUID) -> list[SyncRun]:
     """The org's audit log, oldest first."""
-    async with store.transaction() as tx:
-        return list(reversed(await tx.sync_runs.recent(org_id, 500)))
+    assert isinstance(store, MemoryStore | PostgresStore)
+    return list(reversed(await store.recent_runs(org_id, 500)))
 
 
 def tool_file_ids(fake: FakeVapi, tool_id: str) -> set[str]:
@@ -64,7 +66,7 @@ async def test_first_sync_uploads_everything_and_attaches_one_tool(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     org: UUID,
 ) -> None:
     """The first sync uploads each document, creates one tool and attaches it everywhere."""
@@ -99,7 +101,7 @@ async def test_first_sync_uploads_everything_and_attaches_one_tool(
 
 
 async def test_an_immediate_second_sync_is_rate_limited_and_logged(
-    kb: KnowledgeBase, coordinator: SyncCoordinator, store: SyncStore, org: UUID
+    kb: KnowledgeBase, coordinator: SyncCoordinator, store: Store, org: UUID
 ) -> None:
     """A second sync right away waits about the whole window, and the refusal is audited."""
     await seed(kb, org)
@@ -212,7 +214,7 @@ async def test_early_failures_name_what_to_fix_and_do_not_use_the_window(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     host_tables: HostTables,
     monkeypatch: pytest.MonkeyPatch,
     arrange: str,
@@ -261,7 +263,7 @@ async def test_a_failed_sync_keeps_its_uploads_for_the_next_attempt(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     org: UUID,
 ) -> None:
     """When an assistant cannot be updated, the retry reuses the uploads and finishes the job."""
@@ -360,7 +362,7 @@ async def test_concurrent_syncs_of_one_org_run_one_at_a_time(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     org: UUID,
 ) -> None:
     """Of ten simultaneous attempts exactly one runs; every attempt is in the audit log."""
@@ -391,16 +393,15 @@ async def test_concurrent_syncs_of_one_org_run_one_at_a_time(
 async def test_a_crashed_sync_blocks_only_until_its_lease_lapses(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
-    store: SyncStore,
+    store: Store,
     org: UUID,
     pass_time: PassTime,
 ) -> None:
     """A claim nobody finishes refuses others until the lease runs out, then is taken over."""
     await seed(kb, org)
-    async with store.transaction() as tx:
-        crashed = await tx.sync_runs.claim(
-            org, min_interval=timedelta(minutes=5), lease=timedelta(minutes=2), actor=None
-        )
+    crashed = await store.claim(
+        org, min_interval=timedelta(minutes=5), lease=timedelta(minutes=2), actor=None
+    )
     assert isinstance(crashed, Claimed)
     with pytest.raises(SyncInProgress):
         await coordinator.sync(org)
@@ -428,7 +429,7 @@ async def test_a_crashed_sync_blocks_only_until_its_lease_lapses(
     ],
 )
 async def test_bad_arguments_are_rejected_before_anything_is_logged(
-    coordinator: SyncCoordinator, store: SyncStore, org: UUID, arguments: dict[str, Any], field: str
+    coordinator: SyncCoordinator, store: Store, org: UUID, arguments: dict[str, Any], field: str
 ) -> None:
     """Invalid sync arguments raise ValidationError and leave no audit row."""
     call: dict[str, Any] = {"org_id": org, **arguments}

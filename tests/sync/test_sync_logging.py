@@ -16,7 +16,7 @@ import structlog
 from structlog.contextvars import bind_contextvars, merge_contextvars
 
 from kbcore import KnowledgeBase, RateLimited, SyncCoordinator, SyncFailed, SyncPolicy
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
 
@@ -69,7 +69,7 @@ async def test_sync_events_name_their_org_and_run(
     kb: KnowledgeBase,
     coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: SyncStore,
+    store: Store,
     host_tables: HostTables,
     org: UUID,
     pass_time: PassTime,
@@ -136,7 +136,7 @@ async def test_each_task_s_request_id_reaches_the_events_of_its_own_sync(
 
 async def test_no_api_key_reaches_a_log_line_an_error_or_a_provider_message(
     kb: KnowledgeBase,
-    store: SyncStore,
+    store: Store,
     host_tables: HostTables,
     host_log: io.StringIO,
     caplog: pytest.LogCaptureFixture,

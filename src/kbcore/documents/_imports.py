@@ -1,4 +1,4 @@
-"""Bulk import and streaming export of an org's documents.
+"""Importing many documents into an org at once.
 
 An import validates every item before it writes any, then plans each batch
 against the org's active documents of the same filenames (read under a row lock,
@@ -10,7 +10,7 @@ twice meets the first occurrence as an existing document.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
@@ -28,10 +28,10 @@ from kbcore._domain import (
     NewDocument,
     Revision,
 )
-from kbcore._ports import Store, Transaction
-from kbcore.documents import _rules as rules
+from kbcore._ports import Documents, DocumentWrites
 from kbcore.documents._edits import Edit
 from kbcore.documents._rules import Rules
+from kbcore.documents._rules import metadata as metadata_rule
 from kbcore.errors import ValidationError
 
 #: What an import does with an item whose filename an active document already has.
@@ -59,75 +59,49 @@ class _Item:
     metadata: Mapping[str, Any] | None = attrs.field(repr=False)
 
 
-async def import_documents(
-    store: Store,
-    validation: Rules,
-    org_id: UUID | str,
-    drafts: Iterable[DraftLike] | AsyncIterable[DraftLike],
-    *,
-    actor: str | None,
-    on_conflict: OnConflict,
-    all_or_nothing: bool,
-    batch_size: int,
-) -> ImportReport:
-    """Validate every item, then write them in batches; see ``KnowledgeBase.import_documents``."""
-    org = rules.uuid(org_id, "org_id")
-    mode = _mode(on_conflict)
-    atomic = _flag(all_or_nothing, "all_or_nothing")
-    size = _batch_size(batch_size)
-    planner = _Planner(mode=mode, changed_by=rules.actor(actor))
-    items, problems = _validate_all(validation, org, await _collect(drafts))
-    if atomic and problems:
-        return ImportReport(errors=tuple(problems))
-    if atomic:
-        async with store.transaction() as tx:
-            plan = await planner.plan(tx, org, items)
-            if plan.problems:
-                return ImportReport(errors=tuple(sorted(problems + plan.problems, key=_index)))
-            await plan.write(tx, org, size)
-        return plan.report(problems)
-    total = _Plan()
-    for start in range(0, len(items), size):
-        async with store.transaction() as tx:
-            plan = await planner.plan(tx, org, items[start : start + size])
-            await plan.write(tx, org, size)
-        total = total.merge(plan)
-    return total.report(problems)
+@attrs.frozen(kw_only=True)
+class Importer:
+    """One import into an org, its options checked; see ``KnowledgeBase.import_documents``."""
+
+    store: Documents
+    rules: Rules
+    on_conflict: OnConflict
+    all_or_nothing: bool
+    batch_size: int
+    changed_by: str | None
+
+    async def run(
+        self, org: UUID, drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]
+    ) -> ImportReport:
+        """Validate every item, then write them: in one unit of work, or one per batch."""
+        items, problems = _validate_all(self.rules, org, await _collect(drafts))
+        planner = _Planner(mode=self.on_conflict, changed_by=self.changed_by)
+        size = self.batch_size
+        if self.all_or_nothing and problems:
+            return ImportReport(errors=tuple(problems))
+        if self.all_or_nothing:
+            async with self.store.writing() as writes:
+                plan = await planner.plan(writes, org, items)
+                if plan.problems:
+                    return ImportReport(errors=tuple(sorted(problems + plan.problems, key=_index)))
+                await plan.write(writes, org, size)
+            return plan.report(problems)
+        total = _Plan()
+        for start in range(0, len(items), size):
+            async with self.store.writing() as writes:
+                plan = await planner.plan(writes, org, items[start : start + size])
+                await plan.write(writes, org, size)
+            total = total.merge(plan)
+        return total.report(problems)
 
 
-def export(
-    store: Store, org_id: UUID | str, *, include_inactive: bool
-) -> AsyncGenerator[Document, None]:
-    """The org's documents, oldest first, streamed from one snapshot.
-
-    The arguments are checked now, not at the first iteration.
-    """
-    org = rules.uuid(org_id, "org_id")
-    wanted = rules.active(include_inactive)
-    return _stream(store, org, wanted)
-
-
-async def _stream(
-    store: Store, org: UUID, include_inactive: bool
-) -> AsyncGenerator[Document, None]:
-    async with store.transaction() as tx:
-        async for document in tx.batches.stream(org, include_inactive=include_inactive):
-            yield document
-
-
-def _mode(value: object) -> OnConflict:
+def on_conflict(value: object) -> OnConflict:
     if value == "error" or value == "skip" or value == "update":  # noqa: PLR1714 (narrows)
         return value
     raise ValidationError("on_conflict", "must be one of: error, skip, update")
 
 
-def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(field, f"must be true or false, not {type(value).__name__}")
-    return value
-
-
-def _batch_size(value: object) -> int:
+def batch_size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("batch_size", f"must be an integer, not {type(value).__name__}")
     if not 1 <= value <= MAX_BATCH_SIZE:
@@ -149,19 +123,19 @@ async def _collect(drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]) -> li
 
 
 def _validate_all(
-    validation: Rules, org: UUID, raw: Sequence[object]
+    rules: Rules, org: UUID, raw: Sequence[object]
 ) -> tuple[list[_Item], list[ImportProblem]]:
     items: list[_Item] = []
     problems: list[ImportProblem] = []
     for index, draft in enumerate(raw):
         try:
-            items.append(_validate(validation, org, index, draft))
+            items.append(_validate(rules, org, index, draft))
         except ValidationError as error:
             problems.append(ImportProblem(index=index, field=error.field, message=error.message))
     return items, problems
 
 
-def _validate(validation: Rules, org: UUID, index: int, draft: object) -> _Item:
+def _validate(rules: Rules, org: UUID, index: int, draft: object) -> _Item:
     fields = _fields(draft)
     if "filename" not in fields:
         raise ValidationError("filename", "Filename is required")
@@ -171,10 +145,10 @@ def _validate(validation: Rules, org: UUID, index: int, draft: object) -> _Item:
     metadata = fields.get("metadata")
     document = NewDocument(
         org_id=org,
-        filename=validation.filename(fields["filename"]),
-        content=validation.content(fields["content"]),
-        category=validation.category(category),
-        metadata=rules.metadata(metadata),
+        filename=rules.filename(fields["filename"]),
+        content=rules.content(fields["content"]),
+        category=rules.category(category),
+        metadata=metadata_rule(metadata),
     )
     return _Item(
         index=index,
@@ -217,17 +191,17 @@ class _Plan:
     updated: int = 0
     skipped: int = 0
 
-    async def write(self, tx: Transaction, org: UUID, size: int) -> None:
+    async def write(self, writes: DocumentWrites, org: UUID, size: int) -> None:
         # Creations first: a revision may concern a document created by this plan.
         for start in range(0, len(self.creations), size):
-            await tx.batches.insert_many(org, self.creations[start : start + size])
+            await writes.insert_many(org, self.creations[start : start + size])
         revisions = [
             Revision(document_id=t.id, state=t.state, metadata=t.metadata, changes=t.changes)
             for t in self.targets
             if t.edited
         ]
         for start in range(0, len(revisions), size):
-            await tx.batches.update_many(org, revisions[start : start + size])
+            await writes.update_many(org, revisions[start : start + size])
 
     def merge(self, other: _Plan) -> _Plan:
         return _Plan(
@@ -249,10 +223,10 @@ class _Planner:
     mode: OnConflict
     changed_by: str | None
 
-    async def plan(self, tx: Transaction, org: UUID, items: Sequence[_Item]) -> _Plan:
+    async def plan(self, writes: DocumentWrites, org: UUID, items: Sequence[_Item]) -> _Plan:
         names = sorted({item.document.filename for item in items})
         stored: dict[str, list[Document]] = {}
-        for document in await tx.batches.active_named(org, names):
+        for document in await writes.lock_named(org, names):
             stored.setdefault(document.filename, []).append(document)
         plan = _Plan()
         targets: dict[str, _Target] = {}

@@ -26,15 +26,16 @@ from kbcore._domain import (
     ImportReport,
     NewDocument,
     Page,
+    PageRequest,
     SearchHit,
 )
-from kbcore._ports import Store, Transaction
-from kbcore.documents import _imports as bulk
+from kbcore._ports import Documents, DocumentWrites
+from kbcore.documents import _imports as imports
 from kbcore.documents import _rules as rules
-from kbcore.documents import _search as text_search
 from kbcore.documents._edits import Edit
-from kbcore.documents._paging import PageRequest, decode_cursor
+from kbcore.documents._paging import decode_cursor, page_of, page_request
 from kbcore.documents._rules import Rules
+from kbcore.documents._search import hit_limit, query_text
 from kbcore.errors import NotFound, ValidationError, VersionConflict
 
 log = structlog.get_logger("kbcore")
@@ -42,13 +43,13 @@ log = structlog.get_logger("kbcore")
 
 @attrs.define
 class KnowledgeBase:
-    """An org-scoped knowledge base over any ``Store``.
+    """An org-scoped knowledge base over any store of ``Documents``.
 
     Every method takes the org first; no call reads or writes another org's rows.
     Inputs are validated before a transaction starts, so a rejected call writes nothing.
     """
 
-    _store: Store
+    _store: Documents
     _rules: Rules = attrs.field(factory=Rules, kw_only=True)
 
     async def create(
@@ -75,9 +76,7 @@ class KnowledgeBase:
             version_to=1,
             new_content=draft.content,
         )
-        # One statement writes the document and its changelog row, atomically on its own.
-        async with self._store.autocommit() as tx:
-            document = await tx.documents.insert(draft, change)
+        document = await self._store.create(draft, change)
         # Debug, not info: the changelog already records every write, and a host at INFO
         # would otherwise get a line per document (ten thousand for one import).
         log.debug(
@@ -90,8 +89,7 @@ class KnowledgeBase:
 
     async def get(self, org_id: UUID | str, document_id: UUID | str) -> Document:
         org, doc_id = _ids(org_id, document_id)
-        async with self._store.read() as tx:
-            return await _require(tx, org, doc_id)
+        return _found(await self._store.get(org, doc_id), doc_id)
 
     async def list(
         self,
@@ -104,8 +102,7 @@ class KnowledgeBase:
     ) -> Page[Document]:
         """One page of documents, newest first. Pass ``page.next_cursor`` back for the next."""
         request = self._page_request(org_id, category, include_inactive, limit, cursor)
-        async with self._store.read() as tx:
-            return await request.page(tx.documents.page)
+        return page_of(await self._store.page(request), request)
 
     async def list_summaries(
         self,
@@ -118,8 +115,7 @@ class KnowledgeBase:
     ) -> Page[DocumentSummary]:
         """As ``list``, without the content: for large orgs. The cursors are the same."""
         request = self._page_request(org_id, category, include_inactive, limit, cursor)
-        async with self._store.read() as tx:
-            return await request.page(tx.search.summaries)
+        return page_of(await self._store.summaries(request), request)
 
     async def search(
         self,
@@ -136,9 +132,11 @@ class KnowledgeBase:
         offers alternatives and ``-word`` excludes. Words match whole and
         case-insensitively, without stemming.
         """
-        return await text_search.search(
-            self._store, self._rules, org_id, query, category=category, limit=limit
-        )
+        org = rules.uuid(org_id, "org_id")
+        text = query_text(query)
+        wanted = None if category is None else self._rules.category(category)
+        size = hit_limit(limit)
+        return list(await self._store.search(org, text, category=wanted, limit=size))
 
     def _page_request(
         self,
@@ -148,8 +146,8 @@ class KnowledgeBase:
         limit: int,
         cursor: str | None,
     ) -> PageRequest:
-        return PageRequest(
-            org=rules.uuid(org_id, "org_id"),
+        return page_request(
+            rules.uuid(org_id, "org_id"),
             category=None if category is None else self._rules.category(category),
             include_inactive=rules.active(include_inactive),
             size=rules.page_size(limit),
@@ -186,14 +184,14 @@ class KnowledgeBase:
             if expected_version is None
             else rules.version(expected_version, "expected_version")
         )
-        async with self._store.transaction() as tx:
-            current = await _require(tx, org, doc_id, for_update=True)
+        async with self._store.writing() as writes:
+            current = await _locked(writes, org, doc_id)
             if expected is not None and current.version != expected:
                 raise VersionConflict(expected=expected, actual=current.version)
             state, changes = edit.apply_to(DocumentState.of(current))
             if not changes:
                 return current
-            document = await tx.documents.update(org, doc_id, state, changes)
+            document = await writes.update(org, doc_id, state, changes)
         _log_changes(document, changes)
         return document
 
@@ -206,9 +204,8 @@ class KnowledgeBase:
     async def history(self, org_id: UUID | str, document_id: UUID | str) -> builtins.list[Change]:
         """The document's changelog, oldest first."""
         org, doc_id = _ids(org_id, document_id)
-        async with self._store.transaction() as tx:
-            await _require(tx, org, doc_id)
-            return list(await tx.changes.for_document(org, doc_id))
+        _found(await self._store.get(org, doc_id), doc_id)
+        return list(await self._store.history(org, doc_id))
 
     async def restore(
         self,
@@ -222,13 +219,13 @@ class KnowledgeBase:
         org, doc_id = _ids(org_id, document_id)
         wanted = rules.version(version)
         changed_by = rules.actor(actor)
-        async with self._store.transaction() as tx:
-            current = await _require(tx, org, doc_id, for_update=True)
+        async with self._store.writing() as writes:
+            current = await _locked(writes, org, doc_id)
             if wanted >= current.version:
                 raise ValidationError(
                     "version", f"Version {wanted} is not earlier than the current {current.version}"
                 )
-            content = _content_at(await tx.changes.for_document(org, doc_id), wanted)
+            content = _content_at(await writes.history(org, doc_id), wanted)
             if content is None:
                 raise NotFound(f"Version {wanted} of document {doc_id} is not in its history")
             if content == current.content:
@@ -245,19 +242,19 @@ class KnowledgeBase:
             state = attrs.evolve(
                 DocumentState.of(current), content=content, version=current.version + 1
             )
-            document = await tx.documents.update(org, doc_id, state, [change])
+            document = await writes.update(org, doc_id, state, [change])
         _log_changes(document, [change])
         return document
 
     async def import_documents(
         self,
         org_id: UUID | str,
-        drafts: Iterable[bulk.DraftLike] | AsyncIterable[bulk.DraftLike],
+        drafts: Iterable[imports.DraftLike] | AsyncIterable[imports.DraftLike],
         *,
         actor: str | None = None,
-        on_conflict: bulk.OnConflict = "error",
+        on_conflict: imports.OnConflict = "error",
         all_or_nothing: bool = True,
-        batch_size: int = bulk.DEFAULT_BATCH_SIZE,
+        batch_size: int = imports.DEFAULT_BATCH_SIZE,
     ) -> ImportReport:
         """Import many documents; the report says what became of each item.
 
@@ -270,16 +267,16 @@ class KnowledgeBase:
         is written, and the whole import is one transaction; otherwise the valid
         items are written in batches of ``batch_size``, one transaction per batch.
         """
-        report = await bulk.import_documents(
-            self._store,
-            self._rules,
-            org_id,
-            drafts,
-            actor=actor,
-            on_conflict=on_conflict,
-            all_or_nothing=all_or_nothing,
-            batch_size=batch_size,
+        org = rules.uuid(org_id, "org_id")
+        importer = imports.Importer(
+            store=self._store,
+            rules=self._rules,
+            on_conflict=imports.on_conflict(on_conflict),
+            all_or_nothing=rules.flag(all_or_nothing, "all_or_nothing"),
+            batch_size=imports.batch_size(batch_size),
+            changed_by=rules.actor(actor),
         )
+        report = await importer.run(org, drafts)
         log.info(
             "kbcore.documents.imported",
             org_id=str(org_id),
@@ -298,20 +295,23 @@ class KnowledgeBase:
         The stream holds a database connection until it is exhausted or closed; when
         stopping early, close it (``contextlib.aclosing``).
         """
-        return bulk.export(self._store, org_id, include_inactive=include_inactive)
+        org = rules.uuid(org_id, "org_id")
+        wanted = rules.active(include_inactive)
+        return self._store.export(org, include_inactive=wanted)
 
 
 def _ids(org_id: UUID | str, document_id: UUID | str) -> tuple[UUID, UUID]:
     return rules.uuid(org_id, "org_id"), rules.uuid(document_id, "document_id")
 
 
-async def _require(
-    tx: Transaction, org_id: UUID, document_id: UUID, *, for_update: bool = False
-) -> Document:
-    document = await tx.documents.get(org_id, document_id, for_update=for_update)
+def _found(document: Document | None, document_id: UUID) -> Document:
     if document is None:
         raise NotFound(f"Document {document_id} not found")
     return document
+
+
+async def _locked(writes: DocumentWrites, org_id: UUID, document_id: UUID) -> Document:
+    return _found(await writes.lock(org_id, document_id), document_id)
 
 
 def _content_at(history: Sequence[Change], version: int) -> str | None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-import attrs
-
-from kbcore._domain import Page, PageKey
+from kbcore._domain import Page, PageKey, PageRequest
 from kbcore.errors import ValidationError
 
 
@@ -27,45 +25,27 @@ class _Keyed(Protocol):
 
 
 K = TypeVar("K", bound=_Keyed)
-K_co = TypeVar("K_co", bound=_Keyed, covariant=True)
 
 
-class _Rows(Protocol[K_co]):
-    """A store's listing read: ``Documents.page`` or ``DocumentSearch.summaries``."""
+def page_request(
+    org_id: UUID, *, category: str | None, include_inactive: bool, size: int, after: PageKey | None
+) -> PageRequest:
+    """What to read for a page of ``size`` items: one row more, to tell whether more follow."""
+    return PageRequest(
+        org_id=org_id,
+        category=category,
+        include_inactive=include_inactive,
+        limit=size + 1,
+        after=after,
+    )
 
-    def __call__(
-        self,
-        org_id: UUID,
-        *,
-        category: str | None,
-        include_inactive: bool,
-        limit: int,
-        after: PageKey | None,
-    ) -> Awaitable[Sequence[K_co]]: ...
 
-
-@attrs.frozen
-class PageRequest:
-    """A validated listing request."""
-
-    org: UUID
-    category: str | None
-    include_inactive: bool
-    size: int
-    after: PageKey | None
-
-    async def page(self, rows_of: _Rows[K]) -> Page[K]:
-        """Read one more row than the page holds: its presence says a next page exists."""
-        rows = await rows_of(
-            self.org,
-            category=self.category,
-            include_inactive=self.include_inactive,
-            limit=self.size + 1,
-            after=self.after,
-        )
-        items = list(rows[: self.size])
-        next_cursor = encode_cursor(items[-1]) if len(rows) > self.size else None
-        return Page(items=items, next_cursor=next_cursor)
+def page_of(rows: Sequence[K], request: PageRequest) -> Page[K]:
+    """The page that ``page_request`` asked for, with a cursor when a next page exists."""
+    size = request.limit - 1
+    items = list(rows[:size])
+    next_cursor = encode_cursor(items[-1]) if len(rows) > size else None
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def encode_cursor(item: _Keyed) -> str:

@@ -117,8 +117,12 @@ def actor(value: object) -> str | None:
 
 
 def active(value: object) -> bool:
+    return flag(value, "active")
+
+
+def flag(value: object, field: str) -> bool:
     if not isinstance(value, bool):
-        raise ValidationError("active", f"must be true or false, not {type(value).__name__}")
+        raise ValidationError(field, f"must be true or false, not {type(value).__name__}")
     return value
 
 

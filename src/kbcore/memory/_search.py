@@ -11,16 +11,12 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
 
-from kbcore._domain import Document, DocumentSummary, PageKey, SearchHit
-from kbcore.documents._search import HIGHLIGHT
-
-if TYPE_CHECKING:
-    from kbcore.memory._store import _MemoryDocuments, _Tables
+from kbcore._domain import HIGHLIGHT, Document, SearchHit
+from kbcore.memory._tables import Tables
 
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
@@ -143,62 +139,29 @@ def snippet(query: Query, content: str) -> str:
     return "".join(parts)
 
 
-@attrs.define
-class MemorySearch:
-    _tables: _Tables
-    _documents: _MemoryDocuments
-
-    async def search(
-        self, org_id: UUID, query: str, *, category: str | None, limit: int
-    ) -> Sequence[SearchHit]:
-        parsed = parse(query)
-        hits: list[tuple[float, Document]] = []
-        for document in self._tables.documents.values():
-            if document.org_id != org_id or not document.active:
-                continue
-            if category is not None and document.category != category:
-                continue
-            found = vector(document.filename, document.content)
-            at = {word: {p for p, _ in positions} for word, positions in found.items()}
-            if parsed and _holds(parsed, at):
-                hits.append((rank(parsed, found), document))
-        hits.sort(key=lambda hit: (hit[0], hit[1].created_at, hit[1].id), reverse=True)
-        return [
-            SearchHit(
-                document_id=document.id,
-                filename=document.filename,
-                category=document.category,
-                rank=score,
-                snippet=snippet(parsed, document.content),
-            )
-            for score, document in hits[:limit]
-        ]
-
-    async def summaries(
-        self,
-        org_id: UUID,
-        *,
-        category: str | None,
-        include_inactive: bool,
-        limit: int,
-        after: PageKey | None,
-    ) -> Sequence[DocumentSummary]:
-        page = await self._documents.page(
-            org_id, category=category, include_inactive=include_inactive, limit=limit, after=after
+def search(
+    tables: Tables, org_id: UUID, query: str, *, category: str | None, limit: int
+) -> list[SearchHit]:
+    """The org's active documents that match ``query``, best first, as PostgreSQL ranks them."""
+    parsed = parse(query)
+    hits: list[tuple[float, Document]] = []
+    for document in tables.documents.values():
+        if document.org_id != org_id or not document.active:
+            continue
+        if category is not None and document.category != category:
+            continue
+        found = vector(document.filename, document.content)
+        at = {word: {p for p, _ in positions} for word, positions in found.items()}
+        if parsed and _holds(parsed, at):
+            hits.append((rank(parsed, found), document))
+    hits.sort(key=lambda hit: (hit[0], hit[1].created_at, hit[1].id), reverse=True)
+    return [
+        SearchHit(
+            document_id=document.id,
+            filename=document.filename,
+            category=document.category,
+            rank=score,
+            snippet=snippet(parsed, document.content),
         )
-        return [summary(document) for document in page]
-
-
-def summary(document: Document) -> DocumentSummary:
-    return DocumentSummary(
-        id=document.id,
-        org_id=document.org_id,
-        filename=document.filename,
-        category=document.category,
-        version=document.version,
-        active=document.active,
-        size_bytes=len(document.content.encode("utf-8")),
-        metadata=document.metadata,
-        created_at=document.created_at,
-        updated_at=document.updated_at,
-    )
+        for score, document in hits[:limit]
+    ]

@@ -1,59 +1,140 @@
-"""MemoryStore's bulk repository: imports and exports, as PostgresStore does them."""
+"""Every write of a document in memory: the one place that writes the documents table.
+
+Each write, one document or many, ends in ``_put``, which stores the document's new
+row and its changelog rows at one instant, as one statement of postgres/_writes.py
+does; whatever must be written with a document belongs there.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 from uuid import UUID
 
 import attrs
 
-from kbcore._domain import Creation, Document, Revision
+from kbcore._domain import (
+    Change,
+    ChangeDraft,
+    Creation,
+    Document,
+    DocumentState,
+    NewDocument,
+    Revision,
+)
+from kbcore.errors import NotFound
+from kbcore.memory._reads import document, history, named
+from kbcore.memory._tables import Clock, Tables
 
-if TYPE_CHECKING:
-    from kbcore.memory._store import _Clock, _MemoryDocuments, _Tables
 
+@attrs.frozen
+class MemoryWrites:
+    """The document writes of a unit of work, on its own copy of the tables."""
 
-def oldest_first(document: Document) -> tuple[datetime, UUID]:
-    return (document.created_at, document.id)
+    _tables: Tables
+    _clock: Clock
 
+    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
+        return self._add(uuid.uuid4(), draft, change, self._clock.now())
 
-@attrs.define
-class MemoryBatches:
-    _tables: _Tables
-    _clock: _Clock
-    _documents: _MemoryDocuments
+    async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
+        # Units of work run one at a time: reading is locking.
+        return document(self._tables, org_id, document_id)
 
-    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        wanted = set(filenames)
-        return sorted(
-            (
-                document
-                for document in self._tables.documents.values()
-                if document.org_id == org_id and document.active and document.filename in wanted
-            ),
-            key=oldest_first,
-        )
+    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
+        return named(self._tables, org_id, filenames)
+
+    async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
+        return history(self._tables, org_id, document_id)
+
+    async def update(
+        self,
+        org_id: UUID,
+        document_id: UUID,
+        state: DocumentState,
+        changes: Sequence[ChangeDraft],
+    ) -> Document:
+        return self._revise(org_id, document_id, state, changes, now=self._clock.now())
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         # One instant for the whole batch, as a transaction's now() in PostgreSQL.
         now = self._clock.now()
         for creation in creations:
-            self._documents.add(creation.id, creation.document, creation.change, now)
+            self._add(creation.id, creation.document, creation.change, now)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
+        now = self._clock.now()
         for revision in revisions:
-            document = await self._documents.update(
-                org_id, revision.document_id, revision.state, revision.changes
+            self._revise(
+                org_id,
+                revision.document_id,
+                revision.state,
+                revision.changes,
+                metadata=revision.metadata,
+                now=now,
             )
-            self._tables.documents[document.id] = attrs.evolve(document, metadata=revision.metadata)
 
-    async def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
-        found = [
-            document
-            for document in self._tables.documents.values()
-            if document.org_id == org_id and (include_inactive or document.active)
-        ]
-        for document in sorted(found, key=oldest_first):
-            yield document
+    def _add(
+        self, document_id: UUID, draft: NewDocument, change: ChangeDraft, now: datetime
+    ) -> Document:
+        created = Document(
+            id=document_id,
+            org_id=draft.org_id,
+            filename=draft.filename,
+            content=draft.content,
+            category=draft.category,
+            version=1,
+            active=True,
+            metadata=draft.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+        return self._put(created, [change], now)
+
+    def _revise(
+        self,
+        org_id: UUID,
+        document_id: UUID,
+        state: DocumentState,
+        changes: Sequence[ChangeDraft],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        now: datetime,
+    ) -> Document:
+        current = document(self._tables, org_id, document_id)
+        if current is None:
+            raise NotFound(f"Document {document_id} not found")
+        revised = attrs.evolve(
+            current,
+            filename=state.filename,
+            content=state.content,
+            category=state.category,
+            version=state.version,
+            active=state.active,
+            metadata=current.metadata if metadata is None else metadata,
+            updated_at=now,
+        )
+        return self._put(revised, changes, now)
+
+    def _put(self, written: Document, changes: Sequence[ChangeDraft], now: datetime) -> Document:
+        """Store a document's new row and its changelog rows, all at ``now``."""
+        self._tables.documents[written.id] = written
+        self._tables.changes.extend(
+            Change(
+                id=uuid.uuid4(),
+                document_id=written.id,
+                org_id=written.org_id,
+                change_type=draft.change_type,
+                version_from=draft.version_from,
+                version_to=draft.version_to,
+                changed_by=draft.changed_by,
+                summary=draft.summary,
+                previous_content=draft.previous_content,
+                new_content=draft.new_content,
+                created_at=now,
+            )
+            for draft in changes
+        )
+        return written

@@ -1,18 +1,28 @@
-"""Documents and their changelog, each write in one statement."""
+"""The document reads on PostgreSQL: each one statement, outside any transaction.
+
+Each sees what was committed when it ran, as every statement of a READ COMMITTED
+transaction does, and locks nothing; without BEGIN and COMMIT it takes two round
+trips fewer. Only ``export`` opens a transaction: its cursor reads one snapshot.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import attrs
 
-from kbcore._domain import Change, ChangeDraft, Document, DocumentState, NewDocument, PageKey
-from kbcore.errors import NotFound
-from kbcore.postgres._connection import Db
+from kbcore._domain import (
+    Change,
+    Document,
+    DocumentSummary,
+    PageRequest,
+    SearchHit,
+)
+from kbcore.postgres._connection import Db, Transaction, unavailable_on_failure
+from kbcore.postgres._search import SEARCH_QUERY, hit_from_row
 
 # The f-strings below splice in these constant column lists only; every value is a
 # $n parameter (hence the S608 waivers).
@@ -24,52 +34,15 @@ DOCUMENT_COLUMNS = """
     metadata::text AS metadata, created_at, updated_at
 """
 
-_CHANGE_COLUMNS = """
-    knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
-    change_summary, previous_content, new_content
+# octet_length reads the stored size of a TOASTed value without fetching the value.
+SUMMARY_COLUMNS = """
+    id, org_id, filename, category, version, active, octet_length(content) AS size_bytes,
+    metadata::text AS metadata, created_at, updated_at
 """
 
-INSERT_QUERY = f"""
-WITH d AS (
-    INSERT INTO knowledge_base
-        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
-    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           $12::text
-    FROM d
-)
-SELECT * FROM d
-"""  # noqa: S608
+GET = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND id = $2"  # noqa: S608
 
-# The changes arrive as parallel arrays; WITH ORDINALITY keeps their order in seq.
-_UPDATE = f"""
-WITH d AS (
-    UPDATE knowledge_base
-    SET filename = $3, content = $4, category = $5, version = $6, active = $7
-    WHERE org_id = $1 AND id = $2
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
-    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, ch.version_from, ch.version_to, ch.change_type, ch.changed_by,
-           ch.change_summary, ch.previous_content, ch.new_content
-    FROM d CROSS JOIN unnest(
-        $8::integer[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[],
-        $14::text[]
-    ) WITH ORDINALITY AS ch(
-        version_from, version_to, change_type, changed_by, change_summary, previous_content,
-        new_content, position
-    )
-    ORDER BY ch.position
-)
-SELECT * FROM d
-"""  # noqa: S608
-
-_GET = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND id = $2"  # noqa: S608
-
-_HISTORY = """
+HISTORY = """
 SELECT id, knowledge_base_id, org_id, change_type, version_from, version_to, changed_by,
        change_summary, previous_content, new_content, created_at
 FROM knowledge_base_changelog
@@ -77,37 +50,89 @@ WHERE org_id = $1 AND knowledge_base_id = $2
 ORDER BY created_at, seq
 """
 
+# Each filter is its own statement text, so the planner can use the partial index on active.
+_EXPORT = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 ORDER BY created_at, id"  # noqa: S608
+_EXPORT_ACTIVE = f"""
+SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND active
+ORDER BY created_at, id
+"""  # noqa: S608
+
+#: Rows an export fetches at a time: a few MB at most with 300 kB documents.
+EXPORT_PREFETCH = 50
+
+
+class PostgresReads:
+    """The reads of ``Documents``, for ``PostgresStore``: statements on the pool."""
+
+    __slots__ = ()
+    _pool: asyncpg.Pool
+    #: Runs each statement on a pooled connection of its own.
+    _read: Db
+
+    async def get(self, org_id: UUID, document_id: UUID) -> Document | None:
+        row = await self._read.fetchrow(GET, org_id, document_id)
+        return None if row is None else document_from_row(row)
+
+    async def page(self, request: PageRequest) -> Sequence[Document]:
+        query, args = page_query(request)
+        return [document_from_row(row) for row in await self._read.fetch(query, *args)]
+
+    async def summaries(self, request: PageRequest) -> Sequence[DocumentSummary]:
+        query, args = page_query(request, columns=SUMMARY_COLUMNS)
+        return [summary_from_row(row) for row in await self._read.fetch(query, *args)]
+
+    async def search(
+        self, org_id: UUID, query: str, *, category: str | None, limit: int
+    ) -> Sequence[SearchHit]:
+        rows = await self._read.fetch(SEARCH_QUERY, org_id, query, limit, category)
+        return [hit_from_row(row) for row in rows]
+
+    async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
+        return [
+            change_from_row(row) for row in await self._read.fetch(HISTORY, org_id, document_id)
+        ]
+
+    async def export(
+        self, org_id: UUID, *, include_inactive: bool
+    ) -> AsyncGenerator[Document, None]:
+        # A server-side cursor: rows come a few at a time, all from the statement's snapshot.
+        query = _EXPORT if include_inactive else _EXPORT_ACTIVE
+        async with Transaction(self._pool) as db:
+            with unavailable_on_failure(db.conn, "opening a cursor"):
+                cursor = await db.conn.cursor(query, org_id)
+            while True:
+                with unavailable_on_failure(db.conn, "reading a cursor"):
+                    rows = await cursor.fetch(EXPORT_PREFETCH)
+                if not rows:
+                    return
+                for row in rows:
+                    yield document_from_row(row)
+
 
 def page_query(
-    org_id: UUID,
-    *,
-    category: str | None,
-    include_inactive: bool,
-    limit: int,
-    after: PageKey | None,
-    columns: str = DOCUMENT_COLUMNS,
+    request: PageRequest, *, columns: str = DOCUMENT_COLUMNS
 ) -> tuple[str, list[object]]:
     """The listing query for one combination of filters, and its arguments.
 
     Each combination is its own statement text (values stay parameters) so that the
     planner can match the partial indexes on ``active``.
     """
-    args: list[object] = [org_id]
+    args: list[object] = [request.org_id]
 
     def param(value: object) -> str:
         args.append(value)
         return f"${len(args)}"
 
     where = ["org_id = $1"]
-    if not include_inactive:
+    if not request.include_inactive:
         where.append("active")
-    if category is not None:
-        where.append(f"category = {param(category)}")
-    if after is not None:
+    if request.category is not None:
+        where.append(f"category = {param(request.category)}")
+    if (after := request.after) is not None:
         where.append(f"(created_at, id) < ({param(after.created_at)}, {param(after.id)})")
     query = (
         f"SELECT {columns} FROM knowledge_base WHERE {' AND '.join(where)} "  # noqa: S608
-        f"ORDER BY created_at DESC, id DESC LIMIT {param(limit)}"
+        f"ORDER BY created_at DESC, id DESC LIMIT {param(request.limit)}"
     )
     return query, args
 
@@ -129,6 +154,23 @@ def document_from_row(row: asyncpg.Record) -> Document:
     )
 
 
+def summary_from_row(row: asyncpg.Record) -> DocumentSummary:
+    """A row of ``SUMMARY_COLUMNS``, unpacked by position as ``document_from_row`` does."""
+    id_, org_id, filename, category, version, active, size, metadata, created, updated = row
+    return DocumentSummary(
+        id=id_,
+        org_id=org_id,
+        filename=filename,
+        category=category,
+        version=version,
+        active=active,
+        size_bytes=size,
+        metadata=metadata_from_text(metadata),
+        created_at=created,
+        updated_at=updated,
+    )
+
+
 def metadata_from_text(text: str | None) -> dict[str, Any]:
     """Stored metadata; nearly always "{}", which needs no JSON parser."""
     # A host's legacy rows may hold NULL; kbcore never writes one.
@@ -138,7 +180,7 @@ def metadata_from_text(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _change_from_row(row: asyncpg.Record) -> Change:
+def change_from_row(row: asyncpg.Record) -> Change:
     return Change(
         id=row["id"],
         document_id=row["knowledge_base_id"],
@@ -152,86 +194,3 @@ def _change_from_row(row: asyncpg.Record) -> Change:
         new_content=row["new_content"],
         created_at=row["created_at"],
     )
-
-
-@attrs.frozen
-class PostgresDocuments:
-    _db: Db
-
-    async def insert(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        row = await self._db.fetchrow(
-            INSERT_QUERY,
-            draft.org_id,
-            draft.filename,
-            draft.content,
-            draft.category,
-            json.dumps(dict(draft.metadata)),
-            change.version_from,
-            change.version_to,
-            str(change.change_type),
-            change.changed_by,
-            change.summary,
-            change.previous_content,
-            change.new_content,
-        )
-        assert row is not None  # INSERT ... RETURNING always returns the row
-        return document_from_row(row)
-
-    async def get(
-        self, org_id: UUID, document_id: UUID, *, for_update: bool = False
-    ) -> Document | None:
-        query = f"{_GET} FOR UPDATE" if for_update else _GET
-        row = await self._db.fetchrow(query, org_id, document_id)
-        return None if row is None else document_from_row(row)
-
-    async def update(
-        self,
-        org_id: UUID,
-        document_id: UUID,
-        state: DocumentState,
-        changes: Sequence[ChangeDraft],
-    ) -> Document:
-        row = await self._db.fetchrow(
-            _UPDATE,
-            org_id,
-            document_id,
-            state.filename,
-            state.content,
-            state.category,
-            state.version,
-            state.active,
-            [c.version_from for c in changes],
-            [c.version_to for c in changes],
-            [str(c.change_type) for c in changes],
-            [c.changed_by for c in changes],
-            [c.summary for c in changes],
-            [c.previous_content for c in changes],
-            [c.new_content for c in changes],
-        )
-        if row is None:
-            raise NotFound(f"Document {document_id} not found")
-        return document_from_row(row)
-
-    async def page(
-        self,
-        org_id: UUID,
-        *,
-        category: str | None,
-        include_inactive: bool,
-        limit: int,
-        after: PageKey | None,
-    ) -> Sequence[Document]:
-        query, args = page_query(
-            org_id, category=category, include_inactive=include_inactive, limit=limit, after=after
-        )
-        rows = await self._db.fetch(query, *args)
-        return [document_from_row(row) for row in rows]
-
-
-@attrs.frozen
-class PostgresChanges:
-    _db: Db
-
-    async def for_document(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
-        rows = await self._db.fetch(_HISTORY, org_id, document_id)
-        return [_change_from_row(row) for row in rows]

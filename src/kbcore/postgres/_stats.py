@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import anyio
 import asyncpg
-import attrs
 
-from kbcore.postgres._connection import unavailable_on_failure
-from kbcore.report import (
+from kbcore._domain import (
+    IN_PROGRESS_MESSAGE,
     RATE_LIMITED_PREFIX,
     DayStats,
     DurationStats,
     ErrorCount,
     SyncStats,
 )
-from kbcore.sync._claims import IN_PROGRESS_MESSAGE
+from kbcore.postgres._connection import Db
 
 # One statement, one round trip. Each figure is the runbook query's own expression over
 # the same rows: DATE(created_at) in the session's time zone, AVG and PERCENTILE_CONT
@@ -78,11 +76,12 @@ _ALL_ORGS = _STATS.format(org_filter="")
 _ONE_ORG = _STATS.format(org_filter="AND l.org_id = $5")
 
 
-@attrs.frozen
 class PostgresSyncStats:
-    """``SyncStatsSource`` over ``kb_sync_log`` on an asyncpg pool."""
+    """``SyncStatsSource`` for ``PostgresStore``: one statement over ``kb_sync_log``."""
 
-    _pool: asyncpg.Pool
+    __slots__ = ()
+    #: Runs each statement on a pooled connection of its own.
+    _read: Db
 
     async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
         instant = since if isinstance(since, datetime) else None
@@ -90,15 +89,7 @@ class PostgresSyncStats:
         args: list[object] = [instant, ago, RATE_LIMITED_PREFIX, IN_PROGRESS_MESSAGE]
         if org_id is not None:
             args.append(org_id)
-        with unavailable_on_failure(None, "connecting"):
-            conn = await self._pool.acquire()
-        try:
-            with unavailable_on_failure(conn, "reading the sync log"):
-                row = await conn.fetchrow(_ALL_ORGS if org_id is None else _ONE_ORG, *args)
-        finally:
-            # Shielded: a cancelled caller must still hand the connection back.
-            with anyio.CancelScope(shield=True):
-                await self._pool.release(conn)
+        row = await self._read.fetchrow(_ALL_ORGS if org_id is None else _ONE_ORG, *args)
         assert row is not None  # an aggregate over bounds always returns one row
         return _stats_from_row(row, org_id)
 

@@ -1,142 +1,64 @@
-"""PostgresStore: the storage protocols on an asyncpg pool."""
+"""PostgresStore: documents and sync state on the host's asyncpg pool."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-from uuid import UUID
+from types import TracebackType
 
-import anyio
 import asyncpg
 import attrs
-from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction as PgTransaction
 
-from kbcore._ports import (
-    Agents,
-    Changes,
-    DocumentBatches,
-    Documents,
-    DocumentSearch,
-    Integrations,
-    Ledger,
-    SyncDocuments,
-    SyncRuns,
-    SyncTransaction,
-)
-from kbcore.postgres._connection import Db, is_gone, unavailable_on_failure
-from kbcore.postgres._host import PostgresAgents, PostgresIntegrations
-from kbcore.postgres._reads import PostgresChanges, PostgresDocuments
-from kbcore.postgres._search import PostgresSearch
-from kbcore.postgres._sync import PostgresLedger, PostgresSyncDocuments, PostgresSyncRuns
-from kbcore.postgres._writes import PostgresBatches
-
-if TYPE_CHECKING:
-    from kbcore.report import SyncStats
-
-
-@attrs.frozen
-class _PostgresTransaction:
-    documents: Documents
-    changes: Changes
-    agents: Agents
-    integrations: Integrations
-    sync_documents: SyncDocuments
-    sync_runs: SyncRuns
-    ledger: Ledger
-    batches: DocumentBatches
-    search: DocumentSearch
-
-    @classmethod
-    def on(cls, db: Db) -> _PostgresTransaction:
-        return cls(
-            documents=PostgresDocuments(db),
-            changes=PostgresChanges(db),
-            agents=PostgresAgents(db),
-            integrations=PostgresIntegrations(db),
-            sync_documents=PostgresSyncDocuments(db),
-            sync_runs=PostgresSyncRuns(db),
-            ledger=PostgresLedger(db),
-            batches=PostgresBatches(db),
-            search=PostgresSearch(db),
-        )
-
-
-_MAYBE_SAVED = "the change may or may not have been saved"
+from kbcore._domain import ChangeDraft, Document, NewDocument
+from kbcore.postgres._connection import MAYBE_SAVED, Db, OnPool, Transaction
+from kbcore.postgres._reads import PostgresReads
+from kbcore.postgres._stats import PostgresSyncStats
+from kbcore.postgres._sync import PostgresSyncState
+from kbcore.postgres._writes import PostgresWrites
 
 
 @attrs.define
-class PostgresStore:
-    """A ``Store`` on a pool the host created; run ``migrate(pool)`` once first.
+class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
+    """kbcore's store on a pool the host created; run ``migrate(pool)`` once first.
 
-    Each transaction holds one pooled connection at READ COMMITTED until it ends.
-    A lost connection surfaces as ``StoreUnavailable``; the pool replaces it.
+    An operation that is one statement runs on a pooled connection without BEGIN
+    and COMMIT; a unit of work holds one pooled connection at READ COMMITTED until it
+    ends. A lost connection surfaces as ``StoreUnavailable``; the pool replaces it.
     """
 
     _pool: asyncpg.Pool
+    _read: Db = attrs.field(init=False, repr=False, eq=False)
+    _write: Db = attrs.field(init=False, repr=False, eq=False)
+    #: Every document write goes through a ``PostgresWrites``; a create through this one.
+    _creates: PostgresWrites = attrs.field(init=False, repr=False, eq=False)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SyncTransaction]:
-        async with self._connection() as conn:
-            tx = conn.transaction(isolation="read_committed")
-            with unavailable_on_failure(conn, "starting a transaction"):
-                await tx.start()
-            try:
-                yield _PostgresTransaction.on(Db(conn))
-            except BaseException:
-                await _roll_back(conn, tx)
-                raise
-            # The server may have committed before the connection dropped.
-            with unavailable_on_failure(conn, "committing", outcome=_MAYBE_SAVED):
-                await tx.commit()
+    def __attrs_post_init__(self) -> None:
+        self._read = OnPool(self._pool)
+        # The server may commit a statement whose answer the lost connection ate.
+        self._write = OnPool(self._pool, MAYBE_SAVED)
+        self._creates = PostgresWrites(self._write)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[SyncTransaction]:
-        """Statements on a pooled connection outside any transaction: two round trips fewer.
+    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
+        # One statement, atomic on its own: no BEGIN and COMMIT, one round trip.
+        return await self._creates.create(draft, change)
 
-        Only for reads: a write would commit on its own, at once.
-        """
-        async with self._connection() as conn:
-            yield _PostgresTransaction.on(Db(conn))
-
-    async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
-        """The runbook's figures over ``kb_sync_log``, computed in one statement."""
-        # Imported here: the report module sits above the store it reports on.
-        from kbcore.postgres._stats import PostgresSyncStats
-
-        return await PostgresSyncStats(self._pool).sync_stats(since=since, org_id=org_id)
-
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[SyncTransaction]:
-        """Statements that each commit on their own: one round trip for one atomic statement."""
-        async with self._connection() as conn:
-            # The server may have committed a statement whose answer the lost connection ate.
-            yield _PostgresTransaction.on(Db(conn, _MAYBE_SAVED))
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
-        with unavailable_on_failure(None, "connecting"):
-            conn = await self._pool.acquire()
-        try:
-            yield conn
-        finally:
-            # Shielded: a cancelled caller must still hand the connection back.
-            with anyio.CancelScope(shield=True):
-                await self._pool.release(conn)
+    def writing(self) -> _UnitOfWork:
+        return _UnitOfWork(self._pool)
 
 
-async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:
-    """Roll back, unless the connection is gone (the server has rolled back already).
+class _UnitOfWork:
+    """``async with store.writing() as writes:``: a transaction and its ``PostgresWrites``."""
 
-    A failure here is not reported: the error that caused the rollback is the one
-    the caller needs to see.
-    """
-    if is_gone(conn):
-        return
-    with (
-        anyio.CancelScope(shield=True),
-        suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError),
-    ):
-        await tx.rollback()
+    __slots__ = ("_transaction",)
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._transaction = Transaction(pool)
+
+    async def __aenter__(self) -> PostgresWrites:
+        return PostgresWrites(await self._transaction.__aenter__())
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._transaction.__aexit__(exc_type, exc, traceback)

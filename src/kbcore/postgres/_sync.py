@@ -1,4 +1,9 @@
-"""The sync state in PostgreSQL: the claim per org, the audit log, and the Vapi ledger."""
+"""The sync state in PostgreSQL: claims, the audit log, host look-ups, the Vapi ledger.
+
+The claim per org keeps syncs apart; the audit log is ``kb_sync_log``; the agents and
+the Vapi key come from the host's own ``agents`` and ``integrations`` tables; the
+ledger says what kbcore put on Vapi, so a sync can be incremental.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,22 @@ from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
-import attrs
 
 from kbcore._domain import (
     LEASE_EXPIRED_MESSAGE,
+    Assistant,
     Busy,
     Claimed,
     ClaimOutcome,
     LedgerFile,
     LedgerTool,
+    Secret,
     SyncDocument,
     SyncOutcome,
     SyncRun,
     TooSoon,
 )
-from kbcore.postgres._connection import Db
+from kbcore.postgres._connection import Db, Transaction
 
 _ACTIVE = """
 SELECT id, filename, category, content_sha256
@@ -99,82 +105,6 @@ SELECT {_RUN_COLUMNS} FROM kb_sync_log WHERE org_id = $1 ORDER BY created_at DES
 """  # noqa: S608
 
 
-@attrs.frozen
-class PostgresSyncDocuments:
-    _db: Db
-
-    async def active(self, org_id: UUID) -> Sequence[SyncDocument]:
-        rows = await self._db.fetch(_ACTIVE, org_id)
-        return [
-            SyncDocument(
-                id=row["id"],
-                filename=row["filename"],
-                category=row["category"],
-                content_sha256=row["content_sha256"],
-            )
-            for row in rows
-        ]
-
-    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
-        rows = await self._db.fetch(_CONTENTS, org_id, list(document_ids))
-        return {row["id"]: row["content"] for row in rows}
-
-
-@attrs.frozen
-class PostgresSyncRuns:
-    _db: Db
-
-    async def claim(
-        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
-    ) -> ClaimOutcome:
-        state = await self._db.fetchrow(_LOCK_CLAIM, org_id, min_interval)
-        assert state is not None  # the upsert always returns its row
-        if state["busy"]:
-            return Busy()
-        if state["wait"] is not None and state["wait"] > 0:
-            return TooSoon(retry_after=state["wait"])
-        run_id = uuid.uuid4()
-        await self._db.execute(
-            _TAKE_CLAIM, org_id, run_id, lease, state["run_id"], LEASE_EXPIRED_MESSAGE, actor
-        )
-        return Claimed(run_id=run_id)
-
-    async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
-        run_id = uuid.uuid4()
-        await self._db.execute(_REJECT, run_id, org_id, message, actor)
-        return run_id
-
-    async def renew(self, org_id: UUID, run_id: UUID, lease: timedelta) -> bool:
-        return bool(await self._db.fetchval(_RENEW, org_id, run_id, lease))
-
-    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
-        row = await self._db.fetchrow(
-            _FINISH,
-            org_id,
-            run_id,
-            "success" if outcome.succeeded else "failed",
-            outcome.error_message,
-            outcome.tool_id,
-            outcome.docs_synced,
-            outcome.assistants_updated,
-            outcome.files_uploaded,
-            outcome.files_reused,
-            outcome.files_deleted,
-        )
-        if row is None:
-            # Another process took the claim over after this run's lease lapsed.
-            row = await self._db.fetchrow(_RUN, org_id, run_id)
-        assert row is not None, f"sync run {run_id} has no audit row"
-        return _sync_run(row)
-
-    async def recent(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
-        return [_sync_run(row) for row in await self._db.fetch(_RECENT, org_id, limit)]
-
-
-def _sync_run(row: asyncpg.Record) -> SyncRun:
-    return SyncRun(**dict(row.items()))
-
-
 _FILES = """
 SELECT file_id, knowledge_base_id, content_sha256 FROM kb_vapi_files
 WHERE org_id = $1 AND tool_name = $2
@@ -205,12 +135,115 @@ ON CONFLICT (tool_id) DO UPDATE SET current = true
 _FORGET_TOOL = "DELETE FROM kb_vapi_tools WHERE org_id = $1 AND tool_id = $2"
 
 
-@attrs.frozen
-class PostgresLedger:
-    _db: Db
+# role and provider are compared as text: a host may have made them enum types.
+_ASSISTANTS = """
+SELECT id, org_id, role::text AS role, vapi_assistant_id
+FROM agents
+WHERE org_id = $1 AND role::text = ANY($2::text[])
+ORDER BY role::text, id
+"""
 
-    async def files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]:
-        rows = await self._db.fetch(_FILES, org_id, tool_name)
+# An empty key is no key: the service then falls back to the environment.
+_VAPI_KEY = """
+SELECT nullif(config->>'vapi_api_key', '')
+FROM integrations
+WHERE org_id = $1 AND provider::text = 'vapi' AND nullif(config->>'vapi_api_key', '') IS NOT NULL
+LIMIT 1
+"""
+
+
+class PostgresSyncState:
+    """``SyncState`` for ``PostgresStore``: each call one statement, but for the claim."""
+
+    __slots__ = ()
+    _pool: asyncpg.Pool
+    #: Runs each statement on a pooled connection of its own.
+    _read: Db
+    #: As ``_read``, for writes: a lost answer leaves the outcome unknown.
+    _write: Db
+
+    async def claim(
+        self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
+    ) -> ClaimOutcome:
+        async with Transaction(self._pool) as db:
+            state = await db.fetchrow(_LOCK_CLAIM, org_id, min_interval)
+            assert state is not None  # the upsert always returns its row
+            if state["busy"]:
+                return Busy()
+            if state["wait"] is not None and state["wait"] > 0:
+                return TooSoon(retry_after=state["wait"])
+            run_id = uuid.uuid4()
+            await db.execute(
+                _TAKE_CLAIM, org_id, run_id, lease, state["run_id"], LEASE_EXPIRED_MESSAGE, actor
+            )
+        return Claimed(run_id=run_id)
+
+    async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
+        run_id = uuid.uuid4()
+        await self._write.execute(_REJECT, run_id, org_id, message, actor)
+        return run_id
+
+    async def renew(self, org_id: UUID, run_id: UUID, lease: timedelta) -> bool:
+        return bool(await self._write.fetchval(_RENEW, org_id, run_id, lease))
+
+    async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
+        row = await self._write.fetchrow(
+            _FINISH,
+            org_id,
+            run_id,
+            "success" if outcome.succeeded else "failed",
+            outcome.error_message,
+            outcome.tool_id,
+            outcome.docs_synced,
+            outcome.assistants_updated,
+            outcome.files_uploaded,
+            outcome.files_reused,
+            outcome.files_deleted,
+        )
+        if row is None:
+            # Another process took the claim over after this run's lease lapsed.
+            row = await self._read.fetchrow(_RUN, org_id, run_id)
+        assert row is not None, f"sync run {run_id} has no audit row"
+        return _sync_run(row)
+
+    async def recent_runs(self, org_id: UUID, limit: int) -> Sequence[SyncRun]:
+        """The org's latest audit rows, newest first."""
+        return [_sync_run(row) for row in await self._read.fetch(_RECENT, org_id, limit)]
+
+    async def vapi_key(self, org_id: UUID) -> Secret | None:
+        value = await self._read.fetchval(_VAPI_KEY, org_id)
+        return None if value is None else Secret(value)
+
+    async def assistants(self, org_id: UUID, roles: Sequence[str]) -> Sequence[Assistant]:
+        rows = await self._read.fetch(_ASSISTANTS, org_id, list(roles))
+        return [
+            Assistant(
+                agent_id=row["id"],
+                org_id=row["org_id"],
+                role=row["role"],
+                vapi_assistant_id=row["vapi_assistant_id"],
+            )
+            for row in rows
+        ]
+
+    async def sync_documents(self, org_id: UUID) -> Sequence[SyncDocument]:
+        rows = await self._read.fetch(_ACTIVE, org_id)
+        return [
+            SyncDocument(
+                id=row["id"],
+                filename=row["filename"],
+                category=row["category"],
+                content_sha256=row["content_sha256"],
+            )
+            for row in rows
+        ]
+
+    async def contents(self, org_id: UUID, document_ids: Sequence[UUID]) -> Mapping[UUID, str]:
+        rows = await self._read.fetch(_CONTENTS, org_id, list(document_ids))
+        return {row["id"]: row["content"] for row in rows}
+
+    async def ledger_files(self, org_id: UUID, tool_name: str) -> Sequence[LedgerFile]:
+        rows = await self._read.fetch(_FILES, org_id, tool_name)
         return [
             LedgerFile(
                 file_id=row["file_id"],
@@ -221,15 +254,15 @@ class PostgresLedger:
         ]
 
     async def add_file(self, org_id: UUID, tool_name: str, file: LedgerFile) -> None:
-        await self._db.execute(
+        await self._write.execute(
             _ADD_FILE, file.file_id, org_id, tool_name, file.document_id, file.content_sha256
         )
 
     async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None:
-        await self._db.execute(_FORGET_FILES, org_id, tool_name, list(file_ids))
+        await self._write.execute(_FORGET_FILES, org_id, tool_name, list(file_ids))
 
-    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]:
-        rows = await self._db.fetch(_TOOLS, org_id)
+    async def ledger_tools(self, org_id: UUID) -> Sequence[LedgerTool]:
+        rows = await self._read.fetch(_TOOLS, org_id)
         return [
             LedgerTool(tool_id=row["tool_id"], tool_name=row["tool_name"], current=row["current"])
             for row in rows
@@ -237,8 +270,13 @@ class PostgresLedger:
 
     async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
         # Two statements: the partial unique index must see the old one retired first.
-        await self._db.execute(_RETIRE_TOOLS, org_id, tool_name, tool_id)
-        await self._db.execute(_CURRENT_TOOL, org_id, tool_name, tool_id)
+        async with Transaction(self._pool) as db:
+            await db.execute(_RETIRE_TOOLS, org_id, tool_name, tool_id)
+            await db.execute(_CURRENT_TOOL, org_id, tool_name, tool_id)
 
     async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
-        await self._db.execute(_FORGET_TOOL, org_id, tool_id)
+        await self._write.execute(_FORGET_TOOL, org_id, tool_id)
+
+
+def _sync_run(row: asyncpg.Record) -> SyncRun:
+    return SyncRun(**dict(row.items()))

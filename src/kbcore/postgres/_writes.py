@@ -1,28 +1,126 @@
-"""Imports and exports: many documents per statement, COPY for new ones, a cursor out.
+"""Every write of a document on PostgreSQL: the one place that writes knowledge_base.
 
-New documents are copied (binary COPY) into a temporary table and moved from there
-into ``knowledge_base`` and its changelog by one statement. Staging costs the server
-one extra write of rows that are never WAL-logged, and buys three things: each
-content crosses the wire once though it is stored twice (document and ``created``
-change), the timestamps are the transaction's ``now()`` like every other write's,
-and metadata travels as text, so a JSON codec the host set on its pool cannot
+A create is one statement (the document and its ``created`` change), atomic on its
+own; an update is one statement after the locked read; an import copies new documents
+(binary COPY) into a temporary table and moves them from there into ``knowledge_base``
+and its changelog by one statement, and updates many documents by another. Whatever
+must be written in the same transaction as a document belongs here.
+
+Staging costs the server one extra write of rows that are never WAL-logged, and buys
+three things: each content crosses the wire once though it is stored twice (document
+and ``created`` change), the timestamps are the transaction's ``now()`` like every other
+write's, and metadata travels as text, so a JSON codec the host set on its pool cannot
 encode it a second time (COPY would encode straight into the ``jsonb`` column).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from uuid import UUID
 
 import attrs
+from asyncpg.pool import PoolConnectionProxy
 
-from kbcore._domain import Creation, Document, Revision
-from kbcore.postgres._connection import Db, unavailable_on_failure
-from kbcore.postgres._reads import DOCUMENT_COLUMNS, document_from_row
+from kbcore._domain import (
+    Change,
+    ChangeDraft,
+    Creation,
+    Document,
+    DocumentState,
+    NewDocument,
+    Revision,
+)
+from kbcore.errors import NotFound
+from kbcore.postgres._connection import Db, OnConnection, unavailable_on_failure
+from kbcore.postgres._reads import (
+    DOCUMENT_COLUMNS,
+    GET,
+    HISTORY,
+    change_from_row,
+    document_from_row,
+)
 
-#: Rows a stream fetches at a time: a few MB at most with 300 kB documents.
-STREAM_PREFETCH = 50
+_CHANGE_COLUMNS = """
+    knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
+    change_summary, previous_content, new_content
+"""
+
+INSERT_QUERY = f"""
+WITH d AS (
+    INSERT INTO knowledge_base
+        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
+    RETURNING {DOCUMENT_COLUMNS}
+), c AS (
+    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
+    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
+           $12::text
+    FROM d
+)
+SELECT * FROM d
+"""  # noqa: S608
+
+# The changes arrive as parallel arrays; WITH ORDINALITY keeps their order in seq.
+_UPDATE = f"""
+WITH d AS (
+    UPDATE knowledge_base
+    SET filename = $3, content = $4, category = $5, version = $6, active = $7
+    WHERE org_id = $1 AND id = $2
+    RETURNING {DOCUMENT_COLUMNS}
+), c AS (
+    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
+    SELECT d.id, d.org_id, ch.version_from, ch.version_to, ch.change_type, ch.changed_by,
+           ch.change_summary, ch.previous_content, ch.new_content
+    FROM d CROSS JOIN unnest(
+        $8::integer[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[],
+        $14::text[]
+    ) WITH ORDINALITY AS ch(
+        version_from, version_to, change_type, changed_by, change_summary, previous_content,
+        new_content, position
+    )
+    ORDER BY ch.position
+)
+SELECT * FROM d
+"""  # noqa: S608
+
+INSERT_QUERY = f"""
+WITH d AS (
+    INSERT INTO knowledge_base
+        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
+    RETURNING {DOCUMENT_COLUMNS}
+), c AS (
+    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
+    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
+           $12::text
+    FROM d
+)
+SELECT * FROM d
+"""  # noqa: S608
+
+# The changes arrive as parallel arrays; WITH ORDINALITY keeps their order in seq.
+_UPDATE = f"""
+WITH d AS (
+    UPDATE knowledge_base
+    SET filename = $3, content = $4, category = $5, version = $6, active = $7
+    WHERE org_id = $1 AND id = $2
+    RETURNING {DOCUMENT_COLUMNS}
+), c AS (
+    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
+    SELECT d.id, d.org_id, ch.version_from, ch.version_to, ch.change_type, ch.changed_by,
+           ch.change_summary, ch.previous_content, ch.new_content
+    FROM d CROSS JOIN unnest(
+        $8::integer[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[],
+        $14::text[]
+    ) WITH ORDINALITY AS ch(
+        version_from, version_to, change_type, changed_by, change_summary, previous_content,
+        new_content, position
+    )
+    ORDER BY ch.position
+)
+SELECT * FROM d
+"""  # noqa: S608
 
 # ON COMMIT DROP: nothing is left behind on the host's pooled connection.
 _STAGE = """
@@ -64,7 +162,7 @@ SELECT id, $1, NULL, 1, 'created', changed_by, change_summary, NULL, content, no
 FROM staged
 """
 
-_ACTIVE_NAMED = f"""
+_LOCK_NAMED = f"""
 SELECT {DOCUMENT_COLUMNS} FROM knowledge_base
 WHERE org_id = $1 AND active AND filename = ANY($2::text[])
 ORDER BY created_at, id
@@ -94,24 +192,77 @@ FROM unnest($9::uuid[], $10::integer[], $11::integer[], $12::text[], $13::text[]
 ORDER BY ch.position
 """
 
-# Each filter is its own statement text, so the planner can use the partial index on active.
-_STREAM = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 ORDER BY created_at, id"  # noqa: S608
-_STREAM_ACTIVE = f"""
-SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND active
-ORDER BY created_at, id
-"""  # noqa: S608
+
+_LOCK = f"{GET} FOR UPDATE"
 
 
 @attrs.define
-class PostgresBatches:
-    """The bulk repository of one transaction."""
+class PostgresWrites:
+    """The document writes of a unit of work (``create`` also runs on its own).
+
+    ``db`` runs the statements: a transaction's connection, or for a create the pool.
+    """
 
     _db: Db
     _staging: bool = False
 
-    async def active_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        rows = await self._db.fetch(_ACTIVE_NAMED, org_id, list(filenames))
+    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
+        row = await self._db.fetchrow(
+            INSERT_QUERY,
+            draft.org_id,
+            draft.filename,
+            draft.content,
+            draft.category,
+            json.dumps(dict(draft.metadata)),
+            change.version_from,
+            change.version_to,
+            str(change.change_type),
+            change.changed_by,
+            change.summary,
+            change.previous_content,
+            change.new_content,
+        )
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return document_from_row(row)
+
+    async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
+        row = await self._db.fetchrow(_LOCK, org_id, document_id)
+        return None if row is None else document_from_row(row)
+
+    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
+        rows = await self._db.fetch(_LOCK_NAMED, org_id, list(filenames))
         return [document_from_row(row) for row in rows]
+
+    async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
+        return [change_from_row(row) for row in await self._db.fetch(HISTORY, org_id, document_id)]
+
+    async def update(
+        self,
+        org_id: UUID,
+        document_id: UUID,
+        state: DocumentState,
+        changes: Sequence[ChangeDraft],
+    ) -> Document:
+        row = await self._db.fetchrow(
+            _UPDATE,
+            org_id,
+            document_id,
+            state.filename,
+            state.content,
+            state.category,
+            state.version,
+            state.active,
+            [c.version_from for c in changes],
+            [c.version_to for c in changes],
+            [str(c.change_type) for c in changes],
+            [c.changed_by for c in changes],
+            [c.summary for c in changes],
+            [c.previous_content for c in changes],
+            [c.new_content for c in changes],
+        )
+        if row is None:
+            raise NotFound(f"Document {document_id} not found")
+        return document_from_row(row)
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         if not creations:
@@ -131,8 +282,8 @@ class PostgresBatches:
             )
             for creation in creations
         ]
-        with unavailable_on_failure(self._db.conn, "copying documents"):
-            await self._db.conn.copy_records_to_table(
+        with unavailable_on_failure(self._conn, "copying documents"):
+            await self._conn.copy_records_to_table(
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
         await self._db.execute(_MOVE_STAGED, org_id)
@@ -161,15 +312,8 @@ class PostgresBatches:
             [c.new_content for _, c in changes],
         )
 
-    async def stream(self, org_id: UUID, *, include_inactive: bool) -> AsyncIterator[Document]:
-        # A server-side cursor: rows come a few at a time, all from the statement's snapshot.
-        query = _STREAM if include_inactive else _STREAM_ACTIVE
-        with unavailable_on_failure(self._db.conn, "opening a cursor"):
-            cursor = await self._db.conn.cursor(query, org_id)
-        while True:
-            with unavailable_on_failure(self._db.conn, "reading a cursor"):
-                rows = await cursor.fetch(STREAM_PREFETCH)
-            if not rows:
-                return
-            for row in rows:
-                yield document_from_row(row)
+    @property
+    def _conn(self) -> PoolConnectionProxy:
+        # COPY into the staging table needs the unit of work's own connection.
+        assert isinstance(self._db, OnConnection), "imports run in a unit of work"
+        return self._db.conn

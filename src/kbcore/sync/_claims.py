@@ -10,8 +10,8 @@ import anyio
 import attrs
 import structlog
 
-from kbcore._domain import Busy, Claimed, SyncOutcome, SyncRun, TooSoon
-from kbcore._ports import SyncStore
+from kbcore._domain import IN_PROGRESS_MESSAGE, Busy, Claimed, SyncOutcome, SyncRun, TooSoon
+from kbcore._ports import SyncState
 from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress, rate_limited_message
 from kbcore.sync._policy import SyncPolicy
 
@@ -19,36 +19,30 @@ T = TypeVar("T")
 
 log = structlog.get_logger("kbcore")
 
-IN_PROGRESS_MESSAGE = "Sync already in progress for this org"
-
 
 @attrs.define
 class Claims:
     """The rate limit and the mutual exclusion of syncs, both kept by the store."""
 
-    _store: SyncStore
+    _store: SyncState
     _policy: SyncPolicy
 
     async def claim(self, org_id: UUID, actor: str | None) -> UUID:
         """Start a run, or log the refused attempt and raise RateLimited or SyncInProgress."""
-        async with self._store.transaction() as tx:
-            outcome = await tx.sync_runs.claim(
-                org_id,
-                min_interval=self._policy.min_interval,
-                lease=self._policy.lease,
-                actor=actor,
-            )
-            match outcome:
-                case Claimed(run_id=run_id):
-                    return run_id
-                case TooSoon(retry_after=retry_after):
-                    run_id = await tx.sync_runs.reject(
-                        org_id, rate_limited_message(retry_after), actor=actor
-                    )
-                    error: RateLimited | SyncInProgress = RateLimited(retry_after)
-                case Busy():
-                    run_id = await tx.sync_runs.reject(org_id, IN_PROGRESS_MESSAGE, actor=actor)
-                    error = SyncInProgress(IN_PROGRESS_MESSAGE)
+        outcome = await self._store.claim(
+            org_id, min_interval=self._policy.min_interval, lease=self._policy.lease, actor=actor
+        )
+        match outcome:
+            case Claimed(run_id=run_id):
+                return run_id
+            case TooSoon(retry_after=retry_after):
+                run_id = await self._store.reject(
+                    org_id, rate_limited_message(retry_after), actor=actor
+                )
+                error: RateLimited | SyncInProgress = RateLimited(retry_after)
+            case Busy():
+                run_id = await self._store.reject(org_id, IN_PROGRESS_MESSAGE, actor=actor)
+                error = SyncInProgress(IN_PROGRESS_MESSAGE)
         log.info(
             "kbcore.sync.rejected",
             org_id=str(org_id),
@@ -91,8 +85,7 @@ class Claims:
         while True:
             await anyio.sleep(interval)
             try:
-                async with self._store.transaction() as tx:
-                    still_ours = await tx.sync_runs.renew(org_id, run_id, self._policy.lease)
+                still_ours = await self._store.renew(org_id, run_id, self._policy.lease)
             except KbError as error:
                 # A missed renewal is not fatal: the lease outlives two more tries.
                 log.warning("kbcore.sync.renew_failed", org_id=str(org_id), error=str(error))
@@ -106,6 +99,5 @@ class Claims:
     async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         """Close the audit row and release the claim, even while being cancelled."""
         with anyio.CancelScope(shield=True):
-            async with self._store.transaction() as tx:
-                run = await tx.sync_runs.finish(org_id, run_id, outcome)
-        return run
+            run = await self._store.finish(org_id, run_id, outcome)
+        return run  # noqa: RET504 (for mypy, a cancel scope may swallow what it raises)

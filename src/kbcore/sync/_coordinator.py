@@ -12,7 +12,7 @@ import httpx
 import structlog
 
 from kbcore._domain import SyncOutcome
-from kbcore._ports import SyncStore
+from kbcore._ports import SyncState
 from kbcore.documents import _rules as rules
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.sync._claims import Claims
@@ -37,7 +37,7 @@ class SyncCoordinator:
     Every attempt, refused or failed ones included, becomes a ``kb_sync_log`` row.
     """
 
-    _store: SyncStore
+    _store: SyncState
     _vapi_base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
     _policy: SyncPolicy = attrs.field(factory=SyncPolicy, kw_only=True)

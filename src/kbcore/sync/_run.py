@@ -19,7 +19,7 @@ import attrs
 import structlog
 
 from kbcore._domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
-from kbcore._ports import SyncStore
+from kbcore._ports import SyncState
 from kbcore.errors import KbError, SyncFailed, VapiError
 from kbcore.sync._parallel import for_each
 from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
@@ -50,15 +50,14 @@ class SyncInputs:
 
 
 async def load_inputs(
-    store: SyncStore, org_id: UUID, tool_name: str, roles: Sequence[str]
+    store: SyncState, org_id: UUID, tool_name: str, roles: Sequence[str]
 ) -> SyncInputs:
     """Read the key, documents, agents and ledger; fail early with what to fix."""
-    async with store.transaction() as tx:
-        api_key = await tx.integrations.vapi_key(org_id) or _environment_key()
-        documents = await tx.sync_documents.active(org_id)
-        agents = await tx.agents.assistants(org_id, roles)
-        ledger = await tx.ledger.files(org_id, tool_name)
-        tools = await tx.ledger.tools(org_id)
+    api_key = await store.vapi_key(org_id) or _environment_key()
+    documents = await store.sync_documents(org_id)
+    agents = await store.assistants(org_id, roles)
+    ledger = await store.ledger_files(org_id, tool_name)
+    tools = await store.ledger_tools(org_id)
     if api_key is None:
         raise SyncFailed(
             "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY"
@@ -87,7 +86,7 @@ def _assistant_ids(agents: Sequence[Assistant]) -> list[str]:
 class SyncRunner:
     """Carries one sync from a plan to its outcome."""
 
-    _store: SyncStore
+    _store: SyncState
     _client: VapiClient
     _org_id: UUID
     _tool_name: str
@@ -125,8 +124,7 @@ class SyncRunner:
         plan = plan_sync(inputs.documents, inputs.ledger, remote, strays)
         if plan.lost:
             log.warning("kbcore.sync.files_lost", org_id=str(self._org_id), lost=len(plan.lost))
-            async with self._store.autocommit() as tx:
-                await tx.ledger.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
+            await self._store.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
         return plan
 
     def _file_metadata(self, document_id: UUID) -> dict[str, str]:
@@ -150,8 +148,7 @@ class SyncRunner:
         """Upload in parallel, recording each file as it lands; fail if any did not."""
         if not documents:
             return {}
-        async with self._store.read() as tx:
-            contents = await tx.sync_documents.contents(self._org_id, [d.id for d in documents])
+        contents = await self._store.contents(self._org_id, [d.id for d in documents])
 
         async def upload(document: SyncDocument) -> str:
             body = contents[document.id].encode("utf-8")
@@ -163,9 +160,7 @@ class SyncRunner:
                     metadata=self._file_metadata(document.id),
                 )
             entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
-            # One statement, so no transaction: a sync of thousands saves two round trips each.
-            async with self._store.autocommit() as tx:
-                await tx.ledger.add_file(self._org_id, self._tool_name, entry)
+            await self._store.add_file(self._org_id, self._tool_name, entry)
             return file.id
 
         present = [d for d in documents if d.id in contents]
@@ -210,8 +205,7 @@ class SyncRunner:
             "create the knowledge-base tool",
             self._client.create_query_tool(self._tool_name, wanted),
         )
-        async with self._store.transaction() as tx:
-            await tx.ledger.set_current_tool(self._org_id, self._tool_name, tool.id)
+        await self._store.set_current_tool(self._org_id, self._tool_name, tool.id)
         await self._delete_stray_tools(tool, known)
         return tool
 
@@ -240,8 +234,7 @@ class SyncRunner:
         await self._retire_tools(strays)
 
     async def _tools(self) -> Sequence[LedgerTool]:
-        async with self._store.read() as tx:
-            return await tx.ledger.tools(self._org_id)
+        return await self._store.ledger_tools(self._org_id)
 
     async def _attach(
         self, assistant_ids: Sequence[str], tool_id: str, stale: Sequence[str]
@@ -282,8 +275,7 @@ class SyncRunner:
             )
         gone = [file_id for file_id, _ in outcomes.succeeded]
         if gone:
-            async with self._store.autocommit() as tx:
-                await tx.ledger.forget_files(self._org_id, self._tool_name, gone)
+            await self._store.forget_files(self._org_id, self._tool_name, gone)
         return len(gone)
 
     async def _retire_tools(self, tool_ids: Sequence[str]) -> None:
@@ -307,8 +299,7 @@ class SyncRunner:
                     error=str(error),
                 )
                 continue
-            async with self._store.autocommit() as tx:
-                await tx.ledger.forget_tool(self._org_id, tool_id)
+            await self._store.forget_tool(self._org_id, tool_id)
 
 
 async def _vapi_step(what: str, call: Awaitable[T]) -> T:

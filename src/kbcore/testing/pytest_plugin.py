@@ -42,7 +42,7 @@ import asyncpg
 import httpx
 import pytest
 
-from kbcore._ports import SyncStore
+from kbcore._ports import Store
 from kbcore.documents._knowledge_base import KnowledgeBase
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
@@ -106,19 +106,19 @@ async def kbcore_pool(kbcore_database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-def kbcore_store(kbcore_pool: asyncpg.Pool) -> SyncStore:
+def kbcore_store(kbcore_pool: asyncpg.Pool) -> Store:
     """A ``PostgresStore`` on this test's database."""
     return PostgresStore(kbcore_pool)
 
 
 @pytest.fixture
-def kbcore_kb(kbcore_store: SyncStore) -> KnowledgeBase:
+def kbcore_kb(kbcore_store: Store) -> KnowledgeBase:
     """A ``KnowledgeBase`` on ``kbcore_store``."""
     return KnowledgeBase(kbcore_store)
 
 
 @pytest.fixture
-def kbcore_host_tables(kbcore_store: SyncStore, request: pytest.FixtureRequest) -> HostTables:
+def kbcore_host_tables(kbcore_store: Store, request: pytest.FixtureRequest) -> HostTables:
     """Writes agents and Vapi keys where ``kbcore_store`` reads them (for either store)."""
     # Asked for lazily, so that an overriding MemoryStore starts no database.
     pool = None if isinstance(kbcore_store, MemoryStore) else request.getfixturevalue("kbcore_pool")
@@ -146,7 +146,7 @@ def kbcore_sync_policy() -> SyncPolicy:
 
 @pytest.fixture
 def kbcore_coordinator(
-    kbcore_store: SyncStore, fake_vapi_http: httpx.AsyncClient, kbcore_sync_policy: SyncPolicy
+    kbcore_store: Store, fake_vapi_http: httpx.AsyncClient, kbcore_sync_policy: SyncPolicy
 ) -> SyncCoordinator:
     """A ``SyncCoordinator`` on ``kbcore_store`` that talks to ``fake_vapi``."""
     return SyncCoordinator(kbcore_store, http_client=fake_vapi_http, policy=kbcore_sync_policy)

@@ -1,0 +1,53 @@
+"""MemoryStore's rows and clock: what PostgreSQL's tables and now() are to PostgresStore."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import attrs
+
+from kbcore._domain import Assistant, Change, Document, LedgerFile, LedgerTool, SyncRun
+
+
+@attrs.define
+class Claim:
+    """An org's sync claim and rate-limit window, as kb_sync_claims holds them."""
+
+    running: UUID | None = None
+    lease_expires_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+
+@attrs.define
+class Tables:
+    """Every row, as the tables of kbcore's schema (and the host's) would hold them."""
+
+    documents: dict[UUID, Document] = attrs.Factory(dict)
+    changes: list[Change] = attrs.Factory(list)
+    agents: list[Assistant] = attrs.Factory(list)
+    vapi_keys: dict[UUID, str] = attrs.Factory(dict)
+    claims: dict[UUID, Claim] = attrs.Factory(dict)
+    runs: list[SyncRun] = attrs.Factory(list)
+    files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
+    tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
+
+    def with_own_documents(self) -> Tables:
+        """A copy whose documents and changes a unit of work may change, the rest shared.
+
+        Documents and changes are frozen values, so copying the containers is enough
+        to throw the unit's writes away on a rollback.
+        """
+        return attrs.evolve(self, documents=dict(self.documents), changes=list(self.changes))
+
+
+@attrs.define
+class Clock:
+    """The store's "database time": strictly increasing, and movable by tests."""
+
+    offset: timedelta = timedelta()
+    last: datetime = attrs.field(factory=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        self.last = max(datetime.now(UTC) + self.offset, self.last + timedelta(microseconds=1))
+        return self.last
