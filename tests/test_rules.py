@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbcore import Rules, ValidationError
+from kbcore import _validators as check
 from kbcore.documents import _rules as rules
 
 RULES = Rules()
@@ -113,14 +114,14 @@ def test_a_bad_category_configuration_is_a_validation_error(
 def test_malformed_ids_are_validation_errors(value: object) -> None:
     """A malformed id is a ValidationError naming the field, never a NotFound."""
     with pytest.raises(ValidationError) as caught:
-        rules.uuid(value, "document_id")
+        check.uuid("document_id", value)
     assert caught.value.field == "document_id"
 
 
 def test_uuid_strings_and_values_are_accepted() -> None:
     """Both a UUID and its string form give the same UUID."""
     value = UUID("6f1c0f5e-1111-2222-3333-444455556666")
-    assert rules.uuid(value, "org_id") == rules.uuid(str(value), "org_id") == value
+    assert check.uuid("org_id", value) == check.uuid("org_id", str(value)) == value
 
 
 @pytest.mark.parametrize(
@@ -157,14 +158,19 @@ def test_metadata_comes_back_in_the_form_the_database_keeps() -> None:
     }
 
 
+def page_size(value: int) -> int:
+    """The check ``KnowledgeBase.list`` makes of its ``limit``."""
+    return check.integer("limit", value, low=1, high=rules.MAX_PAGE_SIZE)
+
+
 @pytest.mark.parametrize(("value", "valid"), [(0, False), (1, True), (500, True), (501, False)])
 def test_page_size_bounds(value: int, valid: bool) -> None:
     """Pages hold between 1 and 500 items."""
     if valid:
-        assert rules.page_size(value) == value
+        assert page_size(value) == value
     else:
         with pytest.raises(ValidationError):
-            rules.page_size(value)
+            page_size(value)
 
 
 @given(st.text(max_size=300))

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbcore import Rules, ValidationError
+from kbcore import _validators as check
 from kbcore._domain import DocumentDraft
 from kbcore.documents import _rules as rules
 from kbcore.documents._rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS
@@ -66,7 +67,7 @@ INVALID: list[tuple[str, st.SearchStrategy[object], Any]] = [
     ("filename", strategies.invalid_filenames(), RULES.filename),
     ("content", strategies.invalid_contents(), RULES.content),
     ("category", strategies.invalid_categories(), RULES.category),
-    ("org_id", strategies.invalid_ids(), lambda value: rules.uuid(value, "org_id")),
+    ("org_id", strategies.invalid_ids(), lambda value: check.uuid("org_id", value)),
 ]
 
 

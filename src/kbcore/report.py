@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from kbcore import _validators as check
 from kbcore._domain import DayStats, DurationStats, ErrorCount, SyncStats
 from kbcore._ports import SyncStatsSource
-from kbcore.documents import _rules as rules
 from kbcore.errors import ValidationError
 
 __all__ = [
@@ -44,7 +44,7 @@ async def sync_stats(
     ``PostgresStore``, a ``MemoryStore``, or any other ``SyncStatsSource``.
     """
     window = _valid_since(since)
-    org = None if org_id is None else rules.uuid(org_id, "org_id")
+    org = None if org_id is None else check.uuid("org_id", org_id)
     return await _source_for(store).sync_stats(since=window, org_id=org)
 
 

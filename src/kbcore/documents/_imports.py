@@ -101,14 +101,6 @@ def on_conflict(value: object) -> OnConflict:
     raise ValidationError("on_conflict", "must be one of: error, skip, update")
 
 
-def batch_size(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("batch_size", f"must be an integer, not {type(value).__name__}")
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise ValidationError("batch_size", f"must be between 1 and {MAX_BATCH_SIZE}")
-    return value
-
-
 def _index(problem: ImportProblem) -> int:
     return problem.index
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import attrs
 import structlog
 
+from kbcore import _validators as check
 from kbcore._domain import (
     Change,
     ChangeDraft,
@@ -35,7 +36,7 @@ from kbcore.documents import _rules as rules
 from kbcore.documents._edits import Edit
 from kbcore.documents._paging import decode_cursor, page_of, page_request
 from kbcore.documents._rules import Rules
-from kbcore.documents._search import hit_limit, query_text
+from kbcore.documents._search import MAX_HITS, query_text
 from kbcore.errors import NotFound, ValidationError, VersionConflict
 
 log = structlog.get_logger("kbcore")
@@ -63,7 +64,7 @@ class KnowledgeBase:
         actor: str | None = None,
     ) -> Document:
         draft = NewDocument(
-            org_id=rules.uuid(org_id, "org_id"),
+            org_id=check.uuid("org_id", org_id),
             filename=self._rules.filename(filename),
             content=self._rules.content(content),
             category=self._rules.category(category),
@@ -72,7 +73,7 @@ class KnowledgeBase:
         change = ChangeDraft(
             change_type=ChangeType.CREATED,
             summary=f"Created: {draft.filename}",
-            changed_by=rules.actor(actor),
+            changed_by=check.actor(actor),
             version_to=1,
             new_content=draft.content,
         )
@@ -132,10 +133,10 @@ class KnowledgeBase:
         offers alternatives and ``-word`` excludes. Words match whole and
         case-insensitively, without stemming.
         """
-        org = rules.uuid(org_id, "org_id")
+        org = check.uuid("org_id", org_id)
         text = query_text(query)
         wanted = None if category is None else self._rules.category(category)
-        size = hit_limit(limit)
+        size = check.integer("limit", limit, low=1, high=MAX_HITS)
         return list(await self._store.search(org, text, category=wanted, limit=size))
 
     def _page_request(
@@ -147,10 +148,10 @@ class KnowledgeBase:
         cursor: str | None,
     ) -> PageRequest:
         return page_request(
-            rules.uuid(org_id, "org_id"),
+            check.uuid("org_id", org_id),
             category=None if category is None else self._rules.category(category),
-            include_inactive=rules.active(include_inactive),
-            size=rules.page_size(limit),
+            include_inactive=check.flag("include_inactive", include_inactive),
+            size=check.integer("limit", limit, low=1, high=rules.MAX_PAGE_SIZE),
             after=None if cursor is None else decode_cursor(cursor),
         )
 
@@ -176,13 +177,11 @@ class KnowledgeBase:
             filename=None if filename is None else self._rules.filename(filename),
             content=None if content is None else self._rules.content(content),
             category=None if category is None else self._rules.category(category),
-            active=None if active is None else rules.active(active),
-            actor=rules.actor(actor),
+            active=None if active is None else check.flag("active", active),
+            actor=check.actor(actor),
         )
         expected = (
-            None
-            if expected_version is None
-            else rules.version(expected_version, "expected_version")
+            None if expected_version is None else _version("expected_version", expected_version)
         )
         async with self._store.writing() as writes:
             current = await _locked(writes, org, doc_id)
@@ -217,8 +216,8 @@ class KnowledgeBase:
     ) -> Document:
         """Make an earlier version's content the current content, as a new version."""
         org, doc_id = _ids(org_id, document_id)
-        wanted = rules.version(version)
-        changed_by = rules.actor(actor)
+        wanted = _version("version", version)
+        changed_by = check.actor(actor)
         async with self._store.writing() as writes:
             current = await _locked(writes, org, doc_id)
             if wanted >= current.version:
@@ -267,14 +266,14 @@ class KnowledgeBase:
         is written, and the whole import is one transaction; otherwise the valid
         items are written in batches of ``batch_size``, one transaction per batch.
         """
-        org = rules.uuid(org_id, "org_id")
+        org = check.uuid("org_id", org_id)
         importer = imports.Importer(
             store=self._store,
             rules=self._rules,
             on_conflict=imports.on_conflict(on_conflict),
-            all_or_nothing=rules.flag(all_or_nothing, "all_or_nothing"),
-            batch_size=imports.batch_size(batch_size),
-            changed_by=rules.actor(actor),
+            all_or_nothing=check.flag("all_or_nothing", all_or_nothing),
+            batch_size=check.integer("batch_size", batch_size, low=1, high=imports.MAX_BATCH_SIZE),
+            changed_by=check.actor(actor),
         )
         report = await importer.run(org, drafts)
         log.info(
@@ -295,13 +294,13 @@ class KnowledgeBase:
         The stream holds a database connection until it is exhausted or closed; when
         stopping early, close it (``contextlib.aclosing``).
         """
-        org = rules.uuid(org_id, "org_id")
-        wanted = rules.active(include_inactive)
+        org = check.uuid("org_id", org_id)
+        wanted = check.flag("include_inactive", include_inactive)
         return self._store.export(org, include_inactive=wanted)
 
 
 def _ids(org_id: UUID | str, document_id: UUID | str) -> tuple[UUID, UUID]:
-    return rules.uuid(org_id, "org_id"), rules.uuid(document_id, "document_id")
+    return check.uuid("org_id", org_id), check.uuid("document_id", document_id)
 
 
 def _found(document: Document | None, document_id: UUID) -> Document:
@@ -312,6 +311,11 @@ def _found(document: Document | None, document_id: UUID) -> Document:
 
 async def _locked(writes: DocumentWrites, org_id: UUID, document_id: UUID) -> Document:
     return _found(await writes.lock(org_id, document_id), document_id)
+
+
+def _version(field: str, value: object) -> int:
+    positive = "must be a positive version number"
+    return check.integer(field, value, low=1, high=rules.MAX_VERSION, out_of_range=positive)
 
 
 def _content_at(history: Sequence[Change], version: int) -> str | None:

@@ -1,4 +1,4 @@
-"""Input validation: pure functions that return clean values or raise ValidationError.
+"""The rules of a document's fields: pure checks that return clean values or raise.
 
 The messages are the existing system's where it had one, so that users see
 the same words after a host adopts kbcore.
@@ -10,31 +10,22 @@ import json
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
-from uuid import UUID
 
 import attrs
 
 from kbcore._domain import DEFAULT_CATEGORIES, DEFAULT_CATEGORY
+from kbcore._validators import text
 from kbcore.errors import ValidationError
 
 MAX_FILENAME_CHARS = 255
 MAX_CONTENT_BYTES = 300_000
-MAX_ACTOR_CHARS = 255
 MAX_METADATA_BYTES = 16_384
 MAX_PAGE_SIZE = 500
+#: Versions are PostgreSQL integers.
+MAX_VERSION = 2**31 - 1
 # From this magnitude on, Python writes an integral float with an exponent and jsonb
 # reads it back as an integer.
 _JSONB_EXACT_FLOATS = 1e16
-
-
-def _require_text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a string, not {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(field, "must be valid Unicode text") from None
-    return value
 
 
 def _has_control_characters(text: str) -> bool:
@@ -48,8 +39,8 @@ def _category_set(values: Iterable[str]) -> frozenset[str]:
     if not categories:
         raise ValidationError("categories", "must name at least one category")
     for category in categories:
-        text = _require_text("categories", category)
-        if text != text.strip() or not text or _has_control_characters(text):
+        name = text("categories", category)
+        if name != name.strip() or not name or _has_control_characters(name):
             raise ValidationError("categories", f"{category!r} is not a usable category name")
     return categories
 
@@ -69,81 +60,39 @@ class Rules:
             )
 
     def filename(self, value: object) -> str:
-        text = _require_text("filename", value).strip()
-        if not text:
+        name = text("filename", value).strip()
+        if not name:
             raise ValidationError("filename", "Filename cannot be empty")
-        if len(text) > MAX_FILENAME_CHARS:
+        if len(name) > MAX_FILENAME_CHARS:
             raise ValidationError(
                 "filename", f"Filename too long. Max {MAX_FILENAME_CHARS} characters."
             )
-        if ".." in text or "/" in text or "\\" in text:
+        if ".." in name or "/" in name or "\\" in name:
             raise ValidationError(
                 "filename", "Filename cannot contain path separators or traversal sequences"
             )
-        if _has_control_characters(text):
+        if _has_control_characters(name):
             raise ValidationError("filename", "Filename cannot contain control characters")
-        return text
+        return name
 
     def content(self, value: object) -> str:
-        text = _require_text("content", value)
-        if not text.strip():
+        content = text("content", value)
+        if not content.strip():
             raise ValidationError("content", "Content cannot be empty or whitespace-only")
-        if len(text.encode("utf-8")) > MAX_CONTENT_BYTES:
+        if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
             raise ValidationError("content", f"File too large. Max {MAX_CONTENT_BYTES} bytes.")
-        if "\x00" in text:
+        if "\x00" in content:
             raise ValidationError("content", "Content cannot contain NUL characters")
-        return text
+        return content
 
     def category(self, value: object) -> str:
         if value is None:
             return self.default_category
-        text = _require_text("category", value).strip()
-        if text not in self.categories:
+        name = text("category", value).strip()
+        if name not in self.categories:
             allowed = ", ".join(sorted(self.categories))
             raise ValidationError("category", f"Invalid category. Must be one of: {allowed}")
-        return text
-
-
-def actor(value: object) -> str | None:
-    """Who made a change: free text for the audit log, or None."""
-    if value is None:
-        return None
-    text = _require_text("actor", value)
-    if len(text) > MAX_ACTOR_CHARS:
-        raise ValidationError("actor", f"Actor too long. Max {MAX_ACTOR_CHARS} characters.")
-    if "\x00" in text:
-        raise ValidationError("actor", "Actor cannot contain NUL characters")
-    return text
-
-
-def active(value: object) -> bool:
-    return flag(value, "active")
-
-
-def flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(field, f"must be true or false, not {type(value).__name__}")
-    return value
-
-
-def version(value: object, field: str = "version") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, f"must be an integer, not {type(value).__name__}")
-    if value < 1 or value > 2**31 - 1:
-        raise ValidationError(field, "must be a positive version number")
-    return value
-
-
-def uuid(value: object, field: str) -> UUID:
-    """A UUID given as UUID or str; anything else is a ValidationError, never NotFound."""
-    if isinstance(value, UUID):
-        return value
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a UUID, not {type(value).__name__}")
-    try:
-        return UUID(value)
-    except ValueError:
-        raise ValidationError(field, "must be a valid UUID") from None
+        return name
 
 
 def metadata(value: object) -> Mapping[str, Any]:
@@ -182,11 +131,3 @@ def _check_json_values(value: object) -> None:
             "metadata",
             f"the number {value!r} cannot be stored exactly; send it as an integer or a string",
         )
-
-
-def page_size(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("limit", f"must be an integer, not {type(value).__name__}")
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        raise ValidationError("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    return value

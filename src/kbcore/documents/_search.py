@@ -7,6 +7,7 @@ the same rules closely enough to give the same hits for plain queries.
 
 from __future__ import annotations
 
+from kbcore._validators import text as _text
 from kbcore.errors import ValidationError
 
 MAX_QUERY_CHARS = 1000
@@ -15,13 +16,7 @@ MAX_HITS = 100
 
 def query_text(value: object) -> str:
     """A search query, trimmed; a ValidationError naming ``query`` otherwise."""
-    if not isinstance(value, str):
-        raise ValidationError("query", f"must be a string, not {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("query", "must be valid Unicode text") from None
-    text = value.strip()
+    text = _text("query", value).strip()
     if not text:
         raise ValidationError("query", "Search query cannot be empty")
     if len(text) > MAX_QUERY_CHARS:
@@ -29,12 +24,3 @@ def query_text(value: object) -> str:
     if "\x00" in text:
         raise ValidationError("query", "Search query cannot contain NUL characters")
     return text
-
-
-def hit_limit(value: object) -> int:
-    """How many hits to return: 1 to ``MAX_HITS``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("limit", f"must be an integer, not {type(value).__name__}")
-    if not 1 <= value <= MAX_HITS:
-        raise ValidationError("limit", f"must be between 1 and {MAX_HITS}")
-    return value

@@ -84,44 +84,6 @@ WITH d AS (
 SELECT * FROM d
 """  # noqa: S608
 
-INSERT_QUERY = f"""
-WITH d AS (
-    INSERT INTO knowledge_base
-        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
-    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           $12::text
-    FROM d
-)
-SELECT * FROM d
-"""  # noqa: S608
-
-# The changes arrive as parallel arrays; WITH ORDINALITY keeps their order in seq.
-_UPDATE = f"""
-WITH d AS (
-    UPDATE knowledge_base
-    SET filename = $3, content = $4, category = $5, version = $6, active = $7
-    WHERE org_id = $1 AND id = $2
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
-    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, ch.version_from, ch.version_to, ch.change_type, ch.changed_by,
-           ch.change_summary, ch.previous_content, ch.new_content
-    FROM d CROSS JOIN unnest(
-        $8::integer[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[],
-        $14::text[]
-    ) WITH ORDINALITY AS ch(
-        version_from, version_to, change_type, changed_by, change_summary, previous_content,
-        new_content, position
-    )
-    ORDER BY ch.position
-)
-SELECT * FROM d
-"""  # noqa: S608
-
 # ON COMMIT DROP: nothing is left behind on the host's pooled connection.
 _STAGE = """
 CREATE TEMP TABLE kbcore_import (

@@ -11,9 +11,9 @@ import attrs
 import httpx
 import structlog
 
+from kbcore import _validators as check
 from kbcore._domain import SyncOutcome
 from kbcore._ports import SyncState
-from kbcore.documents import _rules as rules
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.sync._claims import Claims
 from kbcore.sync._policy import SyncPolicy
@@ -56,10 +56,10 @@ class SyncCoordinator:
         the attempt may not run, and ``SyncFailed`` (with ``reason``) when it
         ran and could not finish.
         """
-        org = rules.uuid(org_id, "org_id")
+        org = check.uuid("org_id", org_id)
         tool = _tool_name(tool_name)
         wanted_roles = _roles(roles)
-        changed_by = rules.actor(actor)
+        changed_by = check.actor(actor)
         claims = Claims(self._store, self._policy)
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
