@@ -75,7 +75,7 @@ def _rate_figure(
             "reported",
             None,
             "Without Retry-After the client backs off exponentially with jitter, up "
-            f"to {SyncPolicy().retry_attempts} attempts per call (the default policy).",
+            f"to {SyncPolicy().retry_policy.attempts} attempts per call (the default policy).",
         )
     met = failed == 0 and ratio <= 1.3
     return Figure(

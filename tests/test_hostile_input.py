@@ -286,7 +286,11 @@ async def test_sync(backend: Backend, argument: str, value: object) -> None:
     arguments: dict[str, Any] = {"org_id": org, "tool_name": "kb", "roles": ("inbound",)}
     arguments[argument] = value
     async with fake.http_client() as http:
-        coordinator = SyncCoordinator(store, http_client=http, policy=SyncPolicy(retry_attempts=1))
+        coordinator = SyncCoordinator(
+            store,
+            http_client=http,
+            policy=SyncPolicy(retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=1)),
+        )
         try:
             result = await coordinator.sync(**arguments)
         except KbError:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from uuid import UUID
 
+import attrs
 import pytest
 import stamina
 
@@ -26,7 +27,9 @@ def no_backoff() -> Iterator[None]:
 @pytest.fixture
 def kbcore_sync_policy() -> SyncPolicy:
     """Sync tests run with a few parallel calls and patient retries."""
-    return SyncPolicy(max_concurrency=4, retry_attempts=8)
+    return SyncPolicy(
+        max_concurrency=4, retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=8)
+    )
 
 
 @pytest.fixture

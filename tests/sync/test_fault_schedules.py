@@ -279,7 +279,9 @@ async def test_a_fault_free_sync_after_any_fault_schedule_leaves_vapi_exact(
                 store,
                 http_client=http,
                 policy=SyncPolicy(
-                    max_concurrency=4, retry_attempts=8, request_timeout=REQUEST_TIMEOUT
+                    max_concurrency=4,
+                    retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=8),
+                    request_timeout=REQUEST_TIMEOUT,
                 ),
             ),
             pass_time=pass_time,

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import attrs
 import pytest
 import structlog
 from structlog.contextvars import bind_contextvars, merge_contextvars
@@ -151,7 +152,11 @@ async def test_no_api_key_reaches_a_log_line_an_error_or_a_provider_message(
         await seed(kb, org_id, 1)
     failures: list[SyncFailed] = []
     async with fake.http_client() as http:
-        coordinator = SyncCoordinator(store, http_client=http, policy=SyncPolicy(retry_attempts=3))
+        coordinator = SyncCoordinator(
+            store,
+            http_client=http,
+            policy=SyncPolicy(retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=3)),
+        )
         result = await coordinator.sync(good)
         with pytest.raises(SyncFailed) as unauthorised:
             await coordinator.sync(wrong)

@@ -19,7 +19,7 @@ from kbcore.sync._claims import Claims
 from kbcore.sync._policy import SyncPolicy
 from kbcore.sync._result import SyncResult
 from kbcore.sync._run import SyncInputs, SyncRunner, load_inputs
-from kbcore.vapi import DEFAULT_BASE_URL, RetryPolicy, VapiClient
+from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
 
 log = structlog.get_logger("kbcore")
 
@@ -124,19 +124,12 @@ class SyncCoordinator:
     async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
         policy = self._policy
-        retries = RetryPolicy(
-            attempts=policy.retry_attempts,
-            timeout=policy.retry_timeout,
-            wait_initial=policy.retry_wait_initial,
-            wait_max=policy.retry_wait_max,
-            retry_after_cap=policy.retry_after_max,
-        )
         async with VapiClient(
             inputs.api_key,
             base_url=self._vapi_base_url,
             http_client=self._http_client,
             timeout=policy.request_timeout,
-            retry_policy=retries,
+            retry_policy=policy.retry_policy,
         ) as client:
             runner = SyncRunner(
                 self._store,

@@ -6,9 +6,15 @@ from datetime import timedelta
 
 import attrs
 
+from kbcore.vapi import RetryPolicy
+
 _positive = attrs.validators.gt(0)
 _positive_seconds = attrs.validators.gt(0.0)
 _positive_duration = attrs.validators.gt(timedelta(0))
+
+#: How a sync retries each Vapi call: more patiently than ``RetryPolicy()``, because a sync
+#: of hundreds of documents meets rate limits that send no ``Retry-After``.
+SYNC_RETRY_POLICY = RetryPolicy(attempts=10, timeout=120.0, wait_max=20.0, retry_after_cap=60.0)
 
 
 @attrs.frozen(kw_only=True)
@@ -18,10 +24,10 @@ class SyncPolicy:
     ``min_interval`` is the least time between two successful syncs of an org.
     ``lease`` is how long a claimed sync may go without renewing its claim
     before another process may take over (it renews every third of it).
-    Retries apply per Vapi call: up to ``retry_attempts`` tries within
-    ``retry_timeout`` seconds, waiting from ``retry_wait_initial`` doubling up
-    to ``retry_wait_max`` seconds (with jitter), or what ``Retry-After`` says,
-    capped at ``retry_after_max``.
+    ``request_timeout`` bounds each request to Vapi, and ``retry_policy`` says how
+    each Vapi call is retried (``kbcore.vapi.RetryPolicy``; by default up to 10
+    tries within 120 seconds, waits up to 20 seconds, ``Retry-After`` honoured up
+    to 60).
     """
 
     min_interval: timedelta = attrs.field(
@@ -30,10 +36,8 @@ class SyncPolicy:
     lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_duration)
     max_concurrency: int = attrs.field(default=8, validator=_positive)
     request_timeout: float = attrs.field(default=30.0, validator=_positive_seconds)
-    retry_attempts: int = attrs.field(default=10, validator=_positive)
-    retry_timeout: float = attrs.field(default=120.0, validator=_positive_seconds)
-    retry_wait_initial: float = attrs.field(default=0.5, validator=_positive_seconds)
-    retry_wait_max: float = attrs.field(default=20.0, validator=_positive_seconds)
-    retry_after_max: float = attrs.field(default=60.0, validator=_positive_seconds)
+    retry_policy: RetryPolicy = attrs.field(
+        default=SYNC_RETRY_POLICY, validator=attrs.validators.instance_of(RetryPolicy)
+    )
     #: Ask Vapi for its file list on each sync, to repair files it lost or failed.
     reconcile_files: bool = True
