@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from kbcore import Document, DocumentDraft, ImportReport, KnowledgeBase, ValidationError
-from tests.bulk_support import drafts, everything
+from tests.import_support import drafts, everything
 
 pytestmark = pytest.mark.anyio
 

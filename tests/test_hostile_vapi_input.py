@@ -14,7 +14,8 @@ from hypothesis import given
 
 from kbcore import KbError, VapiClient
 from kbcore.testing import FakeVapi, strategies
-from kbcore.vapi import RetryPolicy, vapi_file_name
+from kbcore.vapi import RetryPolicy
+from kbcore.vapi._uploads import vapi_file_name
 
 pytestmark = pytest.mark.anyio
 

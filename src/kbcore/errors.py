@@ -9,6 +9,18 @@ from __future__ import annotations
 
 import math
 
+__all__ = [
+    "KbError",
+    "NotFound",
+    "RateLimited",
+    "StoreUnavailable",
+    "SyncFailed",
+    "SyncInProgress",
+    "ValidationError",
+    "VapiError",
+    "VersionConflict",
+]
+
 
 class KbError(Exception):
     """Base class of every error kbcore raises on purpose."""
@@ -46,13 +58,9 @@ class RateLimited(KbError):
     """A sync was attempted too soon after the last successful one."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(rate_limited_message(retry_after))
+        # The audit log records this message too.
+        super().__init__(f"Rate limited. Try again in {max(1, math.ceil(retry_after))}s.")
         self.retry_after = retry_after
-
-
-def rate_limited_message(retry_after: float) -> str:
-    """The message of a rate-limited attempt, as users and the audit log see it."""
-    return f"Rate limited. Try again in {max(1, math.ceil(retry_after))}s."
 
 
 class SyncInProgress(KbError):

@@ -24,12 +24,11 @@ from kbcore.vapi import (
     VapiServerError,
     VapiTimeout,
     VapiUnavailable,
-    mimetype_for,
-    parse_retry_after,
     retry_wait,
-    vapi_file_name,
 )
 from kbcore.vapi._errors import error_for_status
+from kbcore.vapi._retries import parse_retry_after
+from kbcore.vapi._uploads import mimetype_for, vapi_file_name
 
 STAMP = "2026-03-01T10:00:00.000Z"
 

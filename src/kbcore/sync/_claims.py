@@ -12,7 +12,7 @@ import structlog
 
 from kbcore._domain import IN_PROGRESS_MESSAGE, Busy, Claimed, SyncOutcome, SyncRun, TooSoon
 from kbcore._ports import SyncState
-from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress, rate_limited_message
+from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress
 from kbcore.sync._policy import SyncPolicy
 
 T = TypeVar("T")
@@ -36,10 +36,8 @@ class Claims:
             case Claimed(run_id=run_id):
                 return run_id
             case TooSoon(retry_after=retry_after):
-                run_id = await self._store.reject(
-                    org_id, rate_limited_message(retry_after), actor=actor
-                )
                 error: RateLimited | SyncInProgress = RateLimited(retry_after)
+                run_id = await self._store.reject(org_id, str(error), actor=actor)
             case Busy():
                 run_id = await self._store.reject(org_id, IN_PROGRESS_MESSAGE, actor=actor)
                 error = SyncInProgress(IN_PROGRESS_MESSAGE)

@@ -2,7 +2,8 @@
 
 - ``FakeVapi`` stands in for Vapi, in process (``fake.http_client()``) or served on
   loopback (``serve_fake_vapi``).
-- ``MemoryStore`` is kbcore's storage in memory, for tests that need no database.
+- ``MemoryStore`` (``kbcore.memory.MemoryStore``, here with the rest of the kit) is kbcore's
+  storage in memory, for tests that need no database.
 - ``strategies`` holds hypothesis strategies for kbcore's inputs, valid, invalid and hostile.
 - ``kbcore.testing.pytest_plugin`` has fixtures for a throwaway PostgreSQL database, a
   store, a ``KnowledgeBase``, a ``FakeVapi`` and a ``SyncCoordinator``; opt in with

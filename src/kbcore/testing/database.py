@@ -22,6 +22,21 @@ import asyncpg
 
 from kbcore.postgres import migrate
 
+__all__ = [
+    "DSN_VARIABLES",
+    "EmbeddedServer",
+    "create_database",
+    "create_template",
+    "drop_database",
+    "dsn_from_environment",
+    "postgres_server",
+    "start_embedded_server",
+    "temporary_database",
+    "unique_name",
+    "with_database",
+]
+
+
 #: Environment variables naming an existing server, in order of preference.
 DSN_VARIABLES = ("KBCORE_TEST_DSN", "DATABASE_URL")
 

@@ -16,8 +16,17 @@ from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 
+__all__ = [
+    "HostTables",
+    "MemoryHostTables",
+    "PostgresHostTables",
+    "host_tables_for",
+]
+
 
 class HostTables(Protocol):
+    """Where a test writes an org's agents and Vapi key, as the host application would."""
+
     async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
         """Add an agent of the org; return its id."""
         ...
@@ -29,6 +38,8 @@ class HostTables(Protocol):
 
 @attrs.frozen
 class MemoryHostTables:
+    """A ``MemoryStore``'s stand-ins for the host's tables (``add_agent``, ``set_vapi_key``)."""
+
     store: MemoryStore
 
     async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:

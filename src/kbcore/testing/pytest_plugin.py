@@ -51,6 +51,25 @@ from kbcore.testing import database
 from kbcore.testing.fake_vapi import FakeVapi
 from kbcore.testing.host_tables import HostTables, host_tables_for
 
+__all__ = [
+    "DATABASE_FIXTURES",
+    "anyio_backend",
+    "fake_vapi",
+    "fake_vapi_http",
+    "kbcore_coordinator",
+    "kbcore_database_dsn",
+    "kbcore_empty_database_dsn",
+    "kbcore_host_tables",
+    "kbcore_kb",
+    "kbcore_org",
+    "kbcore_pool",
+    "kbcore_server_dsn",
+    "kbcore_store",
+    "kbcore_sync_policy",
+    "kbcore_template",
+]
+
+
 #: The fixtures of this plugin that reach PostgreSQL.
 DATABASE_FIXTURES = frozenset(
     {

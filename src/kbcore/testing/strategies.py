@@ -19,8 +19,8 @@ from uuid import UUID
 import attrs
 from hypothesis import strategies as st
 
-from kbcore._domain import DocumentDraft
-from kbcore.documents._rules import MAX_CONTENT_BYTES, MAX_FILENAME_CHARS, Rules
+from kbcore import DocumentDraft, Rules
+from kbcore.documents import _rules
 
 __all__ = [
     "DocumentEdit",
@@ -40,10 +40,10 @@ __all__ = [
     "org_ids",
 ]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 #: One character of each UTF-8 width, so that byte limits meet every encoding length.
-WIDE_CHARACTERS = ("x", "\N{LATIN SMALL LETTER E WITH ACUTE}", "\N{EURO SIGN}", "\U0001f600")
+_WIDE_CHARACTERS = ("x", "\N{LATIN SMALL LETTER E WITH ACUTE}", "\N{EURO SIGN}", "\U0001f600")
 
 # Any code point UTF-8 can encode (no lone surrogates), except the control characters.
 _PRINTABLE = st.characters(codec="utf-8", exclude_categories=["Cc"])
@@ -56,7 +56,7 @@ _SOLID_FILENAME_CHARACTERS = st.characters(
 )
 _CONTENT_CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
 #: Every character ``str.strip`` removes.
-WHITESPACE = (
+_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
@@ -70,7 +70,7 @@ _WRONG_TYPES: st.SearchStrategy[object] = st.one_of(
     st.builds(object),
 )
 
-SQL_METACHARACTERS = (
+_SQL_METACHARACTERS = (
     "'; DROP TABLE knowledge_base; --",
     '" OR 1=1 --',
     "$1",
@@ -84,7 +84,7 @@ SQL_METACHARACTERS = (
 )
 
 
-def _rarely(common: st.SearchStrategy[T], rare: st.SearchStrategy[T]) -> st.SearchStrategy[T]:
+def _rarely(common: st.SearchStrategy[_T], rare: st.SearchStrategy[_T]) -> st.SearchStrategy[_T]:
     """``rare`` about one draw in ten; shrinking leads towards ``common``."""
     return st.integers(0, 9).flatmap(lambda n: rare if n == 9 else common)
 
@@ -103,15 +103,17 @@ def org_ids() -> st.SearchStrategy[UUID]:
 def filenames() -> st.SearchStrategy[str]:
     """Valid filenames as stored: 1 to 255 characters, trimmed, any script, some at the limit."""
     ordinary = (
-        st.text(_FILENAME_CHARACTERS, min_size=1, max_size=MAX_FILENAME_CHARS)
+        st.text(_FILENAME_CHARACTERS, min_size=1, max_size=_rules.MAX_FILENAME_CHARS)
         .map(str.strip)
         .filter(lambda name: bool(name) and ".." not in name)
     )
     longest = st.one_of(
         st.text(
-            _SOLID_FILENAME_CHARACTERS, min_size=MAX_FILENAME_CHARS, max_size=MAX_FILENAME_CHARS
+            _SOLID_FILENAME_CHARACTERS,
+            min_size=_rules.MAX_FILENAME_CHARS,
+            max_size=_rules.MAX_FILENAME_CHARS,
         ),
-        st.sampled_from(WIDE_CHARACTERS).map(lambda unit: unit * MAX_FILENAME_CHARS),
+        st.sampled_from(_WIDE_CHARACTERS).map(lambda unit: unit * _rules.MAX_FILENAME_CHARS),
     )
     familiar = st.sampled_from(
         ("pricing.md", "FAQ.txt", "a", "objection handling.md", "tarifs-été-€.md", "営業.txt")
@@ -119,7 +121,7 @@ def filenames() -> st.SearchStrategy[str]:
     return st.one_of(familiar, _rarely(ordinary, longest))
 
 
-def contents(*, max_bytes: int = MAX_CONTENT_BYTES) -> st.SearchStrategy[str]:
+def contents(*, max_bytes: int = _rules.MAX_CONTENT_BYTES) -> st.SearchStrategy[str]:
     """Valid contents: some non-whitespace, no NUL, at most ``max_bytes`` of UTF-8.
 
     About one in ten is exactly ``max_bytes`` long, in characters of 1 to 4 bytes.
@@ -127,7 +129,7 @@ def contents(*, max_bytes: int = MAX_CONTENT_BYTES) -> st.SearchStrategy[str]:
     ordinary = st.text(
         _CONTENT_CHARACTERS, min_size=1, max_size=max(1, min(500, max_bytes // 4))
     ).filter(lambda text: bool(text.strip()) and len(text.encode()) <= max_bytes)
-    at_limit = st.sampled_from(WIDE_CHARACTERS).map(lambda unit: _text_of_bytes(unit, max_bytes))
+    at_limit = st.sampled_from(_WIDE_CHARACTERS).map(lambda unit: _text_of_bytes(unit, max_bytes))
     return _rarely(ordinary, at_limit)
 
 
@@ -211,8 +213,8 @@ def invalid_filenames() -> st.SearchStrategy[object]:
     """Values the filename rule rejects: blank, too long, traversal, controls, not text."""
     controls = st.characters(categories=["Cc"])
     return st.one_of(
-        st.text(st.sampled_from(WHITESPACE), max_size=10),
-        st.sampled_from(WIDE_CHARACTERS).map(lambda u: u * (MAX_FILENAME_CHARS + 1)),
+        st.text(st.sampled_from(_WHITESPACE), max_size=10),
+        st.sampled_from(_WIDE_CHARACTERS).map(lambda u: u * (_rules.MAX_FILENAME_CHARS + 1)),
         _inside(st.sampled_from(("..", "/", "\\", "/../", "..\\"))),
         st.sampled_from(("..", "../etc/passwd", "..\\boot.ini", "/", "a/b", "C:\\x")),
         _inside(controls),
@@ -221,11 +223,11 @@ def invalid_filenames() -> st.SearchStrategy[object]:
     )
 
 
-def invalid_contents(*, max_bytes: int = MAX_CONTENT_BYTES) -> st.SearchStrategy[object]:
+def invalid_contents(*, max_bytes: int = _rules.MAX_CONTENT_BYTES) -> st.SearchStrategy[object]:
     """Values the content rule rejects: blank, over the byte limit, NUL, surrogates, not text."""
     return st.one_of(
-        st.text(st.sampled_from(WHITESPACE), max_size=20),
-        st.sampled_from(WIDE_CHARACTERS).map(lambda u: _text_of_bytes(u, max_bytes + 1)),
+        st.text(st.sampled_from(_WHITESPACE), max_size=20),
+        st.sampled_from(_WIDE_CHARACTERS).map(lambda u: _text_of_bytes(u, max_bytes + 1)),
         st.builds(lambda a, b: f"{a}\x00{b}", st.text(max_size=5), st.text(max_size=5)),
         st.builds(lambda c: f"text {c}", st.characters(categories=["Cs"])),
         _WRONG_TYPES.filter(lambda value: not isinstance(value, str)),
@@ -273,12 +275,12 @@ def hostile_text() -> st.SearchStrategy[str]:
     """Text meant to hurt: huge, empty, controls, SQL, lone surrogates, odd Unicode."""
     huge = st.builds(
         lambda unit, size: unit * size,
-        st.sampled_from((*WIDE_CHARACTERS, "\x00", " ", "'")),
-        st.sampled_from((256, MAX_CONTENT_BYTES // 4 + 1, 1_000_000)),
+        st.sampled_from((*_WIDE_CHARACTERS, "\x00", " ", "'")),
+        st.sampled_from((256, _rules.MAX_CONTENT_BYTES // 4 + 1, 1_000_000)),
     )
     return st.one_of(
         st.just(""),
-        st.sampled_from(SQL_METACHARACTERS),
+        st.sampled_from(_SQL_METACHARACTERS),
         st.text(st.characters(codec="utf-8", categories=("Cc", "Cf", "Zs", "Zl", "Zp"))),
         st.text(st.characters(categories=["Cs"]) | st.sampled_from(string.printable)),
         st.text(),

@@ -22,12 +22,10 @@ from kbcore.vapi._models import (
     VapiAssistant,
     VapiFile,
 )
-from kbcore.vapi._retries import RetryPolicy, parse_retry_after, retry_wait
-from kbcore.vapi._uploads import VAPI_FILE_NAME_LIMIT, mimetype_for, vapi_file_name
+from kbcore.vapi._retries import RetryPolicy, retry_wait
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "VAPI_FILE_NAME_LIMIT",
     "AssistantToolsUpdate",
     "KnowledgeBaseGroup",
     "QueryTool",
@@ -45,8 +43,5 @@ __all__ = [
     "VapiTimeout",
     "VapiTransientError",
     "VapiUnavailable",
-    "mimetype_for",
-    "parse_retry_after",
     "retry_wait",
-    "vapi_file_name",
 ]

@@ -1,4 +1,4 @@
-"""Bulk import, on every store (memory and PostgreSQL)."""
+"""Importing many documents at once, on every store (memory and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from kbcore import DocumentDraft, ImportProblem, ImportReport, KnowledgeBase, ValidationError
 from kbcore._ports import Store
 from kbcore.postgres import PostgresStore
-from tests.bulk_support import Boom, FailingStore, by_name, drafts, everything
+from tests.import_support import Boom, FailingStore, by_name, drafts, everything
 
 pytestmark = pytest.mark.anyio
 
