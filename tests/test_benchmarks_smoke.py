@@ -21,9 +21,11 @@ from kbcore.testing.fake_vapi._http import RecordedRequest
 pytestmark = pytest.mark.anyio
 
 
-async def test_every_scenario_runs_and_reports(pg_server_dsn: str, pg_template: str) -> None:
+async def test_every_scenario_runs_and_reports(
+    kbcore_server_dsn: str, kbcore_template: str
+) -> None:
     """Each scenario yields figures with a goal; the table and RESULTS.md show them all."""
-    figures = await run(pg_server_dsn, Sizes.smoke(), template=pg_template)
+    figures = await run(kbcore_server_dsn, Sizes.smoke(), template=kbcore_template)
     assert len(figures) >= len(SCENARIOS)
     assert all(figure.goal and figure.measured and figure.baseline for figure in figures)
     described = [("CPUs (nproc)", "2")]
@@ -36,10 +38,10 @@ async def test_every_scenario_runs_and_reports(pg_server_dsn: str, pg_template: 
 
 
 def test_the_command_writes_results(
-    pg_server_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kbcore_server_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``python -m benchmarks --smoke`` runs on the configured server and writes the file."""
-    monkeypatch.setenv("KBCORE_TEST_DSN", pg_server_dsn)
+    monkeypatch.setenv("KBCORE_TEST_DSN", kbcore_server_dsn)
     # The command configures structlog for the whole process; the suite's tests must not see it.
     monkeypatch.setattr(command, "_quiet_logging", lambda: None)
     output = tmp_path / "RESULTS.md"

@@ -55,11 +55,6 @@ WRITES: dict[str, Operation] = {
 }
 
 
-@pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
 async def rows(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
     """Every row of the document and changelog tables, to compare before and after."""
     documents = await pool.fetch("SELECT * FROM knowledge_base ORDER BY id")
@@ -89,14 +84,14 @@ async def seeded(kb: KnowledgeBase, org: UUID) -> Document:
 
 @pytest.mark.parametrize("write", list(WRITES))
 async def test_a_connection_killed_mid_statement_writes_nothing_and_the_pool_recovers(
-    pg_pool: asyncpg.Pool, pg_dsn: str, org: UUID, write: str
+    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID, write: str
 ) -> None:
     """Terminating the session during a write: StoreUnavailable, no row changed, pool works."""
-    await pg_pool.execute(SLOW_CHANGELOG)
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
+    await kbcore_pool.execute(SLOW_CHANGELOG)
+    async with asyncpg.create_pool(kbcore_database_dsn, min_size=1, max_size=1) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await seeded(kb, org)
-        before = await rows(pg_pool)
+        before = await rows(kbcore_pool)
         failures: list[BaseException] = []
 
         async def attempt() -> None:
@@ -106,26 +101,26 @@ async def test_a_connection_killed_mid_statement_writes_nothing_and_the_pool_rec
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(attempt)
-            pid = await wait_for_sleeper(pg_pool)
-            assert await pg_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+            pid = await wait_for_sleeper(kbcore_pool)
+            assert await kbcore_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
         assert len(failures) == 1
-        assert await rows(pg_pool) == before
+        assert await rows(kbcore_pool) == before
         # The pool's only connection died; the pool replaces it for the next call.
         assert (await kb.update(org, doc.id, content="after")).version == 3
 
 
 async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothing(
-    pg_pool: asyncpg.Pool, org: UUID
+    kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """The commit meets a dead session: StoreUnavailable says the outcome is unknown."""
-    store = PostgresStore(pg_pool)
+    store = PostgresStore(kbcore_pool)
     draft = NewDocument(org_id=org, filename="a.md", content="x", category="general")
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
 
     async def insert_then_lose_the_session() -> None:
         async with store.writing() as writes:
             await writes.insert_many(org, [Creation(uuid.uuid4(), draft, change)])
-            killed = await pg_pool.fetchval(
+            killed = await kbcore_pool.fetchval(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
                 " FROM pg_stat_activity"
                 " WHERE datname = current_database() AND state = 'idle in transaction'"
@@ -134,19 +129,19 @@ async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothin
 
     with pytest.raises(StoreUnavailable, match="may or may not have been saved"):
         await insert_then_lose_the_session()
-    assert await rows(pg_pool) == []
+    assert await rows(kbcore_pool) == []
     await KnowledgeBase(store).create(org, filename="after.md", content="y")
 
 
 async def test_an_idle_pooled_connection_killed_between_calls_is_replaced(
-    pg_pool: asyncpg.Pool, pg_dsn: str, org: UUID
+    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID
 ) -> None:
     """Killing the pool's idle session: the next call works or is StoreUnavailable, never lost."""
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
+    async with asyncpg.create_pool(kbcore_database_dsn, min_size=1, max_size=1) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await kb.create(org, filename="a.md", content="v1")
         pid = await pool.fetchval("SELECT pg_backend_pid()")  # the pool's only session
-        assert await pg_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+        assert await kbcore_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
         saved = await write_until_saved(kb, org, doc.id, "v2")
         assert saved.version == 2
         assert (await kb.get(org, doc.id)).content == "v2"
@@ -171,14 +166,14 @@ async def write_until_saved(kb: KnowledgeBase, org: UUID, doc_id: UUID, content:
     ],
 )
 async def test_a_statement_timeout_is_unavailable_and_writes_nothing(
-    pg_pool: asyncpg.Pool, pg_dsn: str, org: UUID, setting: dict[str, Any]
+    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID, setting: dict[str, Any]
 ) -> None:
     """A write cut off by a timeout (the server's or asyncpg's): StoreUnavailable, no rows."""
-    await pg_pool.execute(SLOW_CHANGELOG)
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, **setting) as pool:
+    await kbcore_pool.execute(SLOW_CHANGELOG)
+    async with asyncpg.create_pool(kbcore_database_dsn, min_size=1, max_size=1, **setting) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await seeded(kb, org)
-        before = await rows(pg_pool)
+        before = await rows(kbcore_pool)
         for name, write in WRITES.items():
             # asyncpg's own timeout gets no answer from the server: create, one statement
             # outside a transaction, cannot know whether it committed (it did not here).
@@ -186,21 +181,23 @@ async def test_a_statement_timeout_is_unavailable_and_writes_nothing(
             outcome = "may or may not have been saved" if client_side else "nothing was saved"
             with pytest.raises(StoreUnavailable, match=outcome):
                 await write(kb, org, doc)
-        assert await rows(pg_pool) == before
+        assert await rows(kbcore_pool) == before
         assert (await kb.update(org, doc.id, content="fast")).version == 3
 
 
 async def test_a_lock_timeout_is_unavailable_and_writes_nothing(
-    pg_pool: asyncpg.Pool, pg_dsn: str, org: UUID
+    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID
 ) -> None:
     """A write that waits on a locked row past lock_timeout: StoreUnavailable, no rows."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     doc = await seeded(kb, org)
-    before = await rows(pg_pool)
+    before = await rows(kbcore_pool)
     settings = {"lock_timeout": "100"}
     async with (
-        asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, server_settings=settings) as pool,
-        pg_pool.acquire() as blocker,
+        asyncpg.create_pool(
+            kbcore_database_dsn, min_size=1, max_size=1, server_settings=settings
+        ) as pool,
+        kbcore_pool.acquire() as blocker,
         blocker.transaction(),
     ):
         await blocker.execute("SELECT 1 FROM knowledge_base WHERE id = $1 FOR UPDATE", doc.id)
@@ -209,7 +206,7 @@ async def test_a_lock_timeout_is_unavailable_and_writes_nothing(
             if write is not WRITES["create"]:
                 with pytest.raises(StoreUnavailable, match="nothing was saved"):
                     await write(impatient, org, doc)
-    assert await rows(pg_pool) == before
+    assert await rows(kbcore_pool) == before
 
 
 # A restarted server. These tests stop and start a server of their own, never the

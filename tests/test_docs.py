@@ -105,13 +105,13 @@ async def run_pytest(project: Path, server_dsn: str, scratch: Path) -> str:
 @pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
 async def test_examples_run(
     doc: Path,
-    pg_dsn: str,
-    pg_server_dsn: str,
+    kbcore_database_dsn: str,
+    kbcore_server_dsn: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The document's examples run as written and their assertions hold."""
-    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("DATABASE_URL", kbcore_database_dsn)
     found = [block for block in read_blocks(doc) if block.run]
     namespace: dict[str, Any] = {"__name__": f"docs.{doc.stem}"}
     for block in found:
@@ -125,12 +125,12 @@ async def test_examples_run(
     project_files = [block for block in found if block.file is not None]
     if project_files:
         project = write_project(tmp_path / "project", project_files)
-        output = await run_pytest(project, pg_server_dsn, tmp_path)
+        output = await run_pytest(project, kbcore_server_dsn, tmp_path)
         tests = sum(len(TEST_FUNCTION.findall(block.code)) for block in project_files)
         assert re.search(rf"^{tests} passed in ", output, re.MULTILINE), output
 
 
-async def test_the_downstream_example_passes(pg_server_dsn: str, tmp_path: Path) -> None:
+async def test_the_downstream_example_passes(kbcore_server_dsn: str, tmp_path: Path) -> None:
     """examples/downstream, a project that uses only the public kit, passes its tests."""
-    output = await run_pytest(ROOT / "examples" / "downstream", pg_server_dsn, tmp_path)
+    output = await run_pytest(ROOT / "examples" / "downstream", kbcore_server_dsn, tmp_path)
     assert re.search(r"^4 passed in ", output, re.MULTILINE), output

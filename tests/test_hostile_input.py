@@ -34,6 +34,7 @@ from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi, database, strategies
 from kbcore.testing.host_tables import HostTables, host_tables_for
+from tests.stores import EACH_STORE
 
 pytestmark = pytest.mark.anyio
 
@@ -57,19 +58,13 @@ class Backend:
     postgres: asyncpg.Pool | None
 
     def fresh(self) -> tuple[Store, HostTables]:
-        # A MemoryStore copies all it holds in each transaction, so each example gets an
-        # empty one; on PostgreSQL each example works in new orgs of the module's database.
+        # Each example gets an empty MemoryStore; on PostgreSQL each example works in new
+        # orgs of the module's database.
         store = MemoryStore() if self.postgres is None else PostgresStore(self.postgres)
         return store, host_tables_for(store, self.postgres)
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.database),
-    ],
-)
+@pytest.fixture(scope="module", params=EACH_STORE)
 def backend(request: pytest.FixtureRequest) -> Backend:
     """Each store in turn."""
     if request.param == "memory":

@@ -19,16 +19,11 @@ from tests.import_support import Boom, FailingStore, by_name, drafts, everything
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
 async def test_import_creates_documents_with_their_created_changes(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """Each item becomes an active version-1 document with a Created changelog row."""
-    report = await kb.import_documents(
+    report = await kbcore_kb.import_documents(
         org,
         [
             DocumentDraft(" faq.md ", "Q and A", category="operations", metadata={"k": "v"}),
@@ -38,13 +33,13 @@ async def test_import_creates_documents_with_their_created_changes(
     )
     assert report == ImportReport(created=2)
     assert report.ok
-    docs = await by_name(kb, org)
+    docs = await by_name(kbcore_kb, org)
     assert sorted(docs) == ["faq.md", "pricing.md"]
     faq = docs["faq.md"]
     assert (faq.content, faq.category, dict(faq.metadata)) == ("Q and A", "operations", {"k": "v"})
     assert (faq.version, faq.active, docs["pricing.md"].category) == (1, True, "general")
-    assert await kb.get(org, faq.id) == faq
-    [change] = await kb.history(org, faq.id)
+    assert await kbcore_kb.get(org, faq.id) == faq
+    [change] = await kbcore_kb.history(org, faq.id)
     assert (change.change_type, change.summary, change.changed_by) == (
         "created",
         "Created: faq.md",
@@ -54,16 +49,16 @@ async def test_import_creates_documents_with_their_created_changes(
 
 
 async def test_imported_documents_carry_the_content_hash_a_sync_reads(
-    store: Store, kb: KnowledgeBase, org: UUID
+    kbcore_store: Store, kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """The sync's view of imported documents has the SHA-256 of their content."""
-    await kb.import_documents(org, [DocumentDraft("a.md", "é content")])
-    [seen] = await store.sync_documents(org)
+    await kbcore_kb.import_documents(org, [DocumentDraft("a.md", "é content")])
+    [seen] = await kbcore_store.sync_documents(org)
     assert seen.content_sha256 == hashlib.sha256("é content".encode()).hexdigest()
 
 
 async def test_every_invalid_item_is_reported_and_nothing_is_written(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """All-or-nothing (the default): one report lists each bad item; no item is written."""
     items: list[Any] = [
@@ -77,7 +72,7 @@ async def test_every_invalid_item_is_reported_and_nothing_is_written(
         "not a document",
         {"filename": "f.md", "content": "x", "metadata": [1]},
     ]
-    report = await kb.import_documents(org, items)
+    report = await kbcore_kb.import_documents(org, items)
     assert (report.created, report.updated, report.skipped) == (0, 0, 0)
     assert [(p.index, p.field) for p in report.errors] == [
         (1, "filename"),
@@ -94,14 +89,14 @@ async def test_every_invalid_item_is_reported_and_nothing_is_written(
     )
     assert report.errors[1].message == "Content cannot be empty or whitespace-only"
     assert not report.ok
-    assert await everything(kb, org) == []
+    assert await everything(kbcore_kb, org) == []
 
 
 async def test_without_all_or_nothing_the_valid_items_are_written(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """all_or_nothing=False writes the valid items and reports the others."""
-    report = await kb.import_documents(
+    report = await kbcore_kb.import_documents(
         org,
         [DocumentDraft("a.md", "x"), DocumentDraft("b.md", ""), DocumentDraft("c.md", "y")],
         all_or_nothing=False,
@@ -111,10 +106,12 @@ async def test_without_all_or_nothing_the_valid_items_are_written(
     assert report.errors == (
         ImportProblem(1, "content", "Content cannot be empty or whitespace-only"),
     )
-    assert sorted(await by_name(kb, org)) == ["a.md", "c.md"]
+    assert sorted(await by_name(kbcore_kb, org)) == ["a.md", "c.md"]
 
 
-async def test_exported_fields_of_a_mapping_are_ignored(kb: KnowledgeBase, org: UUID) -> None:
+async def test_exported_fields_of_a_mapping_are_ignored(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
     """A mapping with an exported document's keys (id, version, ...) imports as a draft."""
     record = {
         "id": str(uuid.uuid4()),
@@ -128,50 +125,52 @@ async def test_exported_fields_of_a_mapping_are_ignored(kb: KnowledgeBase, org: 
         "created_at": "2020-01-01T00:00:00+00:00",
         "updated_at": "2020-01-01T00:00:00+00:00",
     }
-    assert await kb.import_documents(org, [record]) == ImportReport(created=1)
-    doc = (await by_name(kb, org))["a.md"]
+    assert await kbcore_kb.import_documents(org, [record]) == ImportReport(created=1)
+    doc = (await by_name(kbcore_kb, org))["a.md"]
     assert (doc.org_id, doc.version, doc.active) == (org, 1, True)
 
 
-async def test_an_existing_filename_is_an_error_by_default(kb: KnowledgeBase, org: UUID) -> None:
+async def test_an_existing_filename_is_an_error_by_default(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
     """on_conflict='error' reports the item; all-or-nothing then writes nothing at all."""
-    await kb.create(org, filename="a.md", content="old")
-    report = await kb.import_documents(
+    await kbcore_kb.create(org, filename="a.md", content="old")
+    report = await kbcore_kb.import_documents(
         org, [DocumentDraft("b.md", "x"), DocumentDraft("a.md", "new")]
     )
     assert report == ImportReport(
         errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
     )
-    assert sorted(await by_name(kb, org)) == ["a.md"]
+    assert sorted(await by_name(kbcore_kb, org)) == ["a.md"]
 
 
-async def test_skip_leaves_existing_documents_alone(kb: KnowledgeBase, org: UUID) -> None:
+async def test_skip_leaves_existing_documents_alone(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """on_conflict='skip' counts the item as skipped and keeps the stored document."""
-    old = await kb.create(org, filename="a.md", content="old")
-    report = await kb.import_documents(
+    old = await kbcore_kb.create(org, filename="a.md", content="old")
+    report = await kbcore_kb.import_documents(
         org, [DocumentDraft("a.md", "new"), DocumentDraft("b.md", "x")], on_conflict="skip"
     )
     assert report == ImportReport(created=1, skipped=1)
-    assert await kb.get(org, old.id) == old
+    assert await kbcore_kb.get(org, old.id) == old
 
 
 async def test_update_gives_an_existing_document_a_new_version(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """on_conflict='update' writes the new content as version 2, with an Updated change."""
-    old = await kb.create(org, filename="a.md", content="old", category="operations")
-    report = await kb.import_documents(
+    old = await kbcore_kb.create(org, filename="a.md", content="old", category="operations")
+    report = await kbcore_kb.import_documents(
         org,
         [DocumentDraft("a.md", "new", metadata={"source": "import"})],
         on_conflict="update",
         actor="importer",
     )
     assert report == ImportReport(updated=1)
-    doc = await kb.get(org, old.id)
+    doc = await kbcore_kb.get(org, old.id)
     assert (doc.content, doc.version, doc.category) == ("new", 2, "operations")
     assert dict(doc.metadata) == {"source": "import"}
     assert doc.updated_at > old.updated_at
-    [_, change] = await kb.history(org, old.id)
+    [_, change] = await kbcore_kb.history(org, old.id)
     assert (change.change_type, change.summary, change.changed_by) == (
         "updated",
         "Updated: a.md",
@@ -182,31 +181,33 @@ async def test_update_gives_an_existing_document_a_new_version(
 
 
 async def test_update_records_a_category_change_and_skips_identical_items(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """A new category is a Recategorized change; an item equal to its document is skipped."""
-    a = await kb.create(org, filename="a.md", content="same")
-    b = await kb.create(org, filename="b.md", content="same")
-    report = await kb.import_documents(
+    a = await kbcore_kb.create(org, filename="a.md", content="same")
+    b = await kbcore_kb.create(org, filename="b.md", content="same")
+    report = await kbcore_kb.import_documents(
         org,
         [DocumentDraft("a.md", "same", category="operations"), DocumentDraft("b.md", "same")],
         on_conflict="update",
     )
     assert report == ImportReport(updated=1, skipped=1)
-    assert (await kb.get(org, a.id)).category == "operations"
-    assert [c.summary for c in await kb.history(org, a.id)] == [
+    assert (await kbcore_kb.get(org, a.id)).category == "operations"
+    assert [c.summary for c in await kbcore_kb.history(org, a.id)] == [
         "Created: a.md",
         "Recategorized: a.md from general to operations",
     ]
-    assert await kb.get(org, b.id) == b
+    assert await kbcore_kb.get(org, b.id) == b
 
 
-async def test_inactive_documents_do_not_conflict(kb: KnowledgeBase, org: UUID) -> None:
+async def test_inactive_documents_do_not_conflict(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """A soft-deleted document's filename is free: the import creates a new document."""
-    old = await kb.create(org, filename="a.md", content="old")
-    await kb.delete(org, old.id)
-    assert await kb.import_documents(org, [DocumentDraft("a.md", "new")]) == ImportReport(created=1)
-    [doc] = await everything(kb, org)
+    old = await kbcore_kb.create(org, filename="a.md", content="old")
+    await kbcore_kb.delete(org, old.id)
+    assert await kbcore_kb.import_documents(org, [DocumentDraft("a.md", "new")]) == ImportReport(
+        created=1
+    )
+    [doc] = await everything(kbcore_kb, org)
     assert doc.id != old.id
 
 
@@ -225,28 +226,32 @@ async def test_inactive_documents_do_not_conflict(kb: KnowledgeBase, org: UUID) 
     ],
 )
 async def test_a_filename_twice_in_one_import_meets_its_first_occurrence(
-    kb: KnowledgeBase, org: UUID, on_conflict: Any, expected: ImportReport, contents: list[str]
+    kbcore_kb: KnowledgeBase,
+    org: UUID,
+    on_conflict: Any,
+    expected: ImportReport,
+    contents: list[str],
 ) -> None:
     """Items apply in order: a second item with a filename conflicts with the first."""
-    report = await kb.import_documents(
+    report = await kbcore_kb.import_documents(
         org,
         [DocumentDraft("a.md", "first"), DocumentDraft("a.md", "second")],
         on_conflict=on_conflict,
     )
     assert report == expected
-    assert [doc.content for doc in await everything(kb, org)] == contents
+    assert [doc.content for doc in await everything(kbcore_kb, org)] == contents
 
 
 async def test_an_update_within_one_import_is_a_second_version(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """Created then updated in one import: version 2, and both changes in order."""
-    await kb.import_documents(
+    await kbcore_kb.import_documents(
         org, [DocumentDraft("a.md", "first"), DocumentDraft("a.md", "second")], on_conflict="update"
     )
-    [doc] = await everything(kb, org)
+    [doc] = await everything(kbcore_kb, org)
     assert (doc.content, doc.version) == ("second", 2)
-    history = await kb.history(org, doc.id)
+    history = await kbcore_kb.history(org, doc.id)
     assert [(c.change_type, c.version_to, c.new_content) for c in history] == [
         ("created", 1, "first"),
         ("updated", 2, "second"),
@@ -254,12 +259,12 @@ async def test_an_update_within_one_import_is_a_second_version(
 
 
 async def test_update_refuses_a_filename_that_names_several_documents(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """Two active documents with one filename: the import cannot tell which to update."""
     for content in ("one", "two"):
-        await kb.create(org, filename="a.md", content=content)
-    report = await kb.import_documents(
+        await kbcore_kb.create(org, filename="a.md", content=content)
+    report = await kbcore_kb.import_documents(
         org, [DocumentDraft("a.md", "three")], on_conflict="update", all_or_nothing=False
     )
     assert report.errors == (
@@ -267,30 +272,30 @@ async def test_update_refuses_a_filename_that_names_several_documents(
     )
 
 
-async def test_each_batch_is_its_own_transaction(store: Store, org: UUID) -> None:
+async def test_each_batch_is_its_own_transaction(kbcore_store: Store, org: UUID) -> None:
     """Without all-or-nothing, a failing batch rolls back alone; earlier batches stay."""
-    kb = KnowledgeBase(FailingStore(store, fail_on_insert=2))
+    kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2))
     with pytest.raises(Boom):
         await kb.import_documents(org, drafts(5), all_or_nothing=False, batch_size=2)
-    assert sorted(await by_name(KnowledgeBase(store), org)) == ["doc-0.md", "doc-1.md"]
+    assert sorted(await by_name(KnowledgeBase(kbcore_store), org)) == ["doc-0.md", "doc-1.md"]
 
 
-async def test_all_or_nothing_is_one_transaction(store: Store, org: UUID) -> None:
+async def test_all_or_nothing_is_one_transaction(kbcore_store: Store, org: UUID) -> None:
     """With all-or-nothing, a failure in a later batch leaves no document at all."""
-    kb = KnowledgeBase(FailingStore(store, fail_on_insert=2))
+    kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2))
     with pytest.raises(Boom):
         await kb.import_documents(org, drafts(5), batch_size=2)
-    assert await everything(KnowledgeBase(store), org) == []
+    assert await everything(KnowledgeBase(kbcore_store), org) == []
 
 
-async def test_a_large_import_arrives_whole(kb: KnowledgeBase, org: UUID) -> None:
+async def test_a_large_import_arrives_whole(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """Many batches: every document, each once, with its changelog row."""
-    report = await kb.import_documents(org, drafts(230), batch_size=100)
+    report = await kbcore_kb.import_documents(org, drafts(230), batch_size=100)
     assert report == ImportReport(created=230)
-    docs = await by_name(kb, org)
+    docs = await by_name(kbcore_kb, org)
     assert sorted(docs) == sorted(f"doc-{i}.md" for i in range(230))
     assert docs["doc-229.md"].content == "Content 229"
-    assert len(await kb.history(org, docs["doc-117.md"].id)) == 1
+    assert len(await kbcore_kb.history(org, docs["doc-117.md"].id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -304,16 +309,18 @@ async def test_a_large_import_arrives_whole(kb: KnowledgeBase, org: UUID) -> Non
     ],
 )
 async def test_bad_arguments_are_validation_errors(
-    kb: KnowledgeBase, org: UUID, arguments: dict[str, Any], field: str
+    kbcore_kb: KnowledgeBase, org: UUID, arguments: dict[str, Any], field: str
 ) -> None:
     """Arguments are checked before anything is read or written."""
     with pytest.raises(ValidationError) as caught:
-        await kb.import_documents(org, drafts(1), **arguments)
+        await kbcore_kb.import_documents(org, drafts(1), **arguments)
     assert caught.value.field == field
 
 
 @pytest.mark.database
-async def test_import_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org: UUID) -> None:
+async def test_import_survives_a_host_pool_with_a_json_codec(
+    kbcore_database_dsn: str, org: UUID
+) -> None:
     """Metadata is copied as text, so a host's jsonb codec cannot encode it twice."""
 
     async def json_codec(conn: asyncpg.Connection) -> None:
@@ -322,7 +329,9 @@ async def test_import_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org: U
         )
 
     metadata = {"tags": ["a", "é"], "n": 1}
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=2, init=json_codec) as pool:
+    async with asyncpg.create_pool(
+        kbcore_database_dsn, min_size=1, max_size=2, init=json_codec
+    ) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         await kb.import_documents(org, [DocumentDraft("a.md", "x", metadata=metadata)])
         [doc] = await everything(kb, org)

@@ -32,20 +32,15 @@ async def snapshot(kb: KnowledgeBase, org_id: UUID) -> list[tuple[Any, ...]]:
     return [(doc, tuple(await kb.history(org_id, doc.id))) for doc in documents]
 
 
-@pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
 async def test_create_stores_version_one_with_a_created_change(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """A new document is active at version 1 and its changelog says Created."""
-    doc = await kb.create(org, filename=" pricing.md ", content="Plans: $99", actor="user-1")
+    doc = await kbcore_kb.create(org, filename=" pricing.md ", content="Plans: $99", actor="user-1")
     assert (doc.org_id, doc.filename, doc.content) == (org, "pricing.md", "Plans: $99")
     assert (doc.category, doc.version, doc.active) == ("general", 1, True)
     assert doc.created_at.tzinfo is not None
-    [change] = await kb.history(org, doc.id)
+    [change] = await kbcore_kb.history(org, doc.id)
     assert change.change_type == "created"
     assert change.summary == "Created: pricing.md"
     assert (change.version_from, change.version_to) == (None, 1)
@@ -53,63 +48,65 @@ async def test_create_stores_version_one_with_a_created_change(
     assert change.document_id == doc.id
 
 
-async def test_get_returns_what_create_stored(kb: KnowledgeBase, org: UUID) -> None:
+async def test_get_returns_what_create_stored(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """get by str or UUID id returns the stored document, metadata included."""
-    doc = await kb.create(
+    doc = await kbcore_kb.create(
         org, filename="a.md", content="x", category="operations", metadata={"k": [1, "é"]}
     )
-    assert await kb.get(str(org), str(doc.id)) == doc
+    assert await kbcore_kb.get(str(org), str(doc.id)) == doc
     assert dict(doc.metadata) == {"k": [1, "é"]}
 
 
-async def test_another_orgs_document_is_not_found(kb: KnowledgeBase, org: UUID) -> None:
+async def test_another_orgs_document_is_not_found(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """An id that belongs to another org is NotFound for every call."""
-    doc = await kb.create(org, filename="a.md", content="x")
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
     other = uuid.uuid4()
     for call in (
-        kb.get(other, doc.id),
-        kb.update(other, doc.id, content="y"),
-        kb.delete(other, doc.id),
-        kb.history(other, doc.id),
-        kb.restore(other, doc.id, version=1),
+        kbcore_kb.get(other, doc.id),
+        kbcore_kb.update(other, doc.id, content="y"),
+        kbcore_kb.delete(other, doc.id),
+        kbcore_kb.history(other, doc.id),
+        kbcore_kb.restore(other, doc.id, version=1),
     ):
         with pytest.raises(NotFound):
             await call
-    assert await kb.get(org, doc.id) == doc
+    assert await kbcore_kb.get(org, doc.id) == doc
 
 
-async def test_unknown_and_malformed_ids(kb: KnowledgeBase, org: UUID) -> None:
+async def test_unknown_and_malformed_ids(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """An unknown id is NotFound; a malformed one is a ValidationError naming the field."""
     with pytest.raises(NotFound):
-        await kb.get(org, uuid.uuid4())
+        await kbcore_kb.get(org, uuid.uuid4())
     with pytest.raises(ValidationError) as caught:
-        await kb.get(org, "12345")
+        await kbcore_kb.get(org, "12345")
     assert caught.value.field == "document_id"
     with pytest.raises(ValidationError) as caught:
-        await kb.get("nope", uuid.uuid4())
+        await kbcore_kb.get("nope", uuid.uuid4())
     assert caught.value.field == "org_id"
 
 
 async def test_content_change_bumps_version_and_records_both_contents(
-    kb: KnowledgeBase, org: UUID
+    kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
     """Updating content makes version 2 with an Updated change holding old and new text."""
-    doc = await kb.create(org, filename="a.md", content="old")
-    updated = await kb.update(org, doc.id, content="new", actor="u2")
+    doc = await kbcore_kb.create(org, filename="a.md", content="old")
+    updated = await kbcore_kb.update(org, doc.id, content="new", actor="u2")
     assert (updated.version, updated.content) == (2, "new")
     assert updated.updated_at >= doc.updated_at
-    change = (await kb.history(org, doc.id))[-1]
+    change = (await kbcore_kb.history(org, doc.id))[-1]
     assert (change.change_type, change.summary) == ("updated", "Updated: a.md")
     assert (change.version_from, change.version_to) == (1, 2)
     assert (change.previous_content, change.new_content, change.changed_by) == ("old", "new", "u2")
 
 
-async def test_identical_content_is_not_a_change(kb: KnowledgeBase, org: UUID) -> None:
+async def test_identical_content_is_not_a_change(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """An update that changes nothing writes nothing and keeps the version."""
-    doc = await kb.create(org, filename="a.md", content="same", category="operations")
-    again = await kb.update(org, doc.id, content="same", filename="a.md", category="operations")
+    doc = await kbcore_kb.create(org, filename="a.md", content="same", category="operations")
+    again = await kbcore_kb.update(
+        org, doc.id, content="same", filename="a.md", category="operations"
+    )
     assert again == doc
-    assert len(await kb.history(org, doc.id)) == 1
+    assert len(await kbcore_kb.history(org, doc.id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -125,21 +122,23 @@ async def test_identical_content_is_not_a_change(kb: KnowledgeBase, org: UUID) -
     ],
 )
 async def test_non_content_changes_keep_the_version(
-    kb: KnowledgeBase, org: UUID, edit: dict[str, Any], change_type: str, summary: str
+    kbcore_kb: KnowledgeBase, org: UUID, edit: dict[str, Any], change_type: str, summary: str
 ) -> None:
     """Renaming, recategorising and deactivating each log one change and keep the version."""
-    doc = await kb.create(org, filename="a.md", content="x")
-    updated = await kb.update(org, doc.id, **edit)
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
+    updated = await kbcore_kb.update(org, doc.id, **edit)
     assert updated.version == 1
-    change = (await kb.history(org, doc.id))[-1]
+    change = (await kbcore_kb.history(org, doc.id))[-1]
     assert (change.change_type, change.summary) == (change_type, summary)
     assert (change.version_from, change.version_to) == (None, None)
 
 
-async def test_every_effective_change_of_one_update_is_logged(kb: KnowledgeBase, org: UUID) -> None:
+async def test_every_effective_change_of_one_update_is_logged(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
     """One update of filename, content and category writes three changelog rows."""
-    doc = await kb.create(org, filename="a.md", content="x")
-    updated = await kb.update(
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
+    updated = await kbcore_kb.update(
         org, doc.id, filename="b.md", content="y", category="operations", actor="u"
     )
     assert (updated.filename, updated.content, updated.category, updated.version) == (
@@ -148,96 +147,98 @@ async def test_every_effective_change_of_one_update_is_logged(kb: KnowledgeBase,
         "operations",
         2,
     )
-    kinds = [change.change_type for change in await kb.history(org, doc.id)]
+    kinds = [change.change_type for change in await kbcore_kb.history(org, doc.id)]
     assert kinds == ["created", "renamed", "updated", "recategorized"]
 
 
-async def test_stale_expected_version_is_a_conflict(kb: KnowledgeBase, org: UUID) -> None:
+async def test_stale_expected_version_is_a_conflict(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """An update naming a version the document has moved past fails and writes nothing."""
-    doc = await kb.create(org, filename="a.md", content="v1")
-    await kb.update(org, doc.id, content="v2", expected_version=1)
-    before = await snapshot(kb, org)
+    doc = await kbcore_kb.create(org, filename="a.md", content="v1")
+    await kbcore_kb.update(org, doc.id, content="v2", expected_version=1)
+    before = await snapshot(kbcore_kb, org)
     with pytest.raises(VersionConflict) as caught:
-        await kb.update(org, doc.id, content="v3", expected_version=1)
+        await kbcore_kb.update(org, doc.id, content="v3", expected_version=1)
     assert (caught.value.expected, caught.value.actual) == (1, 2)
-    assert await snapshot(kb, org) == before
+    assert await snapshot(kbcore_kb, org) == before
 
 
-async def test_delete_is_soft_and_idempotent(kb: KnowledgeBase, org: UUID) -> None:
+async def test_delete_is_soft_and_idempotent(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """Deleting hides the document from the default listing; deleting again changes nothing."""
-    doc = await kb.create(org, filename="a.md", content="x")
-    deleted = await kb.delete(org, doc.id, actor="u")
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
+    deleted = await kbcore_kb.delete(org, doc.id, actor="u")
     assert deleted.active is False
-    assert await kb.delete(org, doc.id, actor="u") == deleted
-    assert [c.change_type for c in await kb.history(org, doc.id)] == ["created", "deleted"]
-    assert (await kb.list(org)).items == []
-    assert (await kb.list(org, include_inactive=True)).items == [deleted]
-    assert await kb.get(org, doc.id) == deleted
+    assert await kbcore_kb.delete(org, doc.id, actor="u") == deleted
+    assert [c.change_type for c in await kbcore_kb.history(org, doc.id)] == ["created", "deleted"]
+    assert (await kbcore_kb.list(org)).items == []
+    assert (await kbcore_kb.list(org, include_inactive=True)).items == [deleted]
+    assert await kbcore_kb.get(org, doc.id) == deleted
 
 
-async def test_reactivating_a_deleted_document(kb: KnowledgeBase, org: UUID) -> None:
+async def test_reactivating_a_deleted_document(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """Setting active again brings the document back with a Reactivated change."""
-    doc = await kb.create(org, filename="a.md", content="x")
-    await kb.delete(org, doc.id)
-    back = await kb.update(org, doc.id, active=True)
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
+    await kbcore_kb.delete(org, doc.id)
+    back = await kbcore_kb.update(org, doc.id, active=True)
     assert back.active is True
-    assert (await kb.history(org, doc.id))[-1].summary == "Reactivated: a.md"
+    assert (await kbcore_kb.history(org, doc.id))[-1].summary == "Reactivated: a.md"
 
 
-async def test_restore_makes_old_content_a_new_version(kb: KnowledgeBase, org: UUID) -> None:
+async def test_restore_makes_old_content_a_new_version(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """Restoring version 1 after two edits gives version 4 with version 1's content."""
-    doc = await kb.create(org, filename="a.md", content="one")
-    await kb.update(org, doc.id, content="two")
-    await kb.update(org, doc.id, content="three")
-    restored = await kb.restore(org, doc.id, version=1, actor="ops")
+    doc = await kbcore_kb.create(org, filename="a.md", content="one")
+    await kbcore_kb.update(org, doc.id, content="two")
+    await kbcore_kb.update(org, doc.id, content="three")
+    restored = await kbcore_kb.restore(org, doc.id, version=1, actor="ops")
     assert (restored.version, restored.content) == (4, "one")
-    change = (await kb.history(org, doc.id))[-1]
+    change = (await kbcore_kb.history(org, doc.id))[-1]
     assert (change.change_type, change.summary) == ("restored", "Restored: a.md to version 1")
     assert (change.version_from, change.version_to) == (3, 4)
     assert (change.previous_content, change.new_content) == ("three", "one")
 
 
 @pytest.mark.parametrize("version", [2, 3, 0, -1])
-async def test_restore_needs_an_earlier_version(kb: KnowledgeBase, org: UUID, version: int) -> None:
+async def test_restore_needs_an_earlier_version(
+    kbcore_kb: KnowledgeBase, org: UUID, version: int
+) -> None:
     """Restoring the current, a future or a non-positive version is a ValidationError."""
-    doc = await kb.create(org, filename="a.md", content="one")
-    await kb.update(org, doc.id, content="two")
+    doc = await kbcore_kb.create(org, filename="a.md", content="one")
+    await kbcore_kb.update(org, doc.id, content="two")
     with pytest.raises(ValidationError) as caught:
-        await kb.restore(org, doc.id, version=version)
+        await kbcore_kb.restore(org, doc.id, version=version)
     assert caught.value.field == "version"
 
 
-async def test_history_is_oldest_first(kb: KnowledgeBase, org: UUID) -> None:
+async def test_history_is_oldest_first(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """History lists changes in the order they happened."""
-    doc = await kb.create(org, filename="a.md", content="1")
+    doc = await kbcore_kb.create(org, filename="a.md", content="1")
     for text in ("2", "3", "4"):
-        await kb.update(org, doc.id, content=text)
-    history = await kb.history(org, doc.id)
+        await kbcore_kb.update(org, doc.id, content=text)
+    history = await kbcore_kb.history(org, doc.id)
     assert [c.version_to for c in history] == [1, 2, 3, 4]
 
 
-async def test_list_is_newest_first_and_filters(kb: KnowledgeBase, org: UUID) -> None:
+async def test_list_is_newest_first_and_filters(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """The listing is newest first, active only by default, filtered by category on request."""
-    first = await kb.create(org, filename="1.md", content="x", category="operations")
-    second = await kb.create(org, filename="2.md", content="x")
-    third = await kb.create(org, filename="3.md", content="x", category="operations")
-    await kb.delete(org, second.id)
-    assert [d.id for d in (await kb.list(org)).items] == [third.id, first.id]
-    everything = await kb.list(org, include_inactive=True)
+    first = await kbcore_kb.create(org, filename="1.md", content="x", category="operations")
+    second = await kbcore_kb.create(org, filename="2.md", content="x")
+    third = await kbcore_kb.create(org, filename="3.md", content="x", category="operations")
+    await kbcore_kb.delete(org, second.id)
+    assert [d.id for d in (await kbcore_kb.list(org)).items] == [third.id, first.id]
+    everything = await kbcore_kb.list(org, include_inactive=True)
     assert [d.id for d in everything.items] == [third.id, second.id, first.id]
-    ops = await kb.list(org, category="operations", include_inactive=True)
+    ops = await kbcore_kb.list(org, category="operations", include_inactive=True)
     assert [d.id for d in ops.items] == [third.id, first.id]
 
 
-async def test_pages_cover_every_document_exactly_once(kb: KnowledgeBase, org: UUID) -> None:
+async def test_pages_cover_every_document_exactly_once(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """Walking the cursor returns each document once, in order, and ends with no cursor."""
-    created = [await kb.create(org, filename=f"{i}.md", content="x") for i in range(7)]
+    created = [await kbcore_kb.create(org, filename=f"{i}.md", content="x") for i in range(7)]
     seen: list[UUID] = []
-    page = await kb.list(org, limit=3)
+    page = await kbcore_kb.list(org, limit=3)
     sizes = [len(page.items)]
     seen.extend(d.id for d in page.items)
     while page.next_cursor is not None:
-        page = await kb.list(org, limit=3, cursor=page.next_cursor)
+        page = await kbcore_kb.list(org, limit=3, cursor=page.next_cursor)
         sizes.append(len(page.items))
         seen.extend(d.id for d in page.items)
     assert sizes == [3, 3, 1]
@@ -246,11 +247,11 @@ async def test_pages_cover_every_document_exactly_once(kb: KnowledgeBase, org: U
 
 @pytest.mark.parametrize("cursor", ["garbage", "", "e30", "W1siYSJdXQ", "x" * 500])
 async def test_a_bad_cursor_is_a_validation_error(
-    kb: KnowledgeBase, org: UUID, cursor: str
+    kbcore_kb: KnowledgeBase, org: UUID, cursor: str
 ) -> None:
     """A cursor that kbcore did not hand out is rejected, not misread."""
     with pytest.raises(ValidationError) as caught:
-        await kb.list(org, cursor=cursor)
+        await kbcore_kb.list(org, cursor=cursor)
     assert caught.value.field == "cursor"
 
 
@@ -274,16 +275,16 @@ BAD_CREATES: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("bad", "field"), BAD_CREATES)
 async def test_rejected_create_writes_nothing(
-    kb: KnowledgeBase, org: UUID, bad: dict[str, Any], field: str
+    kbcore_kb: KnowledgeBase, org: UUID, bad: dict[str, Any], field: str
 ) -> None:
     """A create with one bad field raises a ValidationError naming it and stores nothing."""
-    await kb.create(org, filename="keep.md", content="keep")
-    before = await snapshot(kb, org)
+    await kbcore_kb.create(org, filename="keep.md", content="keep")
+    before = await snapshot(kbcore_kb, org)
     arguments: dict[str, Any] = {"org_id": org, "filename": "ok.md", "content": "ok", **bad}
     with pytest.raises(ValidationError) as caught:
-        await kb.create(**arguments)
+        await kbcore_kb.create(**arguments)
     assert caught.value.field == field
-    assert await snapshot(kb, org) == before
+    assert await snapshot(kbcore_kb, org) == before
 
 
 @pytest.mark.parametrize(
@@ -300,34 +301,36 @@ async def test_rejected_create_writes_nothing(
     ],
 )
 async def test_rejected_update_writes_nothing(
-    kb: KnowledgeBase, org: UUID, bad: dict[str, Any], field: str
+    kbcore_kb: KnowledgeBase, org: UUID, bad: dict[str, Any], field: str
 ) -> None:
     """An update with one bad field raises a ValidationError naming it and changes nothing."""
-    doc = await kb.create(org, filename="keep.md", content="keep")
-    before = await snapshot(kb, org)
+    doc = await kbcore_kb.create(org, filename="keep.md", content="keep")
+    before = await snapshot(kbcore_kb, org)
     arguments: dict[str, Any] = {"org_id": org, "document_id": doc.id, "content": "new", **bad}
     with pytest.raises(ValidationError) as caught:
-        await kb.update(**arguments)
+        await kbcore_kb.update(**arguments)
     assert caught.value.field == field
-    assert await snapshot(kb, org) == before
+    assert await snapshot(kbcore_kb, org) == before
 
 
-async def test_boundary_sizes_are_stored_intact(kb: KnowledgeBase, org: UUID) -> None:
+async def test_boundary_sizes_are_stored_intact(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """A 255-character filename and 300000 bytes of multi-byte content round-trip."""
-    doc = await kb.create(org, filename=EMOJI * 255, content=EMOJI * 75_000)
-    stored = await kb.get(org, doc.id)
+    doc = await kbcore_kb.create(org, filename=EMOJI * 255, content=EMOJI * 75_000)
+    stored = await kbcore_kb.get(org, doc.id)
     assert stored.filename == EMOJI * 255
     assert len(stored.content.encode()) == 300_000
 
 
-async def test_concurrent_updates_with_one_expected_version(kb: KnowledgeBase, org: UUID) -> None:
+async def test_concurrent_updates_with_one_expected_version(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
     """Two updates that both read version 1: exactly one wins, the other conflicts."""
-    doc = await kb.create(org, filename="a.md", content="v1")
+    doc = await kbcore_kb.create(org, filename="a.md", content="v1")
     outcomes: list[str] = []
 
     async def edit(text: str) -> None:
         try:
-            await kb.update(org, doc.id, content=text, expected_version=1)
+            await kbcore_kb.update(org, doc.id, content=text, expected_version=1)
             outcomes.append("won")
         except VersionConflict:
             outcomes.append("conflict")
@@ -336,9 +339,9 @@ async def test_concurrent_updates_with_one_expected_version(kb: KnowledgeBase, o
         tg.start_soon(edit, "left")
         tg.start_soon(edit, "right")
     assert sorted(outcomes) == ["conflict", "won"]
-    final = await kb.get(org, doc.id)
+    final = await kbcore_kb.get(org, doc.id)
     assert final.version == 2
-    assert [c.change_type for c in await kb.history(org, doc.id)] == ["created", "updated"]
+    assert [c.change_type for c in await kbcore_kb.history(org, doc.id)] == ["created", "updated"]
 
 
 OPERATIONS = st.lists(
@@ -355,30 +358,32 @@ OPERATIONS = st.lists(
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 async def test_calls_for_one_org_never_touch_another(
-    kb: KnowledgeBase, operations: list[tuple[str, int, str]]
+    kbcore_kb: KnowledgeBase, operations: list[tuple[str, int, str]]
 ) -> None:
     """Random calls made for org A, even with B's ids, leave org B exactly as it was."""
     org_a, org_b = uuid.uuid4(), uuid.uuid4()
-    b_doc = await kb.create(org_b, filename="b.md", content="secret plan")
-    await kb.update(org_b, b_doc.id, content="secret plan 2")
-    before = await snapshot(kb, org_b)
+    b_doc = await kbcore_kb.create(org_b, filename="b.md", content="secret plan")
+    await kbcore_kb.update(org_b, b_doc.id, content="secret plan 2")
+    before = await snapshot(kbcore_kb, org_b)
     a_ids: list[UUID] = []
     for name, pick, text in operations:
         target = a_ids[pick % len(a_ids)] if a_ids and pick % 3 else b_doc.id
         try:
             if name == "create":
-                a_ids.append((await kb.create(org_a, filename=f"{pick}.md", content=text)).id)
+                a_ids.append(
+                    (await kbcore_kb.create(org_a, filename=f"{pick}.md", content=text)).id
+                )
             elif name == "update":
-                await kb.update(org_a, target, content=text or "x")
+                await kbcore_kb.update(org_a, target, content=text or "x")
             elif name == "delete":
-                await kb.delete(org_a, target)
+                await kbcore_kb.delete(org_a, target)
             elif name == "restore":
-                await kb.restore(org_a, target, version=1)
+                await kbcore_kb.restore(org_a, target, version=1)
             elif name == "get":
-                assert (await kb.get(org_a, target)).org_id == org_a
+                assert (await kbcore_kb.get(org_a, target)).org_id == org_a
             else:
-                assert all(c.org_id == org_a for c in await kb.history(org_a, target))
+                assert all(c.org_id == org_a for c in await kbcore_kb.history(org_a, target))
         except (NotFound, ValidationError):
             pass
-    assert await snapshot(kb, org_b) == before
-    assert all(doc.org_id == org_a for doc, _ in await snapshot(kb, org_a))
+    assert await snapshot(kbcore_kb, org_b) == before
+    assert all(doc.org_id == org_a for doc, _ in await snapshot(kbcore_kb, org_a))

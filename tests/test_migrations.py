@@ -93,9 +93,9 @@ ORDER BY tablename, indexname
 
 
 @pytest.fixture
-async def empty_pool(pg_empty_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+async def empty_pool(kbcore_empty_database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a database with no tables at all."""
-    async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=2) as pool:
+    async with asyncpg.create_pool(kbcore_empty_database_dsn, min_size=1, max_size=2) as pool:
         yield pool
 
 
@@ -124,13 +124,13 @@ async def test_migrating_twice_applies_nothing_the_second_time(empty_pool: async
 
 
 async def test_concurrent_migrations_on_an_empty_database(
-    pg_empty_dsn: str, pg_pool: asyncpg.Pool
+    kbcore_empty_database_dsn: str, kbcore_pool: asyncpg.Pool
 ) -> None:
     """Eight processes migrating at once: one applies, the rest wait, the schema is as usual."""
     results: list[list[int]] = []
 
     async def run() -> None:
-        async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=1) as pool:
+        async with asyncpg.create_pool(kbcore_empty_database_dsn, min_size=1, max_size=1) as pool:
             results.append(await migrate(pool))
 
     async with anyio.create_task_group() as tg:
@@ -139,9 +139,9 @@ async def test_concurrent_migrations_on_an_empty_database(
 
     every = [migration.version for migration in migrations()]
     assert sorted(results) == [[]] * 7 + [every]
-    async with asyncpg.create_pool(pg_empty_dsn, min_size=1, max_size=1) as migrated:
+    async with asyncpg.create_pool(kbcore_empty_database_dsn, min_size=1, max_size=1) as migrated:
         # pg_pool's database was migrated once, by a single caller.
-        assert await schema(migrated) == await schema(pg_pool)
+        assert await schema(migrated) == await schema(kbcore_pool)
 
 
 async def test_a_host_with_the_legacy_tables_keeps_its_rows(empty_pool: asyncpg.Pool) -> None:

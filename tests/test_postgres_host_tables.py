@@ -14,11 +14,6 @@ from kbcore.postgres import PostgresStore
 pytestmark = [pytest.mark.anyio, pytest.mark.database]
 
 
-@pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
 async def add_integration(pool: asyncpg.Pool, org: UUID, provider: str, config: object) -> None:
     await pool.execute(
         "INSERT INTO integrations (org_id, provider, config) VALUES ($1, $2, $3::text::jsonb)",
@@ -29,14 +24,14 @@ async def add_integration(pool: asyncpg.Pool, org: UUID, provider: str, config: 
 
 
 async def test_vapi_key_comes_from_the_orgs_vapi_integration(
-    pg_pool: asyncpg.Pool, org: UUID
+    kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """The key is config->>'vapi_api_key' of the org's vapi row; other rows do not count."""
     other_org = uuid.uuid4()
-    await add_integration(pg_pool, org, "vapi", {"vapi_api_key": "sk-org"})
-    await add_integration(pg_pool, org, "twilio", {"vapi_api_key": "sk-wrong-provider"})
-    await add_integration(pg_pool, other_org, "vapi", {"vapi_api_key": "sk-other"})
-    key = await PostgresStore(pg_pool).vapi_key(org)
+    await add_integration(kbcore_pool, org, "vapi", {"vapi_api_key": "sk-org"})
+    await add_integration(kbcore_pool, org, "twilio", {"vapi_api_key": "sk-wrong-provider"})
+    await add_integration(kbcore_pool, other_org, "vapi", {"vapi_api_key": "sk-other"})
+    key = await PostgresStore(kbcore_pool).vapi_key(org)
     assert key is not None
     assert key.value == "sk-org"
     assert "sk-org" not in repr(key)
@@ -48,16 +43,16 @@ async def test_vapi_key_comes_from_the_orgs_vapi_integration(
     ids=["none", "empty", "blank", "other"],
 )
 async def test_no_usable_vapi_key_is_none(
-    pg_pool: asyncpg.Pool, org: UUID, config: dict[str, str] | None
+    kbcore_pool: asyncpg.Pool, org: UUID, config: dict[str, str] | None
 ) -> None:
     """No vapi row, or one without a non-empty key, means no key (the service falls back)."""
     if config is not None:
-        await add_integration(pg_pool, org, "vapi", config)
-    assert await PostgresStore(pg_pool).vapi_key(org) is None
+        await add_integration(kbcore_pool, org, "vapi", config)
+    assert await PostgresStore(kbcore_pool).vapi_key(org) is None
 
 
 async def test_assistants_are_the_orgs_agents_of_the_wanted_roles(
-    pg_pool: asyncpg.Pool, org: UUID
+    kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """Agents of other roles and other orgs are left out; a missing Vapi id is kept."""
     rows = [
@@ -66,10 +61,10 @@ async def test_assistants_are_the_orgs_agents_of_the_wanted_roles(
         (org, "supervisor", "asst-sup"),
         (uuid.uuid4(), "inbound", "asst-other-org"),
     ]
-    await pg_pool.executemany(
+    await kbcore_pool.executemany(
         "INSERT INTO agents (org_id, role, vapi_assistant_id) VALUES ($1, $2, $3)", rows
     )
-    found = await PostgresStore(pg_pool).assistants(org, ["inbound", "outbound"])
+    found = await PostgresStore(kbcore_pool).assistants(org, ["inbound", "outbound"])
     assert sorted((a.org_id, a.role, a.vapi_assistant_id) for a in found) == [
         (org, "inbound", "asst-in"),
         (org, "outbound", None),

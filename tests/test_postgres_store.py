@@ -20,6 +20,7 @@ from asyncpg.connection import LoggedQuery
 from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore
+from tests.stores import ON_POSTGRES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.database]
 
@@ -32,17 +33,6 @@ $$;
 CREATE TRIGGER fail_changelog BEFORE INSERT ON knowledge_base_changelog
     FOR EACH ROW EXECUTE FUNCTION fail_changelog();
 """
-
-
-@pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
-@pytest.fixture
-def kb(pg_pool: asyncpg.Pool) -> KnowledgeBase:
-    """A KnowledgeBase on PostgreSQL only (overrides the two-store fixture)."""
-    return KnowledgeBase(PostgresStore(pg_pool))
 
 
 async def document_rows(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
@@ -79,36 +69,40 @@ class StatementLog:
 
 
 @pytest.fixture
-async def statement_log(pg_dsn: str) -> AsyncIterator[StatementLog]:
+async def statement_log(kbcore_database_dsn: str) -> AsyncIterator[StatementLog]:
     records: list[LoggedQuery] = []
 
     async def log_queries(conn: asyncpg.Connection) -> None:
         conn.add_query_logger(records.append)
 
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+    async with asyncpg.create_pool(
+        kbcore_database_dsn, min_size=1, max_size=1, init=log_queries
+    ) as pool:
         yield StatementLog(PostgresStore(pool), records)
 
 
+@ON_POSTGRES
 async def test_create_writes_nothing_when_its_changelog_fails(
-    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+    kbcore_kb: KnowledgeBase, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """A failing changelog insert leaves no document behind."""
-    await pg_pool.execute(FAILING_CHANGELOG)
+    await kbcore_pool.execute(FAILING_CHANGELOG)
     with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
-        await kb.create(org, filename="a.md", content="x")
-    assert await document_rows(pg_pool) == []
+        await kbcore_kb.create(org, filename="a.md", content="x")
+    assert await document_rows(kbcore_pool) == []
 
 
+@ON_POSTGRES
 async def test_update_changes_nothing_when_its_changelog_fails(
-    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+    kbcore_kb: KnowledgeBase, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """A failing changelog insert leaves the document as it was, updated_at included."""
-    doc = await kb.create(org, filename="a.md", content="x")
-    before = await document_rows(pg_pool)
-    await pg_pool.execute(FAILING_CHANGELOG)
+    doc = await kbcore_kb.create(org, filename="a.md", content="x")
+    before = await document_rows(kbcore_pool)
+    await kbcore_pool.execute(FAILING_CHANGELOG)
     with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
-        await kb.update(org, doc.id, content="y", filename="b.md")
-    assert await document_rows(pg_pool) == before
+        await kbcore_kb.update(org, doc.id, content="y", filename="b.md")
+    assert await document_rows(kbcore_pool) == before
 
 
 async def wait_for_lock_waiters(pool: asyncpg.Pool, count: int) -> None:
@@ -123,33 +117,34 @@ async def wait_for_lock_waiters(pool: asyncpg.Pool, count: int) -> None:
             await anyio.sleep(0.01)
 
 
+@ON_POSTGRES
 async def test_concurrent_updates_of_one_version_cannot_both_win(
-    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+    kbcore_kb: KnowledgeBase, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """Two updates that both read version 1 and queue on the row: one wins, one conflicts."""
-    doc = await kb.create(org, filename="a.md", content="v1")
+    doc = await kbcore_kb.create(org, filename="a.md", content="v1")
     outcomes: list[str] = []
 
     async def edit(text: str) -> None:
         try:
-            await kb.update(org, doc.id, content=text, expected_version=1)
+            await kbcore_kb.update(org, doc.id, content=text, expected_version=1)
             outcomes.append("won")
         except VersionConflict:
             outcomes.append("conflict")
 
     # Hold the row so that both updates are in flight at once before either proceeds.
-    async with pg_pool.acquire() as blocker:
+    async with kbcore_pool.acquire() as blocker:
         hold = blocker.transaction()
         await hold.start()
         await blocker.execute("SELECT 1 FROM knowledge_base WHERE id = $1 FOR UPDATE", doc.id)
         async with anyio.create_task_group() as tg:
             tg.start_soon(edit, "left")
             tg.start_soon(edit, "right")
-            await wait_for_lock_waiters(pg_pool, 2)
+            await wait_for_lock_waiters(kbcore_pool, 2)
             await hold.commit()
     assert sorted(outcomes) == ["conflict", "won"]
-    assert (await kb.get(org, doc.id)).version == 2
-    assert [c.change_type for c in await kb.history(org, doc.id)] == ["created", "updated"]
+    assert (await kbcore_kb.get(org, doc.id)).version == 2
+    assert [c.change_type for c in await kbcore_kb.history(org, doc.id)] == ["created", "updated"]
 
 
 async def test_create_is_one_statement(statement_log: StatementLog, org: UUID) -> None:
@@ -182,7 +177,7 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def test_every_read_is_served_by_an_index_in_order(
-    statement_log: StatementLog, pg_pool: asyncpg.Pool, org: UUID
+    statement_log: StatementLog, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """Listings (every filter, both pages), get and history: no table scan, no sort."""
     kb = KnowledgeBase(statement_log.store)
@@ -211,7 +206,7 @@ async def test_every_read_is_served_by_an_index_in_order(
     ]
     assert len(reads) == 11  # 8 pages, get, and history's get and changelog read
 
-    async with pg_pool.acquire() as conn:
+    async with kbcore_pool.acquire() as conn:
         # On a tiny table any plan is cheap; make the planner say whether an index can
         # serve each read in order at all.
         await conn.execute(
@@ -233,13 +228,14 @@ METADATA = {
 }
 
 
+@ON_POSTGRES
 async def test_metadata_is_stored_as_a_jsonb_object(
-    kb: KnowledgeBase, pg_pool: asyncpg.Pool, org: UUID
+    kbcore_kb: KnowledgeBase, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """Metadata round-trips exactly and is a queryable jsonb object in the table."""
-    doc = await kb.create(org, filename="a.md", content="x", metadata=METADATA)
-    assert dict((await kb.get(org, doc.id)).metadata) == METADATA
-    row = await pg_pool.fetchrow(
+    doc = await kbcore_kb.create(org, filename="a.md", content="x", metadata=METADATA)
+    assert dict((await kbcore_kb.get(org, doc.id)).metadata) == METADATA
+    row = await kbcore_pool.fetchrow(
         "SELECT jsonb_typeof(metadata) AS kind, metadata #>> '{nested,depth}' AS depth"
         " FROM knowledge_base WHERE id = $1",
         doc.id,
@@ -248,7 +244,9 @@ async def test_metadata_is_stored_as_a_jsonb_object(
     assert (row["kind"], row["depth"]) == ("object", "2")
 
 
-async def test_metadata_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org: UUID) -> None:
+async def test_metadata_survives_a_host_pool_with_a_json_codec(
+    kbcore_database_dsn: str, org: UUID
+) -> None:
     """A host pool that decodes jsonb itself neither double-encodes nor double-decodes."""
 
     async def json_codec(conn: asyncpg.Connection) -> None:
@@ -256,7 +254,9 @@ async def test_metadata_survives_a_host_pool_with_a_json_codec(pg_dsn: str, org:
             "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
 
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=json_codec) as pool:
+    async with asyncpg.create_pool(
+        kbcore_database_dsn, min_size=1, max_size=1, init=json_codec
+    ) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await kb.create(org, filename="a.md", content="x", metadata=METADATA)
         assert dict((await kb.get(org, doc.id)).metadata) == METADATA
@@ -280,23 +280,23 @@ def creation(org: UUID) -> list[Creation]:
 
 
 async def test_a_connection_killed_mid_transaction_is_store_unavailable(
-    pg_pool: asyncpg.Pool, org: UUID
+    kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
     """The server dropping the session surfaces as StoreUnavailable and keeps no partial write."""
-    store = PostgresStore(pg_pool)
+    store = PostgresStore(kbcore_pool)
 
     async def insert_twice_across_a_kill() -> None:
         async with store.writing() as writes:
             await writes.insert_many(org, creation(org))
-            await terminate_idle_transactions(pg_pool)
+            await terminate_idle_transactions(kbcore_pool)
             await writes.insert_many(org, creation(org))
 
     with pytest.raises(StoreUnavailable, match="nothing was saved") as caught:
         await insert_twice_across_a_kill()
     assert isinstance(caught.value.__cause__, asyncpg.InterfaceError | asyncpg.PostgresError)
-    assert await document_rows(pg_pool) == []
+    assert await document_rows(kbcore_pool) == []
     created = await KnowledgeBase(store).create(org, filename="after.md", content="y")
-    assert [row[0] for row in await document_rows(pg_pool)] == [created.id]
+    assert [row[0] for row in await document_rows(kbcore_pool)] == [created.id]
 
 
 @contextmanager
@@ -318,10 +318,10 @@ async def test_an_unreachable_server_is_store_unavailable(org: UUID) -> None:
 
 
 async def test_a_cancelled_transaction_rolls_back_and_frees_its_connection(
-    pg_dsn: str, org: UUID
+    kbcore_database_dsn: str, org: UUID
 ) -> None:
     """Cancelling inside a transaction writes nothing and leaves the only connection usable."""
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1) as pool:
+    async with asyncpg.create_pool(kbcore_database_dsn, min_size=1, max_size=1) as pool:
         store = PostgresStore(pool)
         with anyio.CancelScope() as scope:
             async with store.writing() as writes:

@@ -38,6 +38,7 @@ from kbcore.report import (
 )
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables, MemoryHostTables
+from tests.stores import ON_POSTGRES
 from tests.test_runbook_queries import (
     AVERAGE_SYNC_DURATION,
     ERROR_SUMMARY,
@@ -59,10 +60,10 @@ def no_backoff() -> Iterator[None]:
 
 
 @pytest.fixture
-async def coordinator(store: Store) -> AsyncIterator[tuple[SyncCoordinator, FakeVapi]]:
+async def coordinator(kbcore_store: Store) -> AsyncIterator[tuple[SyncCoordinator, FakeVapi]]:
     fake = FakeVapi()
     async with fake.http_client() as http:
-        yield SyncCoordinator(store, http_client=http), fake
+        yield SyncCoordinator(kbcore_store, http_client=http), fake
 
 
 async def org_with_assistants(fake: FakeVapi, host_tables: HostTables) -> UUID:
@@ -84,9 +85,9 @@ async def attempt(coordinator: SyncCoordinator, org_id: UUID) -> str:
 
 @pytest.fixture
 async def history(
-    store: Store,
-    kb: KnowledgeBase,
-    host_tables: HostTables,
+    kbcore_store: Store,
+    kbcore_kb: KnowledgeBase,
+    kbcore_host_tables: HostTables,
     coordinator: tuple[SyncCoordinator, FakeVapi],
 ) -> tuple[UUID, UUID]:
     """A scripted history through the public API: two orgs, every kind of outcome.
@@ -95,14 +96,16 @@ async def history(
     process holds the claim. Org B: two failures (no documents yet), then a success.
     """
     sync, fake = coordinator
-    org_a, org_b = [await org_with_assistants(fake, host_tables) for _ in range(2)]
-    await kb.create(org_a, filename="pricing.md", content="Pro: $99", category="products_services")
+    org_a, org_b = [await org_with_assistants(fake, kbcore_host_tables) for _ in range(2)]
+    await kbcore_kb.create(
+        org_a, filename="pricing.md", content="Pro: $99", category="products_services"
+    )
     outcomes = [await attempt(sync, org_a) for _ in range(3)]
     outcomes += [await attempt(sync, org_b) for _ in range(2)]
-    await kb.create(org_b, filename="script.md", content="Hello!", category="operations")
+    await kbcore_kb.create(org_b, filename="script.md", content="Hello!", category="operations")
     outcomes.append(await attempt(sync, org_b))
     # Another process's sync of org A, claimed and still running.
-    claim = await store.claim(
+    claim = await kbcore_store.claim(
         org_a, min_interval=timedelta(0), lease=timedelta(minutes=2), actor=None
     )
     assert isinstance(claim, Claimed)
@@ -119,9 +122,11 @@ async def history(
     return org_a, org_b
 
 
-async def test_figures_of_a_scripted_history(store: Store, history: tuple[UUID, UUID]) -> None:
+async def test_figures_of_a_scripted_history(
+    kbcore_store: Store, history: tuple[UUID, UUID]
+) -> None:
     """Totals, successes, refusals and failures by message, over every org."""
-    stats = await sync_stats(store)
+    stats = await sync_stats(kbcore_store)
     assert (stats.total, stats.successful) == (8, 2)  # the running claim counts, as in SQL
     [today] = stats.days
     assert (today.total, today.successful, today.success_rate) == (8, 2, 25.0)
@@ -138,19 +143,19 @@ async def test_figures_of_a_scripted_history(store: Store, history: tuple[UUID, 
     assert stats.since < stats.until
 
 
-async def test_one_org(store: Store, history: tuple[UUID, UUID]) -> None:
+async def test_one_org(kbcore_store: Store, history: tuple[UUID, UUID]) -> None:
     """``org_id`` keeps to that org's rows."""
     _, org_b = history
-    stats = await sync_stats(store, org_id=str(org_b))
+    stats = await sync_stats(kbcore_store, org_id=str(org_b))
     assert stats.org_id == org_b
     assert (stats.total, stats.successful, stats.days[0].success_rate) == (3, 1, 33.33)
     assert (stats.rate_limit_hits, stats.in_progress_rejections) == (0, 0)
     assert stats.errors == (ErrorCount(message=NO_DOCUMENTS, count=2),)
 
 
-async def test_an_empty_log(store: Store) -> None:
+async def test_an_empty_log(kbcore_store: Store) -> None:
     """No rows: no days, no durations, zero counts."""
-    stats = await sync_stats(store, since=timedelta(minutes=5))
+    stats = await sync_stats(kbcore_store, since=timedelta(minutes=5))
     assert stats.days == ()
     assert stats.errors == ()
     assert stats.durations == DurationStats(
@@ -160,9 +165,9 @@ async def test_an_empty_log(store: Store) -> None:
     assert stats.until - stats.since == timedelta(minutes=5)
 
 
-async def test_since_an_instant(store: Store, history: tuple[UUID, UUID]) -> None:
+async def test_since_an_instant(kbcore_store: Store, history: tuple[UUID, UUID]) -> None:
     """An aware datetime after every row leaves the window empty."""
-    stats = await sync_stats(store, since=datetime.now(UTC) + timedelta(hours=1))
+    stats = await sync_stats(kbcore_store, since=datetime.now(UTC) + timedelta(hours=1))
     assert stats.total == 0
 
 
@@ -225,15 +230,15 @@ async def test_any_stats_source_is_accepted() -> None:
 
 
 @pytest.fixture
-async def scripted_log(pg_pool: asyncpg.Pool) -> PostgresStore:
+async def scripted_log(kbcore_pool: asyncpg.Pool) -> PostgresStore:
     """The runbook test's scripted rows (two orgs, recent and two days old)."""
     orgs = [uuid.uuid4(), uuid.uuid4()]
-    await pg_pool.executemany(
+    await kbcore_pool.executemany(
         "INSERT INTO kb_sync_log (org_id, created_at, status, duration_ms, error_message)"
         " VALUES ($1, now() - $2::interval, $3, $4, $5)",
         [(orgs[i % 2], *row) for i, row in enumerate(ROWS)],
     )
-    return PostgresStore(pg_pool)
+    return PostgresStore(kbcore_pool)
 
 
 async def runbook_figures(pool: asyncpg.Pool) -> dict[str, object]:
@@ -274,34 +279,36 @@ def report_figures(stats: SyncStats) -> dict[str, object]:
 
 
 async def test_the_runbook_queries_agree_on_a_scripted_log(
-    scripted_log: PostgresStore, pg_pool: asyncpg.Pool
+    scripted_log: PostgresStore, kbcore_pool: asyncpg.Pool
 ) -> None:
     """Rows inserted as the existing system wrote them: every figure matches the SQL."""
     stats = await sync_stats(scripted_log)
-    assert report_figures(stats) == await runbook_figures(pg_pool)
+    assert report_figures(stats) == await runbook_figures(kbcore_pool)
     assert stats.durations.p95_ms == pytest.approx(8800.0)
     assert stats.errors[0] == ErrorCount(
         message="No agents have a Vapi assistant id; save the agent configuration first", count=4
     )
 
 
-@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+@ON_POSTGRES
 async def test_the_runbook_queries_agree_on_a_history_of_real_syncs(
-    store: Store, history: tuple[UUID, UUID], pg_pool: asyncpg.Pool
+    kbcore_store: Store, history: tuple[UUID, UUID], kbcore_pool: asyncpg.Pool
 ) -> None:
     """Rows written by SyncCoordinator: every figure matches the SQL."""
-    stats = await sync_stats(store)
-    assert report_figures(stats) == await runbook_figures(pg_pool)
+    stats = await sync_stats(kbcore_store)
+    assert report_figures(stats) == await runbook_figures(kbcore_pool)
 
 
-async def test_the_report_is_one_statement(pg_dsn: str) -> None:
+async def test_the_report_is_one_statement(kbcore_database_dsn: str) -> None:
     """Every figure comes from the database in a single round trip."""
     records: list[LoggedQuery] = []
 
     async def log_queries(conn: asyncpg.Connection) -> None:
         conn.add_query_logger(records.append)
 
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+    async with asyncpg.create_pool(
+        kbcore_database_dsn, min_size=1, max_size=1, init=log_queries
+    ) as pool:
         store = PostgresStore(pool)
         await sync_stats(store)  # asyncpg learns the result's types once per connection
         records.clear()
@@ -311,11 +318,11 @@ async def test_the_report_is_one_statement(pg_dsn: str) -> None:
 
 
 async def test_the_example_script_prints_the_report(
-    scripted_log: PostgresStore, pg_dsn: str
+    scripted_log: PostgresStore, kbcore_database_dsn: str
 ) -> None:
     """examples/report.py runs against a database and prints the runbook's figures."""
     script = Path(__file__).parents[1] / "examples" / "report.py"
-    env = {**os.environ, "DATABASE_URL": pg_dsn}
+    env = {**os.environ, "DATABASE_URL": kbcore_database_dsn}
     done = await anyio.run_process([sys.executable, str(script)], env=env)
     lines = done.stdout.decode().splitlines()
     assert lines[0].endswith(": 12 attempts")

@@ -74,15 +74,15 @@ ROWS = [
 
 
 @pytest.fixture
-async def sync_log(pg_pool: asyncpg.Pool) -> asyncpg.Pool:
+async def sync_log(kbcore_pool: asyncpg.Pool) -> asyncpg.Pool:
     """The scripted audit log: two orgs, last 24 hours and older."""
     orgs = [uuid.uuid4(), uuid.uuid4()]
-    await pg_pool.executemany(
+    await kbcore_pool.executemany(
         "INSERT INTO kb_sync_log (org_id, created_at, status, duration_ms, error_message)"
         " VALUES ($1, now() - $2::interval, $3, $4, $5)",
         [(orgs[i % 2], *row) for i, row in enumerate(ROWS)],
     )
-    return pg_pool
+    return kbcore_pool
 
 
 async def test_success_rate_per_day(sync_log: asyncpg.Pool) -> None:

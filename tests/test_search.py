@@ -44,14 +44,9 @@ CORPUS = [
 
 
 @pytest.fixture
-def org() -> UUID:
-    return uuid.uuid4()
-
-
-@pytest.fixture
-async def corpus(kb: KnowledgeBase, org: UUID) -> UUID:
+async def corpus(kbcore_kb: KnowledgeBase, org: UUID) -> UUID:
     """An org holding CORPUS."""
-    report = await kb.import_documents(org, CORPUS)
+    report = await kbcore_kb.import_documents(org, CORPUS)
     assert report.created == len(CORPUS)
     return org
 
@@ -75,15 +70,15 @@ async def names(kb: KnowledgeBase, org: UUID, query: str, **options: Any) -> lis
     ],
 )
 async def test_search_finds_the_documents_with_the_words(
-    kb: KnowledgeBase, corpus: UUID, query: str, expected: list[str]
+    kbcore_kb: KnowledgeBase, corpus: UUID, query: str, expected: list[str]
 ) -> None:
     """Web-search syntax: all words, "phrases", or, -exclusion; whole words, any case."""
-    assert sorted(await names(kb, corpus, query)) == sorted(expected)
+    assert sorted(await names(kbcore_kb, corpus, query)) == sorted(expected)
 
 
-async def test_more_and_weightier_matches_rank_higher(kb: KnowledgeBase, org: UUID) -> None:
+async def test_more_and_weightier_matches_rank_higher(kbcore_kb: KnowledgeBase, org: UUID) -> None:
     """A filename match outranks content matches; more occurrences outrank fewer."""
-    await kb.import_documents(
+    await kbcore_kb.import_documents(
         org,
         [
             DocumentDraft("a.md", "refund"),
@@ -91,44 +86,46 @@ async def test_more_and_weightier_matches_rank_higher(kb: KnowledgeBase, org: UU
             DocumentDraft("refund-policy.md", "see below"),
         ],
     )
-    hits = await kb.search(org, "refund")
+    hits = await kbcore_kb.search(org, "refund")
     assert [hit.filename for hit in hits] == ["refund-policy.md", "b.md", "a.md"]
     assert hits[0].rank > hits[1].rank > hits[2].rank > 0
 
 
 async def test_a_hit_carries_its_document_and_a_highlighted_snippet(
-    kb: KnowledgeBase, corpus: UUID
+    kbcore_kb: KnowledgeBase, corpus: UUID
 ) -> None:
     """The snippet is an excerpt of the content with the matched words marked **so**."""
-    [hit] = await kb.search(corpus, "budget")
-    document = await kb.get(corpus, hit.document_id)
+    [hit] = await kbcore_kb.search(corpus, "budget")
+    document = await kbcore_kb.get(corpus, hit.document_id)
     assert (hit.filename, hit.category) == (document.filename, document.category)
     assert "**budget**" in hit.snippet
     assert hit.snippet.replace("**", "") in document.content
-    [pricing, _] = await kb.search(corpus, "pricing")
+    [pricing, _] = await kbcore_kb.search(corpus, "pricing")
     assert "**Pricing**" in pricing.snippet
 
 
-async def test_search_sees_only_the_orgs_active_documents(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_search_sees_only_the_orgs_active_documents(
+    kbcore_kb: KnowledgeBase, corpus: UUID
+) -> None:
     """Another org's documents and soft-deleted ones never show up."""
-    await kb.create(uuid.uuid4(), filename="budget.md", content="budget budget")
-    [hit] = await kb.search(corpus, "budget")
-    await kb.delete(corpus, hit.document_id)
-    assert await kb.search(corpus, "budget") == []
+    await kbcore_kb.create(uuid.uuid4(), filename="budget.md", content="budget budget")
+    [hit] = await kbcore_kb.search(corpus, "budget")
+    await kbcore_kb.delete(corpus, hit.document_id)
+    assert await kbcore_kb.search(corpus, "budget") == []
 
 
-async def test_search_follows_updates(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_search_follows_updates(kbcore_kb: KnowledgeBase, corpus: UUID) -> None:
     """Edited content is searchable at once; the old words are gone."""
-    [hit] = await kb.search(corpus, "budget")
-    await kb.update(corpus, hit.document_id, content="Ask about their deadline instead.")
-    assert await names(kb, corpus, "budget") == []
-    assert await names(kb, corpus, "deadline") == ["objections.md"]
+    [hit] = await kbcore_kb.search(corpus, "budget")
+    await kbcore_kb.update(corpus, hit.document_id, content="Ask about their deadline instead.")
+    assert await names(kbcore_kb, corpus, "budget") == []
+    assert await names(kbcore_kb, corpus, "deadline") == ["objections.md"]
 
 
-async def test_search_by_category_and_limit(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_search_by_category_and_limit(kbcore_kb: KnowledgeBase, corpus: UUID) -> None:
     """category narrows the hits; limit caps them, best first."""
-    assert await names(kb, corpus, "plans", category="ai_guidelines") == ["script.md"]
-    assert await names(kb, corpus, "plans", limit=1) == ["pricing-plans.md"]
+    assert await names(kbcore_kb, corpus, "plans", category="ai_guidelines") == ["script.md"]
+    assert await names(kbcore_kb, corpus, "plans", limit=1) == ["pricing-plans.md"]
 
 
 @pytest.mark.parametrize(
@@ -144,22 +141,22 @@ async def test_search_by_category_and_limit(kb: KnowledgeBase, corpus: UUID) -> 
     ],
 )
 async def test_bad_searches_are_validation_errors(
-    kb: KnowledgeBase, org: UUID, query: Any, options: dict[str, Any], field: str
+    kbcore_kb: KnowledgeBase, org: UUID, query: Any, options: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        await kb.search(org, query, **options)
+        await kbcore_kb.search(org, query, **options)
     assert caught.value.field == field
 
 
-async def test_a_query_of_punctuation_finds_nothing(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_a_query_of_punctuation_finds_nothing(kbcore_kb: KnowledgeBase, corpus: UUID) -> None:
     """A query with no words in it matches no document (and is not an error)."""
-    assert await kb.search(corpus, "-- !! ,,") == []
+    assert await kbcore_kb.search(corpus, "-- !! ,,") == []
 
 
-async def test_summaries_list_without_content(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_summaries_list_without_content(kbcore_kb: KnowledgeBase, corpus: UUID) -> None:
     """Summaries page like list, newest first, with the content's size instead of it."""
-    page = await kb.list(corpus, limit=3)
-    summaries = await kb.list_summaries(corpus, limit=3)
+    page = await kbcore_kb.list(corpus, limit=3)
+    summaries = await kbcore_kb.list_summaries(corpus, limit=3)
     assert [s.id for s in summaries.items] == [d.id for d in page.items]
     for summary, document in zip(summaries.items, page.items, strict=True):
         assert summary.size_bytes == len(document.content.encode())
@@ -169,18 +166,18 @@ async def test_summaries_list_without_content(kb: KnowledgeBase, corpus: UUID) -
             document.updated_at,
         )
         assert not hasattr(summary, "content")
-    rest = await kb.list_summaries(corpus, limit=3, cursor=summaries.next_cursor)
+    rest = await kbcore_kb.list_summaries(corpus, limit=3, cursor=summaries.next_cursor)
     assert len(rest.items) == 1
     assert rest.next_cursor is None
 
 
-async def test_summaries_filter_like_list(kb: KnowledgeBase, corpus: UUID) -> None:
+async def test_summaries_filter_like_list(kbcore_kb: KnowledgeBase, corpus: UUID) -> None:
     """category and include_inactive mean what they mean for list."""
-    guides = await kb.list_summaries(corpus, category="ai_guidelines")
+    guides = await kbcore_kb.list_summaries(corpus, category="ai_guidelines")
     assert sorted(s.filename for s in guides.items) == ["objections.md", "script.md"]
-    await kb.delete(corpus, guides.items[0].id)
-    assert len((await kb.list_summaries(corpus)).items) == 3
-    everything = await kb.list_summaries(corpus, include_inactive=True)
+    await kbcore_kb.delete(corpus, guides.items[0].id)
+    assert len((await kbcore_kb.list_summaries(corpus)).items) == 3
+    everything = await kbcore_kb.list_summaries(corpus, include_inactive=True)
     assert [s.active for s in everything.items].count(False) == 1
 
 
@@ -189,12 +186,12 @@ async def test_summaries_filter_like_list(kb: KnowledgeBase, corpus: UUID) -> No
     "query", ["pricing", "plans", "annual plans", "the", "refund", "prospect budget", "price"]
 )
 async def test_memory_ranks_plain_queries_as_postgresql_does(
-    pg_pool: asyncpg.Pool, org: UUID, query: str
+    kbcore_pool: asyncpg.Pool, org: UUID, query: str
 ) -> None:
     """The same hits with the same ranks, best first, from both stores."""
     corpus = [*CORPUS, DocumentDraft("the-end.md", "the end of the story, the moral")]
     results = []
-    for store in (MemoryStore(), PostgresStore(pg_pool)):
+    for store in (MemoryStore(), PostgresStore(kbcore_pool)):
         kb = KnowledgeBase(store)
         await kb.import_documents(org, corpus)
         hits = await kb.search(org, query)
@@ -205,13 +202,15 @@ async def test_memory_ranks_plain_queries_as_postgresql_does(
 
 
 @pytest.mark.database
-async def test_a_rare_word_is_found_through_the_gin_index(pg_pool: asyncpg.Pool, org: UUID) -> None:
+async def test_a_rare_word_is_found_through_the_gin_index(
+    kbcore_pool: asyncpg.Pool, org: UUID
+) -> None:
     """In a large org, the search for a rare word reads the GIN index, not every row."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     items = [DocumentDraft(f"d{i}.md", f"common words number {i}") for i in range(400)]
     await kb.import_documents(org, [*items, DocumentDraft("z.md", "a zebra")])
-    await pg_pool.execute("ANALYZE knowledge_base")
-    async with pg_pool.acquire() as conn:
+    await kbcore_pool.execute("ANALYZE knowledge_base")
+    async with kbcore_pool.acquire() as conn:
         # 400 small rows fit in a few pages, where reading them all is cheapest.
         await conn.execute("SET enable_seqscan = off")
         [plan] = json.loads(
@@ -247,14 +246,18 @@ async def test_writes_of_a_failed_unit_of_work_are_discarded_in_memory(org: UUID
 
 
 @pytest.mark.database
-async def test_searches_and_summaries_open_no_transaction(pg_dsn: str, org: UUID) -> None:
+async def test_searches_and_summaries_open_no_transaction(
+    kbcore_database_dsn: str, org: UUID
+) -> None:
     """One-statement reads skip BEGIN and COMMIT: two round trips fewer each."""
     log: list[LoggedQuery] = []
 
     async def log_queries(conn: asyncpg.Connection) -> None:
         conn.add_query_logger(log.append)
 
-    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=1, init=log_queries) as pool:
+    async with asyncpg.create_pool(
+        kbcore_database_dsn, min_size=1, max_size=1, init=log_queries
+    ) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         await kb.import_documents(org, CORPUS)
         log.clear()

@@ -335,11 +335,11 @@ async def open_pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.mark.usefixtures("anyio_backend")  # pg_dsn is an async fixture
-def test_postgres_and_memory_stores_stay_equivalent(pg_dsn: str) -> None:
+def test_postgres_and_memory_stores_stay_equivalent(kbcore_database_dsn: str) -> None:
     """Random operations on several orgs: both stores answer alike, step by step."""
     with (
         anyio.from_thread.start_blocking_portal("asyncio") as portal,
-        portal.wrap_async_context_manager(open_pool(pg_dsn)) as pool,
+        portal.wrap_async_context_manager(open_pool(kbcore_database_dsn)) as pool,
     ):
 
         class Machine(StoreEquivalence):

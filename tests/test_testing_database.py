@@ -54,14 +54,14 @@ def test_unique_names_do_not_repeat() -> None:
 
 @pytest.mark.anyio
 async def test_a_temporary_database_is_a_clone_and_is_dropped_after(
-    pg_server_dsn: str, pg_template: str
+    kbcore_server_dsn: str, kbcore_template: str
 ) -> None:
     """The clone has the template's tables; leaving the block drops it, connections and all."""
-    async with database.temporary_database(pg_server_dsn, template=pg_template) as dsn:
+    async with database.temporary_database(kbcore_server_dsn, template=kbcore_template) as dsn:
         name = urlsplit(dsn).path.lstrip("/")
         conn = await asyncpg.connect(dsn)  # left open on purpose: the drop must not wait for it
         assert await conn.fetchval("SELECT to_regclass('knowledge_base') IS NOT NULL")
-    assert not await _exists(pg_server_dsn, name)
+    assert not await _exists(kbcore_server_dsn, name)
     conn.terminate()
 
 

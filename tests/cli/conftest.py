@@ -71,8 +71,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(pg_dsn: str) -> Cli:
-    return Cli(pg_dsn)
+def cli(kbcore_database_dsn: str) -> Cli:
+    return Cli(kbcore_database_dsn)
 
 
 @attrs.frozen
@@ -93,11 +93,11 @@ class InProcess:
 
 @pytest.fixture
 def in_process(
-    pg_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    kbcore_database_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[InProcess]:
     for name in _HOST_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("DATABASE_URL", kbcore_database_dsn)
     yield InProcess(capsys)
     # main() configured structlog to write to the captured stderr, which is going away.
     structlog.reset_defaults()

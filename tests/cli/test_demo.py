@@ -57,7 +57,7 @@ async def test_the_demo_runs_from_nothing_in_under_a_minute() -> None:
 
 
 async def test_with_a_database_and_a_key_it_uses_them(
-    in_process: InProcess, pg_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    in_process: InProcess, kbcore_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--dsn (here DATABASE_URL) and VAPI_API_KEY: the given org's own agents, no FakeVapi.
 
@@ -66,7 +66,7 @@ async def test_with_a_database_and_a_key_it_uses_them(
     fake = FakeVapi()
     org_id = uuid.uuid4()
     for role in ("inbound", "outbound"):
-        await PostgresHostTables(pg_pool).add_agent(org_id, role, fake.add_assistant())
+        await PostgresHostTables(kbcore_pool).add_agent(org_id, role, fake.add_assistant())
     monkeypatch.setenv("VAPI_API_KEY", fake.api_key)
     async with serve_fake_vapi(fake) as url:
         run = await in_process("demo", "--org", str(org_id), "--vapi-base-url", url, "--json")

@@ -40,9 +40,9 @@ async def add(cli: Cli, path: Path, *args: str) -> dict[str, Any]:
     return document
 
 
-async def test_migrate_applies_then_finds_nothing_to_do(pg_empty_dsn: str) -> None:
+async def test_migrate_applies_then_finds_nothing_to_do(kbcore_empty_database_dsn: str) -> None:
     """On an empty database every migration applies; the second run applies none."""
-    env = clean_environment(DATABASE_URL=pg_empty_dsn)
+    env = clean_environment(DATABASE_URL=kbcore_empty_database_dsn)
     first = await kbcore("migrate", "--json", env=env)
     assert first.code == 0, first.stderr
     assert first.json()["applied"] == list(range(1, first.json()["latest"] + 1))
@@ -83,9 +83,9 @@ async def test_a_document_from_add_to_delete(cli: Cli, pricing: Path, tmp_path: 
     assert history[0]["changed_by"] == "ops"
 
 
-async def test_show_and_history_for_people(cli: Cli, pg_pool: asyncpg.Pool) -> None:
+async def test_show_and_history_for_people(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """Without --json: the document's header and content; the changes as a table."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     doc = await kb.create(ORG, filename="pricing.md", content="Pro: $99", category="operations")
     await kb.update(ORG, doc.id, content="Pro: $89", actor="ops")
     shown = await cli("docs", "show", ORG, str(doc.id))
@@ -96,9 +96,9 @@ async def test_show_and_history_for_people(cli: Cli, pg_pool: asyncpg.Pool) -> N
     assert table[2].split()[2:] == ["updated", "1", "->", "2", "ops", "Updated:", "pricing.md"]
 
 
-async def test_the_listing_is_a_table_with_a_cursor(cli: Cli, pg_pool: asyncpg.Pool) -> None:
+async def test_the_listing_is_a_table_with_a_cursor(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """People get aligned columns, and the cursor of the next page when there is one."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     for name in ("a.md", "b.md"):
         await kb.create(ORG, filename=name, content="x")
     run = await cli("docs", "list", ORG, "--limit", "1")
@@ -141,12 +141,12 @@ BAD_INPUT = [
 
 
 @pytest.fixture
-async def untouchable(pg_pool: asyncpg.Pool, pricing: Path) -> AsyncIterator[dict[str, str]]:
+async def untouchable(kbcore_pool: asyncpg.Pool, pricing: Path) -> AsyncIterator[dict[str, str]]:
     """A document to aim at, and a check that the test leaves every table as it found it."""
-    doc = await KnowledgeBase(PostgresStore(pg_pool)).create(ORG, filename="a.md", content="x")
-    before = await snapshot(pg_pool)
+    doc = await KnowledgeBase(PostgresStore(kbcore_pool)).create(ORG, filename="a.md", content="x")
+    before = await snapshot(kbcore_pool)
     yield {"file": str(pricing), "missing": str(pricing.with_name("gone.md")), "doc": str(doc.id)}
-    assert await snapshot(pg_pool) == before
+    assert await snapshot(kbcore_pool) == before
 
 
 async def test_bad_input_in_a_subprocess(cli: Cli, untouchable: dict[str, str]) -> None:
@@ -167,9 +167,9 @@ async def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert run.stdout == ""
 
 
-async def test_restore_an_earlier_version(in_process: InProcess, pg_pool: asyncpg.Pool) -> None:
+async def test_restore_an_earlier_version(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
     """restore makes version 1's content current again, as version 3."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     doc = await kb.create(ORG, filename="pricing.md", content="Pro: $99")
     await kb.update(ORG, doc.id, content="Pro: $89")
     run = await in_process("docs", "restore", ORG, str(doc.id), "1", "--actor", "ops", "--json")
@@ -201,16 +201,24 @@ async def test_an_unreachable_database_is_one_line_without_its_password() -> Non
     assert "s3cret-pw" not in run.stderr
 
 
-async def test_a_database_without_the_schema_says_to_migrate(pg_empty_dsn: str) -> None:
+async def test_a_database_without_the_schema_says_to_migrate(
+    kbcore_empty_database_dsn: str,
+) -> None:
     """Before ``kbcore migrate`` the error names the fix."""
-    run = await kbcore("docs", "list", ORG, env=clean_environment(DATABASE_URL=pg_empty_dsn))
+    run = await kbcore(
+        "docs", "list", ORG, env=clean_environment(DATABASE_URL=kbcore_empty_database_dsn)
+    )
     assert_one_error_line(run, 1, "run `kbcore migrate` first")
 
 
-async def test_debug_shows_the_traceback(pg_empty_dsn: str) -> None:
+async def test_debug_shows_the_traceback(kbcore_empty_database_dsn: str) -> None:
     """--debug adds the traceback to the one-line error."""
     run = await kbcore(
-        "docs", "list", ORG, "--debug", env=clean_environment(DATABASE_URL=pg_empty_dsn)
+        "docs",
+        "list",
+        ORG,
+        "--debug",
+        env=clean_environment(DATABASE_URL=kbcore_empty_database_dsn),
     )
     assert run.code == 1
     assert "Traceback" in run.stderr

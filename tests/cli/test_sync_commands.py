@@ -27,26 +27,26 @@ async def vapi_url() -> AsyncIterator[tuple[FakeVapi, str]]:
 
 
 @pytest.fixture
-async def org(pg_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]) -> UUID:
+async def ready_org(kbcore_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]) -> UUID:
     """An org with its Vapi key, two agents with assistants, and two documents."""
     fake, _ = vapi_url
     org_id = uuid.uuid4()
-    host = PostgresHostTables(pg_pool)
+    host = PostgresHostTables(kbcore_pool)
     await host.set_vapi_key(org_id, fake.api_key)
     for role in ("inbound", "outbound"):
         await host.add_agent(org_id, role, fake.add_assistant(name=role))
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     await kb.create(org_id, filename="pricing.md", content="Pro: $99", category="operations")
     await kb.create(org_id, filename="script.md", content="Hello!")
     return org_id
 
 
 async def test_sync_then_rate_limited_then_report(
-    cli: Cli, org: UUID, vapi_url: tuple[FakeVapi, str], pg_pool: asyncpg.Pool
+    cli: Cli, ready_org: UUID, vapi_url: tuple[FakeVapi, str], kbcore_pool: asyncpg.Pool
 ) -> None:
     """A sync succeeds (JSON result); the next is refused with exit 3; report counts both."""
     fake, url = vapi_url
-    first = await cli("sync", str(org), "--vapi-base-url", url, "--actor", "ops", "--json")
+    first = await cli("sync", str(ready_org), "--vapi-base-url", url, "--actor", "ops", "--json")
     assert first.code == 0, first.stderr
     result = first.json()
     assert (result["docs_synced"], result["files_uploaded"], result["assistants_updated"]) == (
@@ -56,17 +56,17 @@ async def test_sync_then_rate_limited_then_report(
     )
     assert list(fake.tools) == [result["tool_id"]]
 
-    again = await cli("sync", str(org), "--vapi-base-url", url, "--json")
+    again = await cli("sync", str(ready_org), "--vapi-base-url", url, "--json")
     # 300s, or a second less if the first sync finished more than a second ago.
     assert_one_error_line(again, 3, "Rate limited. Try again in ")
     error = again.json()["error"]
     assert (error["type"], error["exit_code"]) == ("RateLimited", 3)
     assert 0 < error["retry_after"] <= 300
 
-    report = await cli("report", "--org", str(org), "--json")
+    report = await cli("report", "--org", str(ready_org), "--json")
     assert report.code == 0, report.stderr
     figures = report.json()
-    stats = await sync_stats(PostgresStore(pg_pool), org_id=org)
+    stats = await sync_stats(PostgresStore(kbcore_pool), org_id=ready_org)
     assert figures["days"] == [
         {"date": d.date.isoformat(), "total": 2, "successful": 1, "success_rate": 50.0}
         for d in stats.days
@@ -77,45 +77,45 @@ async def test_sync_then_rate_limited_then_report(
 
 
 async def test_sync_for_people(
-    in_process: InProcess, org: UUID, vapi_url: tuple[FakeVapi, str]
+    in_process: InProcess, ready_org: UUID, vapi_url: tuple[FakeVapi, str]
 ) -> None:
     """Without --json: what was uploaded, reused and deleted, and the tool."""
-    run = await in_process("sync", str(org), "--vapi-base-url", vapi_url[1])
+    run = await in_process("sync", str(ready_org), "--vapi-base-url", vapi_url[1])
     assert run.code == 0, run.stderr
     first, second = run.stdout.splitlines()
     assert first.startswith("Synced 2 documents: 2 uploaded, 0 reused, 0 deleted, in ")
     assert second.startswith("2 assistants now use the query tool ")
 
 
-async def test_a_failed_sync_exits_1_with_its_reason(cli: Cli, pg_pool: asyncpg.Pool) -> None:
+async def test_a_failed_sync_exits_1_with_its_reason(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """An org with no key: exit 1, the reason in one line, the attempt in the audit log."""
     org_id = uuid.uuid4()
-    await KnowledgeBase(PostgresStore(pg_pool)).create(org_id, filename="a.md", content="x")
+    await KnowledgeBase(PostgresStore(kbcore_pool)).create(org_id, filename="a.md", content="x")
     run = await cli("sync", str(org_id), "--vapi-base-url", "http://127.0.0.1:9")
     assert_one_error_line(run, 1, "No Vapi API key is configured")
-    assert await pg_pool.fetchval("SELECT status FROM kb_sync_log WHERE org_id = $1", org_id) == (
-        "failed"
-    )
+    assert await kbcore_pool.fetchval(
+        "SELECT status FROM kb_sync_log WHERE org_id = $1", org_id
+    ) == ("failed")
 
 
 async def test_the_key_may_come_from_the_environment(
-    cli: Cli, pg_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]
+    cli: Cli, kbcore_pool: asyncpg.Pool, vapi_url: tuple[FakeVapi, str]
 ) -> None:
     """VAPI_API_KEY stands in for an org without a vapi integration."""
     fake, url = vapi_url
     org_id = uuid.uuid4()
-    await PostgresHostTables(pg_pool).add_agent(org_id, "inbound", fake.add_assistant())
-    await KnowledgeBase(PostgresStore(pg_pool)).create(org_id, filename="a.md", content="x")
+    await PostgresHostTables(kbcore_pool).add_agent(org_id, "inbound", fake.add_assistant())
+    await KnowledgeBase(PostgresStore(kbcore_pool)).create(org_id, filename="a.md", content="x")
     run = await cli(
         "sync", str(org_id), "--role", "inbound", VAPI_API_KEY=fake.api_key, VAPI_BASE_URL=url
     )
     assert run.code == 0, run.stderr
 
 
-async def test_report_for_people(in_process: InProcess, pg_pool: asyncpg.Pool) -> None:
+async def test_report_for_people(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
     """The report reads like the runbook: days, durations, refusals, errors."""
     org_id = uuid.uuid4()
-    await pg_pool.executemany(
+    await kbcore_pool.executemany(
         "INSERT INTO kb_sync_log (org_id, status, duration_ms, error_message)"
         " VALUES ($1, $2, $3, $4)",
         [

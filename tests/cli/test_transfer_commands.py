@@ -36,13 +36,13 @@ async def filenames(pool: asyncpg.Pool) -> list[tuple[str, str]]:
 
 
 async def test_a_folder_round_trips_through_export_and_import(
-    cli: Cli, folder: Path, tmp_path: Path, pg_pool: asyncpg.Pool
+    cli: Cli, folder: Path, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """import takes the .md and .txt files; export writes them as JSON lines that import again."""
     imported = await cli("import", ORG, str(folder), "--category", "operations", "--json")
     assert imported.code == 0, imported.stderr
     assert imported.json() == {"created": 2, "updated": 0, "skipped": 0, "errors": []}
-    assert await filenames(pg_pool) == [("faq.txt", "operations"), ("pricing.md", "operations")]
+    assert await filenames(kbcore_pool) == [("faq.txt", "operations"), ("pricing.md", "operations")]
 
     target = tmp_path / "kb.jsonl"
     exported = await cli("export", ORG, str(target))
@@ -59,7 +59,7 @@ async def test_a_folder_round_trips_through_export_and_import(
 
 
 async def test_an_invalid_item_imports_nothing(
-    cli: Cli, tmp_path: Path, pg_pool: asyncpg.Pool
+    cli: Cli, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """One bad line (unknown category): exit 2, the problem named, no document written."""
     source = tmp_path / "kb.jsonl"
@@ -70,7 +70,7 @@ async def test_an_invalid_item_imports_nothing(
         + "\n",
         encoding="utf-8",
     )
-    before = await snapshot(pg_pool)
+    before = await snapshot(kbcore_pool)
     run = await cli("import", ORG, str(source), "--json")
     assert_one_error_line(run, 2, "Nothing imported: 1 of 2 items rejected: item 2 (b.md)")
     assert run.json()["error"]["problems"] == [
@@ -81,11 +81,11 @@ async def test_an_invalid_item_imports_nothing(
             "ai_guidelines, general, operations, products_services",
         }
     ]
-    assert await snapshot(pg_pool) == before
+    assert await snapshot(kbcore_pool) == before
 
 
 async def test_partial_imports_the_valid_items(
-    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool
+    in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """--partial writes the good items and lists the rejected ones."""
     source = tmp_path / "kb.jsonl"
@@ -97,14 +97,14 @@ async def test_partial_imports_the_valid_items(
         "Imported 2 items: 1 created, 0 updated, 0 skipped, 1 rejected",
         "item 2 (b.md): content: Content cannot be empty or whitespace-only",
     ]
-    assert await filenames(pg_pool) == [("a.md", "general")]
+    assert await filenames(kbcore_pool) == [("a.md", "general")]
 
 
 async def test_conflicts_are_refused_skipped_or_updated(
-    in_process: InProcess, folder: Path, pg_pool: asyncpg.Pool
+    in_process: InProcess, folder: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """A filename the org already has: error by default; --on-conflict skip or update."""
-    await KnowledgeBase(PostgresStore(pg_pool)).create(ORG, filename="faq.txt", content="old")
+    await KnowledgeBase(PostgresStore(kbcore_pool)).create(ORG, filename="faq.txt", content="old")
     refused = await in_process("import", ORG, str(folder))
     assert_one_error_line(refused, 2, "item 1 (faq.txt): filename:")
     skipped = await in_process("import", ORG, str(folder), "--on-conflict", "skip", "--json")
@@ -123,7 +123,11 @@ async def test_conflicts_are_refused_skipped_or_updated(
     ],
 )
 async def test_unreadable_input_imports_nothing(
-    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool, content: str | None, fragment: str
+    in_process: InProcess,
+    tmp_path: Path,
+    kbcore_pool: asyncpg.Pool,
+    content: str | None,
+    fragment: str,
 ) -> None:
     """A missing path or a malformed file: exit 2 before anything is written."""
     source = tmp_path / "kb.jsonl"
@@ -131,7 +135,7 @@ async def test_unreadable_input_imports_nothing(
         source.write_text(content, encoding="utf-8")
     run = await in_process("import", ORG, str(source))
     assert_one_error_line(run, 2, fragment)
-    assert await filenames(pg_pool) == []
+    assert await filenames(kbcore_pool) == []
 
 
 async def test_an_empty_folder_is_refused(in_process: InProcess, tmp_path: Path) -> None:
@@ -140,10 +144,10 @@ async def test_an_empty_folder_is_refused(in_process: InProcess, tmp_path: Path)
 
 
 async def test_export_keeps_an_existing_file_unless_forced(
-    in_process: InProcess, tmp_path: Path, pg_pool: asyncpg.Pool
+    in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """An existing file is left alone without --force; with it, replaced whole."""
-    await KnowledgeBase(PostgresStore(pg_pool)).create(ORG, filename="a.md", content="x")
+    await KnowledgeBase(PostgresStore(kbcore_pool)).create(ORG, filename="a.md", content="x")
     target = tmp_path / "kb.jsonl"
     target.write_text("precious\n", encoding="utf-8")
     refused = await in_process("export", ORG, str(target))
@@ -155,9 +159,9 @@ async def test_export_keeps_an_existing_file_unless_forced(
     assert os.listdir(tmp_path) == ["kb.jsonl"]  # no temporary file left behind
 
 
-async def test_export_to_standard_output(in_process: InProcess, pg_pool: asyncpg.Pool) -> None:
+async def test_export_to_standard_output(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
     """``-`` writes the JSON lines to stdout, deleted documents only when asked."""
-    kb = KnowledgeBase(PostgresStore(pg_pool))
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
     await kb.create(ORG, filename="a.md", content="x")
     gone = await kb.create(ORG, filename="b.md", content="y")
     await kb.delete(ORG, gone.id)

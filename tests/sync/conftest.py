@@ -1,16 +1,15 @@
-"""Fixtures for sync tests: the plugin's FakeVapi, org and coordinator, and a way to pass time."""
+"""Fixtures for sync tests: the plugin's, with patient retries, and a way to pass time."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from uuid import UUID
 
 import attrs
 import pytest
 import stamina
 
-from kbcore import SyncCoordinator, SyncPolicy
+from kbcore import SyncPolicy
 from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 
@@ -33,33 +32,16 @@ def kbcore_sync_policy() -> SyncPolicy:
 
 
 @pytest.fixture
-def policy(kbcore_sync_policy: SyncPolicy) -> SyncPolicy:
-    return kbcore_sync_policy
-
-
-@pytest.fixture
-def coordinator(kbcore_coordinator: SyncCoordinator) -> SyncCoordinator:
-    """The plugin's coordinator, on each store in turn, talking to ``fake_vapi``."""
-    return kbcore_coordinator
-
-
-@pytest.fixture
-def org(kbcore_org: UUID) -> UUID:
-    """An org with a Vapi key and an inbound and an outbound agent, each with an assistant."""
-    return kbcore_org
-
-
-@pytest.fixture
-def pass_time(store: Store, request: pytest.FixtureRequest) -> PassTime:
+def pass_time(kbcore_store: Store, request: pytest.FixtureRequest) -> PassTime:
     """Make the store's clock run ahead, as if the time had passed, without waiting for it."""
 
     async def memory(delta: timedelta) -> None:
-        assert isinstance(store, MemoryStore)
-        store.advance_clock(delta)
+        assert isinstance(kbcore_store, MemoryStore)
+        kbcore_store.advance_clock(delta)
 
     async def postgres(delta: timedelta) -> None:
         # Moving the stored instants back is the same as moving the database's clock forward.
-        await request.getfixturevalue("pg_pool").execute(
+        await request.getfixturevalue("kbcore_pool").execute(
             """
             UPDATE kb_sync_claims
             SET last_success_at = last_success_at - $1::interval,
@@ -68,4 +50,4 @@ def pass_time(store: Store, request: pytest.FixtureRequest) -> PassTime:
             delta,
         )
 
-    return memory if isinstance(store, MemoryStore) else postgres
+    return memory if isinstance(kbcore_store, MemoryStore) else postgres

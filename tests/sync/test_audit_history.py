@@ -27,6 +27,7 @@ from kbcore._domain import IN_PROGRESS_MESSAGE
 from kbcore._ports import Store
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables
+from tests.stores import ON_POSTGRES
 from tests.test_runbook_queries import (
     AVERAGE_SYNC_DURATION,
     ERROR_SUMMARY,
@@ -41,7 +42,7 @@ from .worker import UploadGate
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.database,
-    pytest.mark.parametrize("store", ["postgres"], indirect=True),
+    ON_POSTGRES,
 ]
 
 NO_DOCUMENTS = "No active documents to sync; add a document first"
@@ -77,59 +78,59 @@ async def fetch_at_noon(pool: asyncpg.Pool, query: str) -> list[asyncpg.Record]:
 
 @pytest.fixture
 async def history(
-    kb: KnowledgeBase,
-    coordinator: SyncCoordinator,
-    policy: SyncPolicy,
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
+    kbcore_sync_policy: SyncPolicy,
     fake_vapi: FakeVapi,
-    store: Store,
-    host_tables: HostTables,
-    org: UUID,
+    kbcore_store: Store,
+    kbcore_host_tables: HostTables,
+    kbcore_org: UUID,
     pass_time: PassTime,
 ) -> History:
     """Three orgs' attempts: successes, early and Vapi failures, rate limits, one collision."""
     history = History()
     # The main org: 8 attempts, 2 successes.
-    await history.attempt(coordinator.sync(org))  # no documents yet
-    docs = await seed(kb, org)
-    await history.attempt(coordinator.sync(org))
-    await history.attempt(coordinator.sync(org))  # rate limited
-    await history.attempt(coordinator.sync(org))  # rate limited
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))  # no documents yet
+    docs = await seed(kbcore_kb, kbcore_org)
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))  # rate limited
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))  # rate limited
     await pass_time(WINDOW)
-    await kb.update(org, docs[0].id, content="text 0, revised")
+    await kbcore_kb.update(kbcore_org, docs[0].id, content="text 0, revised")
     fake_vapi.fail_next(1, "POST /file", status=400)
-    await history.attempt(coordinator.sync(org))  # the upload is rejected
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))  # the upload is rejected
     gate = UploadGate(fake_vapi)
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=gate)) as gated_http,
         anyio.create_task_group() as tg,
     ):
-        gated = SyncCoordinator(store, http_client=gated_http, policy=policy)
-        tg.start_soon(history.attempt, gated.sync(org))
+        gated = SyncCoordinator(kbcore_store, http_client=gated_http, policy=kbcore_sync_policy)
+        tg.start_soon(history.attempt, gated.sync(kbcore_org))
         with anyio.fail_after(10):
             await gate.holding.wait()
-        await history.attempt(coordinator.sync(org))  # in progress
+        await history.attempt(kbcore_coordinator.sync(kbcore_org))  # in progress
         gate.opened.set()
-    await history.attempt(coordinator.sync(org))  # rate limited
+    await history.attempt(kbcore_coordinator.sync(kbcore_org))  # rate limited
     # An org whose agents had no assistant at first: 4 attempts, 1 success.
     other = uuid.uuid4()
-    await host_tables.set_vapi_key(other, fake_vapi.api_key)
-    await host_tables.add_agent(other, "inbound", None)
-    [doc] = await seed(kb, other, 1)
-    await history.attempt(coordinator.sync(other))
-    await history.attempt(coordinator.sync(other))
-    await host_tables.add_agent(other, "outbound", fake_vapi.add_assistant())
-    await history.attempt(coordinator.sync(other))
+    await kbcore_host_tables.set_vapi_key(other, fake_vapi.api_key)
+    await kbcore_host_tables.add_agent(other, "inbound", None)
+    [doc] = await seed(kbcore_kb, other, 1)
+    await history.attempt(kbcore_coordinator.sync(other))
+    await history.attempt(kbcore_coordinator.sync(other))
+    await kbcore_host_tables.add_agent(other, "outbound", fake_vapi.add_assistant())
+    await history.attempt(kbcore_coordinator.sync(other))
     await pass_time(WINDOW)
-    await kb.update(other, doc.id, content="text 0, revised")
+    await kbcore_kb.update(other, doc.id, content="text 0, revised")
     fake_vapi.fail_next(100, "POST /file", status=503)
-    await history.attempt(coordinator.sync(other))  # a 503 storm outlasts the retries
+    await history.attempt(kbcore_coordinator.sync(other))  # a 503 storm outlasts the retries
     fake_vapi.clear_faults()
     # An org with a wrong key: 1 attempt.
     third = uuid.uuid4()
-    await host_tables.set_vapi_key(third, "not-the-key")
-    await host_tables.add_agent(third, "inbound", fake_vapi.add_assistant())
-    await seed(kb, third, 1)
-    await history.attempt(coordinator.sync(third))
+    await kbcore_host_tables.set_vapi_key(third, "not-the-key")
+    await kbcore_host_tables.add_agent(third, "inbound", fake_vapi.add_assistant())
+    await seed(kbcore_kb, third, 1)
+    await history.attempt(kbcore_coordinator.sync(third))
     return history
 
 
@@ -147,33 +148,36 @@ async def test_the_history_is_what_the_callers_were_told(history: History) -> No
     ]
 
 
-async def test_success_rate(history: History, pg_pool: asyncpg.Pool) -> None:
+async def test_success_rate(history: History, kbcore_pool: asyncpg.Pool) -> None:
     """One date, thirteen attempts, three successful: 23.08 %."""
-    [row] = await fetch_at_noon(pg_pool, SYNC_SUCCESS_RATE)
+    [row] = await fetch_at_noon(kbcore_pool, SYNC_SUCCESS_RATE)
     assert (row["total_syncs"], row["successful"], row["success_rate"]) == (13, 3, Decimal("23.08"))
 
 
-async def test_duration_statistics(history: History, pg_pool: asyncpg.Pool) -> None:
+async def test_duration_statistics(history: History, kbcore_pool: asyncpg.Pool) -> None:
     """The durations the successful syncs reported, and no attempt without one."""
     durations = sorted(result.duration_ms for result in history.results)
-    row = await pg_pool.fetchrow(AVERAGE_SYNC_DURATION)
+    row = await kbcore_pool.fetchrow(AVERAGE_SYNC_DURATION)
     assert row is not None
     assert float(row["avg_duration_ms"]) == pytest.approx(statistics.mean(durations))
     assert (row["max_duration_ms"], row["min_duration_ms"]) == (durations[-1], durations[0])
     # 0.95 * (3 - 1) = 1.9: 90 % of the way from the second duration to the third.
     p95 = durations[1] + 0.9 * (durations[2] - durations[1])
     assert row["p95_duration_ms"] == pytest.approx(p95)
-    assert await pg_pool.fetchval("SELECT count(*) FROM kb_sync_log WHERE duration_ms IS NULL") == 0
+    assert (
+        await kbcore_pool.fetchval("SELECT count(*) FROM kb_sync_log WHERE duration_ms IS NULL")
+        == 0
+    )
 
 
-async def test_rate_limit_hits(history: History, pg_pool: asyncpg.Pool) -> None:
+async def test_rate_limit_hits(history: History, kbcore_pool: asyncpg.Pool) -> None:
     """The three attempts refused by the rate limit, and only those."""
-    assert await pg_pool.fetchval(RATE_LIMIT_HITS) == 3
+    assert await kbcore_pool.fetchval(RATE_LIMIT_HITS) == 3
 
 
-async def test_error_summary(history: History, pg_pool: asyncpg.Pool) -> None:
+async def test_error_summary(history: History, kbcore_pool: asyncpg.Pool) -> None:
     """Each failure message with its count, most frequent first: what callers were told."""
-    rows = await pg_pool.fetch(ERROR_SUMMARY)
+    rows = await kbcore_pool.fetch(ERROR_SUMMARY)
     assert {row["error_message"]: row["count"] for row in rows} == collections.Counter(
         history.errors
     )

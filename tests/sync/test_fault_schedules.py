@@ -260,23 +260,23 @@ class Scenario:
 
 @given(script=scripts)
 async def test_a_fault_free_sync_after_any_fault_schedule_leaves_vapi_exact(
-    store: Store,
-    host_tables: HostTables,
+    kbcore_store: Store,
+    kbcore_host_tables: HostTables,
     pass_time: PassTime,
     script: list[Step],
 ) -> None:
     """After edits and syncs under any faults, one clean sync makes Vapi match the documents."""
-    if isinstance(store, MemoryStore):  # a store of its own for each example
-        store = MemoryStore()
-        host_tables = host_tables_for(store)
-        pass_time = _advance(store)
+    if isinstance(kbcore_store, MemoryStore):  # a store of its own for each example
+        kbcore_store = MemoryStore()
+        kbcore_host_tables = host_tables_for(kbcore_store)
+        pass_time = _advance(kbcore_store)
     fake = FakeVapi()
     async with fake.http_client() as http:
         scenario = Scenario(
-            kb=KnowledgeBase(store),
+            kb=KnowledgeBase(kbcore_store),
             fake=fake,
             coordinator=SyncCoordinator(
-                store,
+                kbcore_store,
                 http_client=http,
                 policy=SyncPolicy(
                     max_concurrency=4,
@@ -286,11 +286,11 @@ async def test_a_fault_free_sync_after_any_fault_schedule_leaves_vapi_exact(
             ),
             pass_time=pass_time,
         )
-        await host_tables.set_vapi_key(scenario.org_id, fake.api_key)
+        await kbcore_host_tables.set_vapi_key(scenario.org_id, fake.api_key)
         for foreign in FOREIGN_TOOLS:
             assistant_id = fake.add_assistant()
             fake.assistants[assistant_id]["model"]["toolIds"] = list(foreign)
-            await host_tables.add_agent(scenario.org_id, "inbound", assistant_id)
+            await kbcore_host_tables.add_agent(scenario.org_id, "inbound", assistant_id)
         for step in script:
             await scenario.apply(step)
         if not any(document.active for document in scenario.documents):

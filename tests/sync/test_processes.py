@@ -26,6 +26,7 @@ from kbcore import KnowledgeBase, SyncCoordinator, SyncInProgress
 from kbcore._domain import IN_PROGRESS_MESSAGE, LEASE_EXPIRED_MESSAGE
 from kbcore._ports import Store
 from kbcore.testing import FakeVapi, serve_fake_vapi
+from tests.stores import ON_POSTGRES
 
 from .conftest import PassTime
 from .test_sync import WINDOW, file_texts, runs, seed, tool_file_ids
@@ -34,7 +35,7 @@ from .worker import IN_PROGRESS, RAN, RATE_LIMITED, UploadGate
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.database,
-    pytest.mark.parametrize("store", ["postgres"], indirect=True),
+    ON_POSTGRES,
 ]
 
 PROCESSES = 4
@@ -99,16 +100,16 @@ async def _reap(process: anyio.abc.Process) -> None:
 
 
 async def test_attempts_from_four_processes_at_once_run_exactly_one_sync(
-    kb: KnowledgeBase,
+    kbcore_kb: KnowledgeBase,
     fake_vapi: FakeVapi,
-    store: Store,
-    org: UUID,
-    pg_dsn: str,
+    kbcore_store: Store,
+    kbcore_org: UUID,
+    kbcore_database_dsn: str,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     """Of 4 processes with 13 simultaneous attempts one syncs, the rest are refused and audited."""
-    await seed(kb, org)
+    await seed(kbcore_kb, kbcore_org)
     fake_vapi.add_latency(0.3, "POST /file")  # the sync that runs outlasts the stampede
     outcomes: collections.Counter[str] = collections.Counter()
     with anyio.fail_after(60):
@@ -118,7 +119,7 @@ async def test_attempts_from_four_processes_at_once_run_exactly_one_sync(
                 PROCESSES,
                 tmp_path,
                 request.config.rootpath,
-                *("--dsn", pg_dsn, "--vapi-url", url, "--org", str(org)),
+                *("--dsn", kbcore_database_dsn, "--vapi-url", url, "--org", str(kbcore_org)),
                 *("--attempts", str(ATTEMPTS_EACH)),
             ) as started,
         ):
@@ -131,7 +132,7 @@ async def test_attempts_from_four_processes_at_once_run_exactly_one_sync(
     assert sum(outcomes.values()) == PROCESSES * ATTEMPTS_EACH
     assert outcomes[RAN] == 1
     assert set(outcomes) <= {RAN, IN_PROGRESS, RATE_LIMITED}
-    logged = await runs(store, org)
+    logged = await runs(kbcore_store, kbcore_org)
     assert len(logged) == PROCESSES * ATTEMPTS_EACH
     assert sum(run.status == "success" for run in logged) == 1
     refusals = collections.Counter(
@@ -164,13 +165,13 @@ async def recorded_uploads(pool: asyncpg.Pool, org: UUID, count: int) -> None:
     ],
 )
 async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_completes(
-    kb: KnowledgeBase,
-    coordinator: SyncCoordinator,
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: Store,
-    org: UUID,
-    pg_dsn: str,
-    pg_pool: asyncpg.Pool,
+    kbcore_store: Store,
+    kbcore_org: UUID,
+    kbcore_database_dsn: str,
+    kbcore_pool: asyncpg.Pool,
     pass_time: PassTime,
     tmp_path: Path,
     request: pytest.FixtureRequest,
@@ -178,16 +179,16 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
     deleted: int,
 ) -> None:
     """SIGKILL mid-upload: refused until the lease lapses, then one sync repairs everything."""
-    docs = await seed(kb, org)
-    first = await coordinator.sync(org)
-    await kb.update(org, docs[0].id, content="text 0, revised")
-    await kb.delete(org, docs[1].id)
-    await kb.create(org, filename="doc-3.md", content="text 3")
-    await kb.create(org, filename="doc-4.md", content="text 4")
+    docs = await seed(kbcore_kb, kbcore_org)
+    first = await kbcore_coordinator.sync(kbcore_org)
+    await kbcore_kb.update(kbcore_org, docs[0].id, content="text 0, revised")
+    await kbcore_kb.delete(kbcore_org, docs[1].id)
+    await kbcore_kb.create(kbcore_org, filename="doc-3.md", content="text 3")
+    await kbcore_kb.create(kbcore_org, filename="doc-4.md", content="text 4")
     await pass_time(WINDOW)
     # One of the three uploads lands; the second hangs, before Vapi stores it or after.
     gate = UploadGate(fake_vapi, let_through=1, hold=hold)
-    before = await pg_pool.fetchval(_LEDGER_FILES, org)
+    before = await kbcore_pool.fetchval(_LEDGER_FILES, kbcore_org)
     with anyio.fail_after(60):
         async with (
             serve_fake_vapi(gate) as url,
@@ -195,23 +196,27 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
                 1,
                 tmp_path,
                 request.config.rootpath,
-                *("--dsn", pg_dsn, "--vapi-url", url, "--org", str(org)),
+                *("--dsn", kbcore_database_dsn, "--vapi-url", url, "--org", str(kbcore_org)),
                 *("--max-concurrency", "1", "--actor", "doomed"),
             ) as [worker],
         ):
             await worker.ready()
             await worker.go()
             await gate.holding.wait()
-            await recorded_uploads(pg_pool, org, before + 1)  # the landed upload is recorded
+            await recorded_uploads(
+                kbcore_pool, kbcore_org, before + 1
+            )  # the landed upload is recorded
             worker.process.kill()
             assert await worker.process.wait() == -signal.SIGKILL
             with pytest.raises(SyncInProgress):
-                await coordinator.sync(org)
+                await kbcore_coordinator.sync(kbcore_org)
     await pass_time(timedelta(minutes=2, seconds=1))  # the killed run's lease lapses
-    result = await coordinator.sync(org)
+    result = await kbcore_coordinator.sync(kbcore_org)
     # The landed upload is reused; a file stored behind a lost answer is deleted.
     assert (result.files_uploaded, result.files_reused, result.files_deleted) == (2, 2, deleted)
-    assert [(r.status, r.error_message, r.triggered_by) for r in await runs(store, org)] == [
+    assert [
+        (r.status, r.error_message, r.triggered_by) for r in await runs(kbcore_store, kbcore_org)
+    ] == [
         ("success", None, None),
         ("failed", LEASE_EXPIRED_MESSAGE, "doomed"),
         ("failed", IN_PROGRESS_MESSAGE, None),

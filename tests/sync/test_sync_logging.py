@@ -67,65 +67,65 @@ async def add_org(host_tables: HostTables, fake: FakeVapi, key: str) -> UUID:
 
 
 async def test_sync_events_name_their_org_and_run(
-    kb: KnowledgeBase,
-    coordinator: SyncCoordinator,
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    store: Store,
-    host_tables: HostTables,
-    org: UUID,
+    kbcore_store: Store,
+    kbcore_host_tables: HostTables,
+    kbcore_org: UUID,
     pass_time: PassTime,
 ) -> None:
     """Started, finished, rejected and failed events carry the org id and the audit row's id."""
-    await seed(kb, org)
-    locked_out = await add_org(host_tables, fake_vapi, "not-the-key")
-    await seed(kb, locked_out, 1)
+    await seed(kbcore_kb, kbcore_org)
+    locked_out = await add_org(kbcore_host_tables, fake_vapi, "not-the-key")
+    await seed(kbcore_kb, locked_out, 1)
     with structlog.testing.capture_logs() as logs:
-        await coordinator.sync(org)
+        await kbcore_coordinator.sync(kbcore_org)
         with pytest.raises(RateLimited):
-            await coordinator.sync(org)
+            await kbcore_coordinator.sync(kbcore_org)
         with pytest.raises(SyncFailed):  # 401: the key is wrong
-            await coordinator.sync(locked_out)
+            await kbcore_coordinator.sync(locked_out)
         await pass_time(WINDOW)
         fake_vapi.fail_next(100, status=500)
         with pytest.raises(SyncFailed):  # a 500 storm outlasts the retries
-            await coordinator.sync(org)
-    ran, refused, storm = [run.id for run in await runs(store, org)]
-    [rejected_key] = [run.id for run in await runs(store, locked_out)]
+            await kbcore_coordinator.sync(kbcore_org)
+    ran, refused, storm = [run.id for run in await runs(kbcore_store, kbcore_org)]
+    [rejected_key] = [run.id for run in await runs(kbcore_store, locked_out)]
     assert [
         (log["event"], log["org_id"], log["run_id"]) for log in logs if log["event"] in SYNC_EVENTS
     ] == [
-        ("kbcore.sync.started", str(org), str(ran)),
-        ("kbcore.sync.finished", str(org), str(ran)),
-        ("kbcore.sync.rejected", str(org), str(refused)),
+        ("kbcore.sync.started", str(kbcore_org), str(ran)),
+        ("kbcore.sync.finished", str(kbcore_org), str(ran)),
+        ("kbcore.sync.rejected", str(kbcore_org), str(refused)),
         ("kbcore.sync.started", str(locked_out), str(rejected_key)),
         ("kbcore.sync.failed", str(locked_out), str(rejected_key)),
-        ("kbcore.sync.started", str(org), str(storm)),
-        ("kbcore.sync.failed", str(org), str(storm)),
+        ("kbcore.sync.started", str(kbcore_org), str(storm)),
+        ("kbcore.sync.failed", str(kbcore_org), str(storm)),
     ]
 
 
 async def test_each_task_s_request_id_reaches_the_events_of_its_own_sync(
-    kb: KnowledgeBase,
-    coordinator: SyncCoordinator,
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
     fake_vapi: FakeVapi,
-    host_tables: HostTables,
-    org: UUID,
+    kbcore_host_tables: HostTables,
+    kbcore_org: UUID,
     host_log: io.StringIO,
 ) -> None:
     """Two concurrent requests bind their own request ids; each sync's events carry its own."""
-    other = await add_org(host_tables, fake_vapi, fake_vapi.api_key)
-    request_ids = {str(org): "req-a", str(other): "req-b"}
-    for org_id in (org, other):
-        await seed(kb, org_id, 2)
+    other = await add_org(kbcore_host_tables, fake_vapi, fake_vapi.api_key)
+    request_ids = {str(kbcore_org): "req-a", str(other): "req-b"}
+    for org_id in (kbcore_org, other):
+        await seed(kbcore_kb, org_id, 2)
     host_log.seek(0)
     host_log.truncate()  # what follows is logged while handling the two requests
 
     async def handle(org_id: UUID) -> None:  # a host's request handler, one task per request
         bind_contextvars(request_id=request_ids[str(org_id)])
-        await coordinator.sync(org_id)
+        await kbcore_coordinator.sync(org_id)
 
     async with anyio.create_task_group() as tg:
-        for org_id in (org, other):
+        for org_id in (kbcore_org, other):
             tg.start_soon(handle, org_id)
     logged = events(host_log)
     assert [log["event"] for log in logged if log["event"] in SYNC_EVENTS].count(
@@ -136,24 +136,24 @@ async def test_each_task_s_request_id_reaches_the_events_of_its_own_sync(
 
 
 async def test_no_api_key_reaches_a_log_line_an_error_or_a_provider_message(
-    kb: KnowledgeBase,
-    store: Store,
-    host_tables: HostTables,
+    kbcore_kb: KnowledgeBase,
+    kbcore_store: Store,
+    kbcore_host_tables: HostTables,
     host_log: io.StringIO,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Across a success, a 401 and a 500 storm, neither key is logged, raised or passed on."""
     caplog.set_level(logging.DEBUG)
     fake = FakeVapi(GOOD_KEY)
-    good = await add_org(host_tables, fake, GOOD_KEY)
-    wrong = await add_org(host_tables, fake, WRONG_KEY)
-    stormy = await add_org(host_tables, fake, GOOD_KEY)
+    good = await add_org(kbcore_host_tables, fake, GOOD_KEY)
+    wrong = await add_org(kbcore_host_tables, fake, WRONG_KEY)
+    stormy = await add_org(kbcore_host_tables, fake, GOOD_KEY)
     for org_id in (good, wrong, stormy):
-        await seed(kb, org_id, 1)
+        await seed(kbcore_kb, org_id, 1)
     failures: list[SyncFailed] = []
     async with fake.http_client() as http:
         coordinator = SyncCoordinator(
-            store,
+            kbcore_store,
             http_client=http,
             policy=SyncPolicy(retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=3)),
         )
@@ -178,12 +178,12 @@ async def test_no_api_key_reaches_a_log_line_an_error_or_a_provider_message(
 
 
 async def test_a_sync_leaves_structlog_unconfigured(
-    kb: KnowledgeBase, coordinator: SyncCoordinator, org: UUID
+    kbcore_kb: KnowledgeBase, kbcore_coordinator: SyncCoordinator, kbcore_org: UUID
 ) -> None:
     """Logging is the host's to configure: a sync configures nothing."""
     structlog.reset_defaults()
-    await seed(kb, org, 1)
-    await coordinator.sync(org)
+    await seed(kbcore_kb, kbcore_org, 1)
+    await kbcore_coordinator.sync(kbcore_org)
     assert not structlog.is_configured()
 
 
@@ -201,16 +201,21 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 async def test_vapi_client_events_carry_the_org_and_run(
-    kb: KnowledgeBase, coordinator: SyncCoordinator, fake_vapi: FakeVapi, org: UUID
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
+    fake_vapi: FakeVapi,
+    kbcore_org: UUID,
 ) -> None:
     """Events the Vapi client logs during a sync name the org and the run."""
-    await kb.create(org, filename="a.md", content="x")
+    await kbcore_kb.create(kbcore_org, filename="a.md", content="x")
     fake_vapi.fail_next(1, "POST /file", status=503)
     with structlog.testing.capture_logs(
         processors=[structlog.contextvars.merge_contextvars]
     ) as events:
-        result = await coordinator.sync(org)
+        result = await kbcore_coordinator.sync(kbcore_org)
     vapi_events = [e for e in events if e["event"].startswith("kbcore.vapi.")]
     assert vapi_events
-    assert {(e["org_id"], e["run_id"]) for e in vapi_events} == {(str(org), str(result.run_id))}
+    assert {(e["org_id"], e["run_id"]) for e in vapi_events} == {
+        (str(kbcore_org), str(result.run_id))
+    }
     assert structlog.contextvars.get_contextvars() == {}
