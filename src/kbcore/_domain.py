@@ -12,12 +12,6 @@ import attrs
 
 T = TypeVar("T")
 
-#: Categories of the existing system; a host may configure its own set.
-DEFAULT_CATEGORIES: frozenset[str] = frozenset(
-    {"products_services", "operations", "ai_guidelines", "general"}
-)
-DEFAULT_CATEGORY = "general"
-
 
 class ChangeType(StrEnum):
     """What a changelog row records. The first three are the existing system's."""

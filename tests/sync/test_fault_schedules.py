@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kbcore import KnowledgeBase, RateLimited, SyncCoordinator, SyncFailed, SyncPolicy
-from kbcore._domain import DEFAULT_CATEGORIES, Document
+from kbcore._domain import Document
 from kbcore._ports import Store
+from kbcore.documents._rules import DEFAULT_CATEGORIES
 from kbcore.memory import MemoryStore
 from kbcore.testing import FakeVapi
 from kbcore.testing.host_tables import HostTables, host_tables_for

@@ -13,9 +13,14 @@ from typing import Any
 
 import attrs
 
-from kbcore._domain import DEFAULT_CATEGORIES, DEFAULT_CATEGORY
 from kbcore._validators import text
 from kbcore.errors import ValidationError
+
+#: Categories of the existing system; a host may configure its own set.
+DEFAULT_CATEGORIES: frozenset[str] = frozenset(
+    {"products_services", "operations", "ai_guidelines", "general"}
+)
+DEFAULT_CATEGORY = "general"
 
 MAX_FILENAME_CHARS = 255
 MAX_CONTENT_BYTES = 300_000
