@@ -37,7 +37,7 @@ from kbcore import (
     VapiClient,
     VapiError,
 )
-from kbcore._ports import Store
+from kbcore._ports import Documents, Store, SyncState
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import FakeVapi, strategies
@@ -95,12 +95,14 @@ def stores(pool: asyncpg.Pool, org_id: UUID) -> None:
     assert_type(memory.add_agent(org_id, role="inbound", vapi_assistant_id="asst-1"), Assistant)
     memory.set_vapi_key(org_id, "sk-test")
     memory.advance_clock(timedelta(minutes=5))
-    # Both stores satisfy both protocols: a KnowledgeBase's and a SyncCoordinator's.
+    # Both stores satisfy every port: a KnowledgeBase's, a SyncCoordinator's, the report's.
     for store in (memory, PostgresStore(pool)):
-        plain: Store = store
-        syncing: Store = store
-        KnowledgeBase(plain)
-        SyncCoordinator(syncing)
+        documents: Documents = store
+        sync_state: SyncState = store
+        everything: Store = store
+        KnowledgeBase(documents)
+        SyncCoordinator(sync_state)
+        KnowledgeBase(everything)
 
 
 async def sync(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> None:

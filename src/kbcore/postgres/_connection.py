@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import asyncpg
@@ -157,19 +157,21 @@ async def _statement(conn: PoolConnectionProxy, outcome: str, call: _Call[T]) ->
         raise mapped from error
 
 
-class Transaction:
-    """``async with Transaction(pool) as db:``: one pooled connection at READ COMMITTED.
+class Transaction(Generic[T]):
+    """``async with Transaction(pool, Repository) as repository:``: one pooled connection.
 
-    Commits on a normal exit and rolls back on an exception; a lost connection
-    surfaces as ``StoreUnavailable``.
+    The transaction runs at READ COMMITTED and hands its statements (an ``OnConnection``)
+    to ``opened``, whose result is what the ``async with`` gives. It commits on a normal
+    exit and rolls back on an exception; a lost connection surfaces as ``StoreUnavailable``.
     """
 
-    __slots__ = ("_conn", "_pool", "_tx")
+    __slots__ = ("_conn", "_opened", "_pool", "_tx")
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, opened: Callable[[OnConnection], T]) -> None:
         self._pool = pool
+        self._opened = opened
 
-    async def __aenter__(self) -> OnConnection:
+    async def __aenter__(self) -> T:
         self._conn = conn = await acquire(self._pool)
         self._tx = conn.transaction(isolation="read_committed")
         try:
@@ -178,7 +180,7 @@ class Transaction:
         except BaseException:
             await self._pool.release(conn)
             raise
-        return OnConnection(conn)
+        return self._opened(OnConnection(conn))
 
     async def __aexit__(
         self,
@@ -199,6 +201,15 @@ class Transaction:
                 await self._tx.commit()
         finally:
             await self._pool.release(conn)
+
+
+def transaction(pool: asyncpg.Pool) -> Transaction[OnConnection]:
+    """``async with transaction(pool) as db:``: statements in one transaction."""
+    return Transaction(pool, _itself)
+
+
+def _itself(db: OnConnection) -> OnConnection:
+    return db
 
 
 async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:

@@ -21,7 +21,7 @@ from kbcore._domain import (
     PageRequest,
     SearchHit,
 )
-from kbcore.postgres._connection import Db, Transaction, unavailable_on_failure
+from kbcore.postgres._connection import Db, transaction, unavailable_on_failure
 from kbcore.postgres._search import SEARCH_QUERY, hit_from_row
 
 # The f-strings below splice in these constant column lists only; every value is a
@@ -97,7 +97,7 @@ class PostgresReads:
     ) -> AsyncGenerator[Document, None]:
         # A server-side cursor: rows come a few at a time, all from the statement's snapshot.
         query = _EXPORT if include_inactive else _EXPORT_ACTIVE
-        async with Transaction(self._pool) as db:
+        async with transaction(self._pool) as db:
             with unavailable_on_failure(db.conn, "opening a cursor"):
                 cursor = await db.conn.cursor(query, org_id)
             while True:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 import asyncpg
 import attrs
 
@@ -40,25 +38,5 @@ class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
         # One statement, atomic on its own: no BEGIN and COMMIT, one round trip.
         return await self._creates.create(draft, change)
 
-    def writing(self) -> _UnitOfWork:
-        return _UnitOfWork(self._pool)
-
-
-class _UnitOfWork:
-    """``async with store.writing() as writes:``: a transaction and its ``PostgresWrites``."""
-
-    __slots__ = ("_transaction",)
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._transaction = Transaction(pool)
-
-    async def __aenter__(self) -> PostgresWrites:
-        return PostgresWrites(await self._transaction.__aenter__())
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._transaction.__aexit__(exc_type, exc, traceback)
+    def writing(self) -> Transaction[PostgresWrites]:
+        return Transaction(self._pool, PostgresWrites)

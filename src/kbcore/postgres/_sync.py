@@ -28,7 +28,7 @@ from kbcore._domain import (
     SyncRun,
     TooSoon,
 )
-from kbcore.postgres._connection import Db, Transaction
+from kbcore.postgres._connection import Db, transaction
 
 _ACTIVE = """
 SELECT id, filename, category, content_sha256
@@ -165,7 +165,7 @@ class PostgresSyncState:
     async def claim(
         self, org_id: UUID, *, min_interval: timedelta, lease: timedelta, actor: str | None
     ) -> ClaimOutcome:
-        async with Transaction(self._pool) as db:
+        async with transaction(self._pool) as db:
             state = await db.fetchrow(_LOCK_CLAIM, org_id, min_interval)
             assert state is not None  # the upsert always returns its row
             if state["busy"]:
@@ -270,7 +270,7 @@ class PostgresSyncState:
 
     async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
         # Two statements: the partial unique index must see the old one retired first.
-        async with Transaction(self._pool) as db:
+        async with transaction(self._pool) as db:
             await db.execute(_RETIRE_TOOLS, org_id, tool_name, tool_id)
             await db.execute(_CURRENT_TOOL, org_id, tool_name, tool_id)
 
