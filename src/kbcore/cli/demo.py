@@ -25,12 +25,11 @@ import anyio.to_thread
 import asyncpg
 import attrs
 
-from kbcore._domain import Document
+from kbcore import Document, KnowledgeBase
 from kbcore.cli.common import CliError, UsageError, connect, uuid_arg
 from kbcore.cli.output import Output
 from kbcore.cli.report import durations
 from kbcore.cli.sync import add_vapi_url, describe
-from kbcore.documents._knowledge_base import KnowledgeBase
 from kbcore.errors import RateLimited
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.report import sync_stats

@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kbcore._domain import Change, Document
+from kbcore import Change, Document, KnowledgeBase
 from kbcore.cli.common import UsageError, connect, database_url, positive_int, read_text, uuid_arg
 from kbcore.cli.output import Output, jsonable, plural, table
-from kbcore.documents._knowledge_base import KnowledgeBase
 from kbcore.postgres import PostgresStore
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from kbcore._domain import ImportReport
+from kbcore import ImportReport, KnowledgeBase
 from kbcore.cli.common import (
     BAD_INPUT,
     CliError,
@@ -28,7 +28,6 @@ from kbcore.cli.common import (
     uuid_arg,
 )
 from kbcore.cli.output import Output, Progress, jsonable, plural
-from kbcore.documents._knowledge_base import KnowledgeBase
 from kbcore.postgres import PostgresStore
 
 if TYPE_CHECKING:
