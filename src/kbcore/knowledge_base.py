@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import attrs
-import structlog
 
 from kbcore import bulk, rules
 from kbcore import search as text_search
@@ -32,11 +31,12 @@ from kbcore.domain import (
 )
 from kbcore.edits import Edit
 from kbcore.errors import NotFound, ValidationError, VersionConflict
+from kbcore.logging import get_logger
 from kbcore.paging import PageRequest, decode_cursor
 from kbcore.ports import Store, Transaction
 from kbcore.rules import Rules
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 
 @attrs.define

@@ -8,16 +8,16 @@ from uuid import UUID
 
 import anyio
 import attrs
-import structlog
 
 from kbcore.domain import Busy, Claimed, SyncOutcome, SyncRun, TooSoon
 from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress, rate_limited_message
+from kbcore.logging import get_logger
 from kbcore.ports import SyncStore
 from kbcore.sync.policy import SyncPolicy
 
 T = TypeVar("T")
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 IN_PROGRESS_MESSAGE = "Sync already in progress for this org"
 

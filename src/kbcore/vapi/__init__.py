@@ -14,6 +14,7 @@ from kbcore.vapi.errors import (
     VapiTimeout,
     VapiTransientError,
     VapiUnavailable,
+    VapiUnreachable,
 )
 from kbcore.vapi.models import (
     AssistantToolsUpdate,
@@ -45,6 +46,7 @@ __all__ = [
     "VapiTimeout",
     "VapiTransientError",
     "VapiUnavailable",
+    "VapiUnreachable",
     "mimetype_for",
     "parse_retry_after",
     "retry_wait",
