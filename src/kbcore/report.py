@@ -2,15 +2,17 @@
 
 ``await sync_stats(store)`` answers what the deployment runbook's four queries
 answer (success rate per day; average, min, max and p95 duration of successful
-syncs; rate-limit hits; failures by message), plus the attempts refused because
-another sync was running. On PostgreSQL the database computes every figure in one
-round trip; nothing is loaded row by row.
+syncs; rate-limit hits; failures), plus the attempts refused because another
+sync was running. Failures are grouped by kind (rate limited, Vapi rejected the
+key, ...), each with a sample message. On PostgreSQL the database computes every
+figure in one round trip; nothing is loaded row by row.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+import re
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,20 +22,24 @@ from uuid import UUID
 import attrs
 
 from kbcore import rules
-from kbcore.domain import SyncRun
+from kbcore.domain import LEASE_EXPIRED_MESSAGE, SyncRun
 from kbcore.errors import ValidationError
 from kbcore.sync.claims import IN_PROGRESS_MESSAGE
+from kbcore.sync.coordinator import CANCELLED_MESSAGE
 
 if TYPE_CHECKING:
     from kbcore.ports import SyncStore
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "ERROR_KINDS",
+    "OTHER_ERRORS",
     "DayStats",
     "DurationStats",
     "ErrorCount",
     "SyncStats",
     "SyncStatsSource",
+    "error_kind",
     "sync_stats",
 ]
 
@@ -42,6 +48,33 @@ DEFAULT_WINDOW = timedelta(hours=24)
 
 #: Rate-limited attempts are failed rows whose message starts with this (as the runbook asks).
 RATE_LIMITED_PREFIX = "Rate limited"
+
+#: The kinds of failure, as (kind, SQL ``LIKE`` pattern of the message): the first match
+#: names a failure's kind. The messages are kbcore's own (``SyncFailed.reason`` and the
+#: refusals), so one kind collects messages that differ only in their details.
+ERROR_KINDS: tuple[tuple[str, str], ...] = (
+    ("rate limited", f"{RATE_LIMITED_PREFIX}%"),
+    ("in progress", IN_PROGRESS_MESSAGE),
+    ("Vapi rejected the key", "Vapi rejected the API key%"),
+    ("Vapi unreachable", "%Vapi at % refused the connection%"),
+    ("Vapi unreachable", "%Vapi at % could not be found%"),
+    ("Vapi unreachable", "%Vapi at % failed the TLS handshake%"),
+    ("Vapi unreachable", "%Vapi at % did not accept a connection%"),
+    ("Vapi unreachable", "%Vapi at % could not be reached%"),
+    ("Vapi did not answer", "%Vapi at % did not answer within%"),
+    ("Vapi did not answer", "%Vapi at % closed the connection without answering%"),
+    ("no Vapi key", "No Vapi API key is configured%"),
+    ("no documents", "No active documents to sync%"),
+    ("no agents", "No agents %"),
+    ("cancelled", CANCELLED_MESSAGE),
+    ("interrupted", LEASE_EXPIRED_MESSAGE),
+    ("claim lost", "The sync lost its claim%"),
+    ("unexpected error", "The sync stopped on an unexpected error%"),
+    ("Vapi call failed", "Could not %"),
+)
+
+#: The kind of a message no pattern matches; each such message is counted on its own.
+OTHER_ERRORS = "other"
 
 
 @attrs.frozen(kw_only=True)
@@ -71,17 +104,23 @@ class DurationStats:
 
 @attrs.frozen(kw_only=True)
 class ErrorCount:
-    """How often one failure message occurred."""
+    """How often one kind of failure occurred, with its latest message as a sample.
 
-    message: str | None
+    ``kind`` is a name from ``ERROR_KINDS``, or ``OTHER_ERRORS`` for a message no
+    pattern matches (such as the existing system's); those count message by message,
+    as the runbook's error summary does.
+    """
+
+    kind: str
     count: int
+    message: str | None
 
 
 @attrs.frozen(kw_only=True)
 class SyncStats:
     """What the audit log says about the syncs created after ``since`` (up to ``until``).
 
-    ``days`` are newest first; ``errors`` most frequent first (ties by message).
+    ``days`` are newest first; ``errors`` most frequent first (ties by kind, then message).
     Both instants are the database's clock. ``org_id`` is ``None`` for all orgs.
     """
 
@@ -158,7 +197,6 @@ def stats_of_runs(
 ) -> SyncStats:
     """The statistics of audit rows already selected; calendar days are UTC days."""
     failed = [run for run in runs if run.status == "failed"]
-    messages = Counter(run.error_message for run in failed)
     return SyncStats(
         since=since,
         until=until,
@@ -169,17 +207,51 @@ def stats_of_runs(
             1 for r in failed if (r.error_message or "").startswith(RATE_LIMITED_PREFIX)
         ),
         in_progress_rejections=sum(1 for r in failed if r.error_message == IN_PROGRESS_MESSAGE),
-        errors=tuple(
-            ErrorCount(message=message, count=count)
-            for message, count in sorted(messages.items(), key=_error_order)
-        ),
+        errors=_error_counts(failed),
     )
 
 
-def _error_order(item: tuple[str | None, int]) -> tuple[int, bool, str]:
-    # As PostgreSQL's ORDER BY count DESC, error_message COLLATE "C": NULL sorts last.
-    message, count = item
-    return (-count, message is None, message or "")
+def error_kind(message: str | None) -> str:
+    """The kind of failure ``message`` tells of: an ``ERROR_KINDS`` name or ``OTHER_ERRORS``."""
+    if message is not None:
+        for kind, pattern in _KIND_PATTERNS:
+            if pattern.fullmatch(message):
+                return kind
+    return OTHER_ERRORS
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """SQL ``LIKE`` as a regular expression: ``%`` any text, ``_`` one character."""
+    parts = ("." if char == "_" else ".*" if char == "%" else re.escape(char) for char in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+_KIND_PATTERNS = tuple((kind, _like(pattern)) for kind, pattern in ERROR_KINDS)
+
+
+def _error_counts(failed: Sequence[SyncRun]) -> tuple[ErrorCount, ...]:
+    # As the SQL does: a group per kind (per message for the others), whose sample is the
+    # latest message, ties broken bytewise (UTF-8 bytes sort as code points do).
+    groups: defaultdict[tuple[str, str | None], list[SyncRun]] = defaultdict(list)
+    for run in failed:
+        kind = error_kind(run.error_message)
+        groups[kind, run.error_message if kind == OTHER_ERRORS else None].append(run)
+    counts = [
+        ErrorCount(
+            kind=kind,
+            count=len(group),
+            message=min(
+                group, key=lambda r: (-r.created_at.timestamp(), r.error_message or "")
+            ).error_message,
+        )
+        for (kind, _), group in groups.items()
+    ]
+    return tuple(sorted(counts, key=_error_order))
+
+
+def _error_order(error: ErrorCount) -> tuple[int, str, bool, str]:
+    # As PostgreSQL's ORDER BY count DESC, kind, message COLLATE "C": a NULL message last.
+    return (-error.count, error.kind, error.message is None, error.message or "")
 
 
 def _days(runs: Sequence[SyncRun]) -> tuple[DayStats, ...]:

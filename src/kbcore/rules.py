@@ -76,7 +76,8 @@ class Rules:
             raise ValidationError(
                 "filename", f"Filename too long. Max {MAX_FILENAME_CHARS} characters."
             )
-        if ".." in text or "/" in text or "\\" in text:
+        # Without a separator no name can climb out of a folder: only "." and ".." name one.
+        if text in {".", ".."} or "/" in text or "\\" in text:
             raise ValidationError(
                 "filename", "Filename cannot contain path separators or traversal sequences"
             )
