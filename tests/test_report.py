@@ -49,6 +49,7 @@ from kbcore.testing.host_tables import HostTables, MemoryHostTables
 from tests.test_runbook_queries import (
     AVERAGE_SYNC_DURATION,
     ERROR_SUMMARY,
+    NO_AGENTS,
     RATE_LIMIT_HITS,
     ROWS,
     SYNC_SUCCESS_RATE,
@@ -350,6 +351,7 @@ async def test_the_example_script_prints_the_report(
     assert lines[0].endswith(": 12 attempts")
     assert "Duration: avg 4000 ms, max 10000 ms, p95 8800 ms" in lines
     assert "Rate-limit hits: 3" in lines
+    assert "  4 x no agents (latest: " + NO_AGENTS + ")" in lines
 
 
 # Kinds of failure

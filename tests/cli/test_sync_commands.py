@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -141,3 +142,16 @@ async def test_report_for_people(cli: Cli, pg_pool: asyncpg.Pool) -> None:
         "rate limited      2  Rate limited. Try again in 120s.",
         "in progress       1  Sync already in progress for this org",
     ]
+
+
+async def test_report_since_a_date(cli: Cli, pg_pool: asyncpg.Pool) -> None:
+    """``--since`` takes a plain date (its midnight, UTC), as people write one."""
+    org_id = uuid.uuid4()
+    await pg_pool.execute(
+        "INSERT INTO kb_sync_log (org_id, status, duration_ms) VALUES ($1, 'success', 5)", org_id
+    )
+    today = datetime.now(UTC).date()
+    run = await cli("report", "--org", str(org_id), "--since", today.isoformat(), "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["since"] == f"{today.isoformat()}T00:00:00+00:00"
+    assert run.json()["durations"]["count"] == 1

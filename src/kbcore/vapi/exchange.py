@@ -27,7 +27,7 @@ from kbcore.vapi.errors import (
 )
 from kbcore.vapi.retries import RetryPolicy, failure_kind, parse_retry_after, retry_wait
 
-__all__ = ["Exchange", "VapiRequest", "display_url"]
+__all__ = ["Exchange", "VapiRequest"]
 
 log = get_logger()
 
@@ -104,7 +104,7 @@ class Exchange:
         if last_error is not None:
             raise last_error
         raise VapiTimeout(
-            f"Vapi at {display_url(self.base_url)} did not answer within {policy.timeout:g} s"
+            f"Vapi at {_display_url(self.base_url)} did not answer within {policy.timeout:g} s"
         )
 
     def _retry_hook(
@@ -139,7 +139,7 @@ class Exchange:
 
     async def _attempt(self, request: VapiRequest) -> httpx.Response:
         error: VapiError
-        where = display_url(self.base_url)
+        where = _display_url(self.base_url)
         connect_within = min(self.policy.connect_timeout, self.timeout)
         try:
             with anyio.fail_after(self.timeout):
@@ -183,7 +183,7 @@ class Exchange:
         raise error
 
 
-def display_url(url: str) -> str:
+def _display_url(url: str) -> str:
     """``url`` as messages show it: without credentials, query or fragment."""
     try:
         parsed = httpx.URL(url)
