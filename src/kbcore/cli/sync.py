@@ -20,9 +20,10 @@ from kbcore.vapi import DEFAULT_BASE_URL, RetryPolicy
 if TYPE_CHECKING:
     from kbcore.cli.common import Subcommands
 
-#: Seconds the command gives each Vapi request (the library's default is 30). A Vapi that
-#: accepts and never answers costs two of them and one wait: it fails within 10 seconds.
-VAPI_TIMEOUT = 4.0
+#: Seconds the command gives each Vapi request (the library's default is 30): Vapi answers
+#: in well under a second. One that accepts and never answers costs two of them and a wait
+#: of at most 1.5 s, so the command fails within 10 seconds, start-up included.
+VAPI_TIMEOUT = 3.0
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
