@@ -30,7 +30,7 @@ async def main() -> None:
         print(f"Duration: avg {d.average_ms:.0f} ms, max {d.max_ms} ms, p95 {d.p95_ms:.0f} ms")
     print(f"Rate-limit hits: {stats.rate_limit_hits}")
     for error in stats.errors:
-        print(f"  {error.count} x {error.message}")
+        print(f"  {error.count} x {error.kind} (latest: {error.message})")
 
 
 if __name__ == "__main__":

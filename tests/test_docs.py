@@ -2,11 +2,13 @@
 
 Every ```python block of ``README.md`` and ``docs/*.md`` runs, in order, in one namespace
 per file and in one event loop, with top-level ``await`` allowed and ``DATABASE_URL``
-naming a fresh migrated database. A block fenced ```python file=<path> is (part of) a
-file of a small project instead: those blocks are written out, in order, and that
-project's tests run with pytest in a new process, as a downstream project runs them.
-A block fenced ```python no-run is shown and not run (for fragments that cannot stand
-alone; use sparingly).
+naming a fresh migrated database. A block fenced ```python script is a complete program
+instead: it runs as written, in a new process, and must print nothing on standard error;
+when the text after it says "It prints `...`", that is all it prints. A block fenced
+```python file=<path> is (part of) a file of a small project: those blocks are written
+out, in order, and that project's tests run with pytest in a new process, as a
+downstream project runs them. A block fenced ```python no-run is shown and not run (for
+fragments that cannot stand alone; use sparingly).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ROOT = Path(__file__).parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 TEST_FUNCTION = re.compile(r"^(?:async )?def test_", re.MULTILINE)
 FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.DOTALL | re.MULTILINE)
+PRINTS = re.compile(r"\s*It prints `(?P<output>[^`]*)`")
 
 
 @attrs.frozen
@@ -42,6 +45,9 @@ class Block:
     line: int
     file: str | None
     run: bool
+    script: bool = False
+    #: What the text after a script says it prints, if it says.
+    prints: str | None = None
 
 
 def blocks(text: str) -> list[Block]:
@@ -49,12 +55,15 @@ def blocks(text: str) -> list[Block]:
     for match in FENCE.finditer(text):
         words = match["info"].split()
         files = [word.removeprefix("file=") for word in words if word.startswith("file=")]
+        prints = PRINTS.match(text, match.end())
         found.append(
             Block(
                 code=match["code"],
                 line=text.count("\n", 0, match.start("code")) + 1,
                 file=files[0] if files else None,
                 run="no-run" not in words,
+                script="script" in words,
+                prints=None if prints is None else prints["output"],
             )
         )
     return found
@@ -80,7 +89,11 @@ def write_project(project: Path, files: list[Block]) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated() -> Iterator[None]:
-    """Examples may retry Vapi calls and configure logging; neither outlives the test."""
+    """Examples may retry Vapi calls and configure logging; neither outlives the test.
+
+    They start with logging unconfigured, as in a fresh process.
+    """
+    structlog.reset_defaults()
     with stamina.set_testing(True):
         yield
     structlog.reset_defaults()
@@ -102,6 +115,18 @@ async def run_pytest(project: Path, server_dsn: str, scratch: Path) -> str:
     return output
 
 
+async def run_script(block: Block, doc: Path, scratch: Path) -> None:
+    """Run a script block as a program of its own; check what it prints."""
+    script = scratch / f"{doc.stem}_{block.line}.py"
+    script.write_text(block.code, encoding="utf-8")
+    with anyio.fail_after(120):
+        done = await anyio.run_process([sys.executable, str(script)], check=False)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert (done.returncode, err) == (0, ""), f"{doc.name}:{block.line}: {err}"
+    if block.prints is not None:
+        assert out == block.prints + "\n", f"{doc.name}:{block.line}"
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
 async def test_examples_run(
     doc: Path,
@@ -115,7 +140,9 @@ async def test_examples_run(
     found = [block for block in read_blocks(doc) if block.run]
     namespace: dict[str, Any] = {"__name__": f"docs.{doc.stem}"}
     for block in found:
-        if block.file is None:
+        if block.script:
+            await run_script(block, doc, tmp_path)
+        elif block.file is None:
             code = compile(
                 block.code, f"{doc.name}:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
             )

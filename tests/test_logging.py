@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -19,7 +20,7 @@ from structlog.testing import capture_logs
 
 import kbcore.logging
 from kbcore import KnowledgeBase, ValidationError
-from kbcore.logging import REDACTED, configure, parse_level, redact_secrets
+from kbcore.logging import REDACTED, configure, get_logger, parse_level, redact_secrets
 from kbcore.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -264,3 +265,96 @@ def test_the_module_is_the_package_logging_not_the_stdlib() -> None:
 )
 def test_redact_text_scrubs_credentials_in_free_text(text: str, clean: str) -> None:
     assert kbcore.logging.redact_text(text) == clean
+
+
+# Silent until the host configures logging
+
+
+def test_unconfigured_kbcore_prints_nothing() -> None:
+    """No configuration at all: a document write and a warning print nothing anywhere."""
+    code = """
+import asyncio, uuid
+from kbcore import KnowledgeBase
+from kbcore.logging import get_logger
+from kbcore.memory import MemoryStore
+
+async def main():
+    await KnowledgeBase(MemoryStore()).create(uuid.uuid4(), filename="a.md", content="x")
+    get_logger().warning("kbcore.test.warning", reason="nobody asked")
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (done.stdout, done.stderr) == ("", "")
+
+
+async def test_a_host_s_standard_logging_shows_kbcore_s_events() -> None:
+    """With only ``logging`` configured, events arrive as records of the ``kbcore`` logger:
+    the event and its fields as text, secrets redacted, the caller's line as the source."""
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    kbcore_logger = logging.getLogger("kbcore")
+    kbcore_logger.addHandler(handler)
+    kbcore_logger.setLevel(logging.DEBUG)
+    try:
+        org_id = uuid.uuid4()
+        with structlog.contextvars.bound_contextvars(request_id="req-7"):
+            document = await KnowledgeBase(MemoryStore()).create(
+                org_id, filename="a.md", content="x"
+            )
+        get_logger().bind(run_id="r1").warning(
+            "kbcore.test.call", api_key=TOKEN, note=f"Bearer {TOKEN}", words="two words"
+        )
+    finally:
+        kbcore_logger.removeHandler(handler)
+        kbcore_logger.setLevel(logging.NOTSET)
+    created, call = records
+    assert (created.name, created.levelname, created.funcName) == ("kbcore", "DEBUG", "create")
+    assert created.getMessage() == (
+        f"kbcore.document.created request_id=req-7 org_id={org_id} "
+        f"document_id={document.id} category=general"
+    )
+    assert call.levelname == "WARNING"
+    assert call.getMessage() == (
+        "kbcore.test.call run_id=r1 api_key=*** note='Bearer ***' words='two words'"
+    )
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)  # as a real handler would: the message is rendered here
+        self.records.append(record)
+
+
+class _Counted:
+    """A field value that counts how often it is rendered."""
+
+    renders = 0
+
+    def __repr__(self) -> str:
+        type(self).renders += 1
+        return "counted"
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["logging", "structlog"])
+def test_an_event_below_the_level_renders_nothing(configured: bool) -> None:
+    """Below the threshold an event costs a level check: no field is rendered, none written."""
+    out = io.StringIO()
+    if configured:
+        configure("INFO", json=True, stream=out)
+    handler = _Collect([])
+    logging.getLogger("kbcore").addHandler(handler)  # the stdlib default: WARNING and above
+    _Counted.renders = 0
+    try:
+        get_logger().debug("kbcore.test.debug", value=_Counted())
+        get_logger().info("kbcore.test.info", value=_Counted())
+    finally:
+        logging.getLogger("kbcore").removeHandler(handler)
+    assert handler.records == []  # logging's default level is WARNING
+    if configured:
+        assert [line["event"] for line in lines(out)] == ["kbcore.test.info"]
+    assert _Counted.renders == (1 if configured else 0)  # only for the INFO line written

@@ -140,7 +140,7 @@ async def test_concurrent_migrations_on_an_empty_database(
     every = [migration.version for migration in migrations()]
     assert sorted(results) == [[]] * 7 + [every]
     async with asyncpg.create_pool(kbcore_empty_database_dsn, min_size=1, max_size=1) as migrated:
-        # pg_pool's database was migrated once, by a single caller.
+        # kbcore_pool's database was migrated once, by a single caller.
         assert await schema(migrated) == await schema(kbcore_pool)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -15,6 +16,8 @@ import asyncpg
 import pytest
 import stamina
 from asyncpg.connection import LoggedQuery
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kbcore import (
     KnowledgeBase,
@@ -24,16 +27,19 @@ from kbcore import (
     SyncInProgress,
     ValidationError,
 )
-from kbcore._domain import Claimed
+from kbcore._domain import CANCELLED_MESSAGE, LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
 from kbcore._ports import Store
 from kbcore.memory import MemoryStore
+from kbcore.memory._stats import stats_of_runs
 from kbcore.postgres import PostgresStore
 from kbcore.report import (
+    OTHER_ERRORS,
     DayStats,
     DurationStats,
     ErrorCount,
     SyncStats,
     SyncStatsSource,
+    error_kind,
     sync_stats,
 )
 from kbcore.testing import FakeVapi
@@ -42,6 +48,7 @@ from tests.stores import ON_POSTGRES
 from tests.test_runbook_queries import (
     AVERAGE_SYNC_DURATION,
     ERROR_SUMMARY,
+    NO_AGENTS,
     RATE_LIMIT_HITS,
     ROWS,
     SYNC_SUCCESS_RATE,
@@ -131,12 +138,15 @@ async def test_figures_of_a_scripted_history(
     [today] = stats.days
     assert (today.total, today.successful, today.success_rate) == (8, 2, 25.0)
     assert (stats.rate_limit_hits, stats.in_progress_rejections) == (2, 1)
-    messages = {error.message: error.count for error in stats.errors}
-    assert messages.pop(NO_DOCUMENTS) == 2
-    assert messages.pop(IN_PROGRESS) == 1
-    # What is left: "Rate limited. Try again in <n>s.", once or twice by <n>.
-    assert sum(messages.values()) == 2
-    assert all((message or "").startswith("Rate limited") for message in messages)
+    # One row per kind, however the messages differ ("Try again in 299s", "... 298s").
+    assert [(error.kind, error.count) for error in stats.errors] == [
+        ("no documents", 2),
+        ("rate limited", 2),
+        ("in progress", 1),
+    ]
+    no_documents, rate_limited, in_progress = (error.message or "" for error in stats.errors)
+    assert (no_documents, in_progress) == (NO_DOCUMENTS, IN_PROGRESS)
+    assert rate_limited.startswith("Rate limited. Try again in ")
     assert stats.durations.count == 2
     assert 0 <= (stats.durations.min_ms or 0) <= (stats.durations.max_ms or 0)
     assert stats.org_id is None
@@ -150,7 +160,7 @@ async def test_one_org(kbcore_store: Store, history: tuple[UUID, UUID]) -> None:
     assert stats.org_id == org_b
     assert (stats.total, stats.successful, stats.days[0].success_rate) == (3, 1, 33.33)
     assert (stats.rate_limit_hits, stats.in_progress_rejections) == (0, 0)
-    assert stats.errors == (ErrorCount(message=NO_DOCUMENTS, count=2),)
+    assert stats.errors == (ErrorCount(kind="no documents", count=2, message=NO_DOCUMENTS),)
 
 
 async def test_an_empty_log(kbcore_store: Store) -> None:
@@ -264,8 +274,17 @@ async def runbook_figures(pool: asyncpg.Pool) -> dict[str, object]:
             durations["p95_duration_ms"],
         ),
         "rate_limit_hits": await pool.fetchval(RATE_LIMIT_HITS),
-        "errors": sorted((row["error_message"], row["count"]) for row in errors),
+        "errors": _by_kind((row["error_message"], row["count"]) for row in errors),
     }
+
+
+def _by_kind(counts: Iterable[tuple[str | None, int]]) -> list[tuple[str, str | None, int]]:
+    """The runbook's per-message counts summed per kind (per message for unknown ones)."""
+    totals: Counter[tuple[str, str | None]] = Counter()
+    for message, count in counts:
+        kind = error_kind(message)
+        totals[kind, message if kind == OTHER_ERRORS else None] += count
+    return sorted((kind, message, count) for (kind, message), count in totals.items())
 
 
 def report_figures(stats: SyncStats) -> dict[str, object]:
@@ -274,7 +293,9 @@ def report_figures(stats: SyncStats) -> dict[str, object]:
         "days": stats.days,
         "durations": (d.average_ms, d.min_ms, d.max_ms, d.p95_ms),
         "rate_limit_hits": stats.rate_limit_hits,
-        "errors": sorted((error.message, error.count) for error in stats.errors),
+        "errors": sorted(
+            (e.kind, e.message if e.kind == OTHER_ERRORS else None, e.count) for e in stats.errors
+        ),
     }
 
 
@@ -285,8 +306,14 @@ async def test_the_runbook_queries_agree_on_a_scripted_log(
     stats = await sync_stats(scripted_log)
     assert report_figures(stats) == await runbook_figures(kbcore_pool)
     assert stats.durations.p95_ms == pytest.approx(8800.0)
-    assert stats.errors[0] == ErrorCount(
-        message="No agents have a Vapi assistant id; save the agent configuration first", count=4
+    assert stats.errors == (
+        ErrorCount(
+            kind="no agents",
+            count=4,
+            message="No agents have a Vapi assistant id; save the agent configuration first",
+        ),
+        # Both messages are as old: the sample is the bytewise first.
+        ErrorCount(kind="rate limited", count=3, message="Rate limited. Try again in 120s."),
     )
 
 
@@ -328,3 +355,130 @@ async def test_the_example_script_prints_the_report(
     assert lines[0].endswith(": 12 attempts")
     assert "Duration: avg 4000 ms, max 10000 ms, p95 8800 ms" in lines
     assert "Rate-limit hits: 3" in lines
+    assert "  4 x no agents (latest: " + NO_AGENTS + ")" in lines
+
+
+# Kinds of failure
+
+
+#: Every message kbcore records for a failed attempt, with the kind the report gives it.
+KBCORE_MESSAGES = [
+    (str(RateLimited(298.2)), "rate limited"),
+    (IN_PROGRESS, "in progress"),
+    ("Vapi rejected the API key; check the org's Vapi integration", "Vapi rejected the key"),
+    ("Vapi rejected the API key; check VAPI_API_KEY", "Vapi rejected the key"),
+    (
+        "Could not list the org's files on Vapi: Vapi at http://127.0.0.1:9 refused the connection",
+        "Vapi unreachable",
+    ),
+    (
+        "Could not list the org's files on Vapi: Vapi at https://api.vapi.invalid could not be "
+        "found: its host name does not resolve (DNS)",
+        "Vapi unreachable",
+    ),
+    (
+        "Could not upload 2 of 2 documents to Vapi; the next sync retries them: Vapi at "
+        "https://127.0.0.1:9 failed the TLS handshake (wrong version number)",
+        "Vapi unreachable",
+    ),
+    (
+        "Could not list the org's files on Vapi: Vapi at https://10.255.255.1 did not accept a "
+        "connection within 5 s",
+        "Vapi unreachable",
+    ),
+    (
+        "Could not list the org's files on Vapi: Vapi at http://127.0.0.1:8 did not answer "
+        "within 4 s",
+        "Vapi did not answer",
+    ),
+    (
+        "Could not create the knowledge-base tool on Vapi: Vapi at http://127.0.0.1:8 closed "
+        "the connection without answering",
+        "Vapi did not answer",
+    ),
+    (
+        "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY",
+        "no Vapi key",
+    ),
+    (NO_DOCUMENTS, "no documents"),
+    ("No agents with role inbound or outbound; create the org's agents first", "no agents"),
+    ("No agents have a Vapi assistant id; save the agent configuration first", "no agents"),
+    (CANCELLED_MESSAGE, "cancelled"),
+    (LEASE_EXPIRED_MESSAGE, "interrupted"),
+    ("The sync lost its claim on the org and stopped", "claim lost"),
+    ("The sync lost its claim on the org; run it again", "claim lost"),
+    ("The sync stopped on an unexpected error; see the logs for details", "unexpected error"),
+    ("Could not list the org's files on Vapi", "Vapi call failed"),
+    ("Could not upload 3 of 200 documents to Vapi; the next sync retries them", "Vapi call failed"),
+    (
+        "Could not update 1 of 2 Vapi assistants (asst-1); check that they exist and have a model",
+        "Vapi call failed",
+    ),
+    ("Failed to sync knowledge base", OTHER_ERRORS),  # the existing system's own words
+    (None, OTHER_ERRORS),
+]
+
+
+@pytest.mark.parametrize(("message", "kind"), KBCORE_MESSAGES)
+def test_every_failure_kbcore_records_has_its_kind(message: str | None, kind: str) -> None:
+    """Messages that differ in their details (a wait, a URL, a count) share one kind."""
+    assert error_kind(message) == kind
+
+
+async def test_the_unreachable_reason_a_sync_records_is_of_its_kind(
+    kbcore_store: Store, kbcore_host_tables: HostTables, kbcore_kb: KnowledgeBase
+) -> None:
+    """The reason a sync writes when Vapi refuses connections is classified as such."""
+    org_id = await org_with_assistants(FakeVapi(), kbcore_host_tables)
+    await kbcore_kb.create(org_id, filename="a.md", content="x")
+    coordinator = SyncCoordinator(kbcore_store, vapi_base_url="http://127.0.0.1:9")
+    with pytest.raises(SyncFailed) as caught:
+        await coordinator.sync(org_id)
+    assert error_kind(caught.value.reason) == "Vapi unreachable"
+    [error] = (await sync_stats(kbcore_store, org_id=org_id)).errors
+    assert (error.kind, error.count, error.message) == ("Vapi unreachable", 1, caught.value.reason)
+
+
+#: Messages to draw from: every kind, two of some, unknown ones, NULL.
+MESSAGES = [message for message, _ in KBCORE_MESSAGES] + ["Other failure", "Ünïcode ☃"]
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # minutes ago: few values, so that ties happen
+            st.sampled_from(["failed", "failed", "success"]),
+            st.sampled_from(MESSAGES),
+        ),
+        max_size=12,
+    )
+)
+async def test_postgres_and_python_group_failures_alike(
+    kbcore_pool: asyncpg.Pool, rows: list[tuple[int, str, str | None]]
+) -> None:
+    """The one SQL statement and MemoryStore's Python give the same kinds, counts and samples."""
+    org_id = uuid.uuid4()
+    await kbcore_pool.executemany(
+        "INSERT INTO kb_sync_log (org_id, created_at, status, error_message)"
+        " VALUES ($1, date_trunc('second', now()) - make_interval(mins => $2), $3, $4)",
+        [(org_id, *row) for row in rows],
+    )
+    stats = await sync_stats(PostgresStore(kbcore_pool), org_id=org_id)
+    records = await kbcore_pool.fetch("SELECT * FROM kb_sync_log WHERE org_id = $1", org_id)
+    runs = [
+        SyncRun(
+            id=r["id"],
+            org_id=r["org_id"],
+            status=r["status"],
+            error_message=r["error_message"],
+            tool_id=None,
+            duration_ms=None,
+            docs_synced=None,
+            assistants_updated=None,
+            created_at=r["created_at"],
+        )
+        for r in records
+    ]
+    in_python = stats_of_runs(runs, since=stats.since, until=stats.until, org_id=org_id)
+    assert stats.errors == in_python.errors
+    assert sum(error.count for error in stats.errors) == sum(r[1] == "failed" for r in rows)

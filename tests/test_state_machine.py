@@ -334,7 +334,7 @@ async def open_pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-@pytest.mark.usefixtures("anyio_backend")  # pg_dsn is an async fixture
+@pytest.mark.usefixtures("anyio_backend")  # kbcore_database_dsn is an async fixture
 def test_postgres_and_memory_stores_stay_equivalent(kbcore_database_dsn: str) -> None:
     """Random operations on several orgs: both stores answer alike, step by step."""
     with (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
@@ -249,6 +250,9 @@ LEASE_EXPIRED_MESSAGE = "Sync interrupted: its process stopped before finishing"
 #: The audit message of an attempt refused because another sync of the org was running.
 IN_PROGRESS_MESSAGE = "Sync already in progress for this org"
 
+#: The audit message of a sync cancelled while it ran (Ctrl-C, a shutdown, a host's timeout).
+CANCELLED_MESSAGE = "The sync was cancelled before it finished"
+
 #: How the audit message of an attempt refused by the rate limit starts (as the runbook asks).
 RATE_LIMITED_PREFIX = "Rate limited"
 
@@ -369,19 +373,71 @@ class DurationStats:
     p95_ms: float | None
 
 
+#: The kinds of failure, as (kind, SQL ``LIKE`` pattern of the message): the first match
+#: names a failure's kind. The messages are kbcore's own (``SyncFailed.reason`` and the
+#: refusals), so one kind collects messages that differ only in their details.
+ERROR_KINDS: tuple[tuple[str, str], ...] = (
+    ("rate limited", f"{RATE_LIMITED_PREFIX}%"),
+    ("in progress", IN_PROGRESS_MESSAGE),
+    ("Vapi rejected the key", "Vapi rejected the API key%"),
+    ("Vapi unreachable", "%Vapi at % refused the connection%"),
+    ("Vapi unreachable", "%Vapi at % could not be found%"),
+    ("Vapi unreachable", "%Vapi at % failed the TLS handshake%"),
+    ("Vapi unreachable", "%Vapi at % did not accept a connection%"),
+    ("Vapi unreachable", "%Vapi at % could not be reached%"),
+    ("Vapi did not answer", "%Vapi at % did not answer within%"),
+    ("Vapi did not answer", "%Vapi at % closed the connection without answering%"),
+    ("no Vapi key", "No Vapi API key is configured%"),
+    ("no documents", "No active documents to sync%"),
+    ("no agents", "No agents %"),
+    ("cancelled", CANCELLED_MESSAGE),
+    ("interrupted", LEASE_EXPIRED_MESSAGE),
+    ("claim lost", "The sync lost its claim%"),
+    ("unexpected error", "The sync stopped on an unexpected error%"),
+    ("Vapi call failed", "Could not %"),
+)
+
+#: The kind of a message no pattern matches; each such message is counted on its own.
+OTHER_ERRORS = "other"
+
+
+def error_kind(message: str | None) -> str:
+    """The kind of failure ``message`` tells of: an ``ERROR_KINDS`` name or ``OTHER_ERRORS``."""
+    if message is not None:
+        for kind, pattern in _KIND_PATTERNS:
+            if pattern.fullmatch(message):
+                return kind
+    return OTHER_ERRORS
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """SQL ``LIKE`` as a regular expression: ``%`` any text, ``_`` one character."""
+    parts = ("." if char == "_" else ".*" if char == "%" else re.escape(char) for char in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+_KIND_PATTERNS = tuple((kind, _like(pattern)) for kind, pattern in ERROR_KINDS)
+
+
 @attrs.frozen(kw_only=True)
 class ErrorCount:
-    """How often one failure message occurred."""
+    """How often one kind of failure occurred, with its latest message as a sample.
 
-    message: str | None
+    ``kind`` is a name from ``ERROR_KINDS``, or ``OTHER_ERRORS`` for a message no
+    pattern matches (such as the existing system's); those count message by message,
+    as the runbook's error summary does.
+    """
+
+    kind: str
     count: int
+    message: str | None
 
 
 @attrs.frozen(kw_only=True)
 class SyncStats:
     """What the audit log says about the syncs created after ``since`` (up to ``until``).
 
-    ``days`` are newest first; ``errors`` most frequent first (ties by message).
+    ``days`` are newest first; ``errors`` most frequent first (ties by kind, then message).
     Both instants are the database's clock. ``org_id`` is ``None`` for all orgs.
     """
 

@@ -1,8 +1,11 @@
-"""structlog set up for hosts and the ``kbcore`` command, with secrets redacted.
+"""How kbcore logs, and structlog set up for hosts and the ``kbcore`` command.
 
-kbcore logs through ``structlog.get_logger("kbcore")`` and never configures
-logging itself; importing this module configures nothing either. A host (or the
-command) calls ``configure()`` once at start-up::
+kbcore is silent until its host configures logging, as a library should. Its
+events go through structlog once the host configured structlog, and otherwise
+to the standard library's ``kbcore`` logger, which has only a ``NullHandler``
+(so ``logging.basicConfig()`` or any handler shows them). Importing kbcore
+configures nothing. A host (or the command) that wants kbcore's own set-up calls
+``configure()`` once at start-up::
 
     import kbcore.logging
 
@@ -28,7 +31,16 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from kbcore.errors import ValidationError
 
-__all__ = ["LEVELS", "REDACTED", "configure", "parse_level", "redact_secrets", "redact_text"]
+__all__ = [
+    "LEVELS",
+    "REDACTED",
+    "Logger",
+    "configure",
+    "get_logger",
+    "parse_level",
+    "redact_secrets",
+    "redact_text",
+]
 
 #: What ``LOG_LEVEL`` may say (any case). ``NONE`` (``None`` here) logs nothing.
 LEVELS: Mapping[str, int | None] = {
@@ -66,6 +78,88 @@ _URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^:/?#\s@]*:)[^@/?#\s]+@", r
 
 # Nested values deeper than this are not walked (a guard against cycles).
 _MAX_DEPTH = 12
+
+#: The standard library logger kbcore's events go to until structlog is configured.
+_STDLIB_LOGGER = stdlib_logging.getLogger("kbcore")
+# What the logging HOWTO asks of libraries: no output (not even warnings, through
+# logging's last-resort handler) until the application configures logging.
+_STDLIB_LOGGER.addHandler(stdlib_logging.NullHandler())
+_STRUCTLOG_LOGGER = structlog.get_logger("kbcore")
+
+# structlog's filtering loggers, by the level below which each one drops events.
+_FILTERING_LEVELS: Mapping[type, int] = {
+    structlog.make_filtering_bound_logger(level): level
+    for level in (0, *sorted(set(filter(None, LEVELS.values()))))
+}
+# Fields in a standard library message are shown bare unless one of these makes it ambiguous.
+_QUOTED = frozenset(" \t\"'=")
+
+
+class Logger:
+    """kbcore's own logger: structlog once the host configured it, else standard ``logging``.
+
+    The methods are structlog's (``log.info("kbcore.sync.started", org_id=...)``).
+    An event below the threshold costs a flag test and a level lookup; nothing is
+    rendered, so debug events are free when nobody asked for them.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        self._context: dict[str, Any] = dict(context or {})
+
+    def bind(self, **values: Any) -> Logger:
+        """A logger that adds ``values`` to every event."""
+        return Logger({**self._context, **values})
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(stdlib_logging.DEBUG, "debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(stdlib_logging.INFO, "info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(stdlib_logging.WARNING, "warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(stdlib_logging.ERROR, "error", event, fields)
+
+    def _log(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
+        if structlog.is_configured():
+            if level >= _FILTERING_LEVELS.get(structlog.get_config()["wrapper_class"], 0):
+                bound = _STRUCTLOG_LOGGER.bind(**self._context)
+                getattr(bound, method)(event, **fields)
+        elif _STDLIB_LOGGER.isEnabledFor(level):
+            # The context variables are read now: a handler may format the record later.
+            values = {**structlog.contextvars.get_contextvars(), **self._context, **fields}
+            # stacklevel 3: the record names the line that logged, not this module.
+            _STDLIB_LOGGER.log(level, _Message(event, values), stacklevel=3)
+
+
+def get_logger() -> Logger:
+    """The logger kbcore's modules log with (a host's extension of kbcore may use it too)."""
+    return Logger()
+
+
+class _Message:
+    """``event key=value ...``, with secrets redacted, rendered only if a handler formats it."""
+
+    __slots__ = ("event", "values")
+
+    def __init__(self, event: str, values: dict[str, Any]) -> None:
+        self.event = event
+        self.values = values
+
+    def __str__(self) -> str:
+        clean = redact_secrets(None, "", {"event": self.event, **self.values})
+        pairs = (f"{key}={_shown(value)}" for key, value in clean.items() if key != "event")
+        return " ".join((str(clean["event"]), *pairs))
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str) and value.isprintable() and not _QUOTED.intersection(value):
+        return value or "''"
+    return repr(value)
 
 
 def parse_level(value: str | int | None = None) -> int | None:

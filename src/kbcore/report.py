@@ -2,9 +2,10 @@
 
 ``await sync_stats(store)`` answers what the deployment runbook's four queries
 answer (success rate per day; average, min, max and p95 duration of successful
-syncs; rate-limit hits; failures by message), plus the attempts refused because
-another sync was running. On PostgreSQL the database computes every figure in one
-round trip; nothing is loaded row by row.
+syncs; rate-limit hits; failures), plus the attempts refused because another
+sync was running. Failures are grouped by kind (rate limited, Vapi rejected the
+key, ...), each with a sample message. On PostgreSQL the database computes every
+figure in one round trip; nothing is loaded row by row.
 """
 
 from __future__ import annotations
@@ -13,17 +14,28 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from kbcore import _validators as check
-from kbcore._domain import DayStats, DurationStats, ErrorCount, SyncStats
+from kbcore._domain import (
+    ERROR_KINDS,
+    OTHER_ERRORS,
+    DayStats,
+    DurationStats,
+    ErrorCount,
+    SyncStats,
+    error_kind,
+)
 from kbcore._ports import SyncStatsSource
 from kbcore.errors import ValidationError
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "ERROR_KINDS",
+    "OTHER_ERRORS",
     "DayStats",
     "DurationStats",
     "ErrorCount",
     "SyncStats",
     "SyncStatsSource",
+    "error_kind",
     "sync_stats",
 ]
 

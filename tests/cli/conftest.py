@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import asyncpg
 import attrs
@@ -121,3 +124,65 @@ def assert_one_error_line(run: Run, code: int, fragment: str) -> None:
     assert run.error_lines[0].startswith("kbcore: error: "), run.stderr
     assert fragment in run.error_lines[0]
     assert "Traceback" not in run.stderr
+
+
+async def kbcore_on_a_terminal(*args: str, env: Mapping[str, str]) -> Run:
+    """``python -m kbcore ARGS`` with standard error on a pseudo-terminal, as in a shell."""
+    controller, terminal = pty.openpty()
+    try:
+        async with await anyio.open_process(
+            [sys.executable, "-m", "kbcore", *args], env=dict(env), stderr=terminal
+        ) as process:
+            os.close(terminal)
+            terminal = -1
+            shown = await anyio.to_thread.run_sync(_read_to_the_end, controller)
+            assert process.stdout is not None
+            out = b"".join([chunk async for chunk in process.stdout])
+            code = await process.wait()
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    return Run(code, out.decode(), shown.decode())
+
+
+def _read_to_the_end(controller: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the other end of the terminal is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@attrs.frozen
+class SilentServer:
+    """A server that accepts connections and never answers."""
+
+    url: str
+    connected: anyio.Event
+
+
+@asynccontextmanager
+async def silent_server() -> AsyncIterator[SilentServer]:
+    """Serve on a free port of 127.0.0.1 while the block runs, answering nothing."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    server = SilentServer(f"http://127.0.0.1:{port}", anyio.Event())
+
+    async def hold(stream: anyio.abc.SocketStream) -> None:
+        server.connected.set()
+        async with stream:
+            async for _ in stream:  # read the request, and say nothing
+                pass
+
+    async with listener, anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve, hold)
+        try:
+            yield server
+        finally:
+            tasks.cancel_scope.cancel()

@@ -52,7 +52,7 @@ def unconfigured_logging() -> Iterator[None]:
     [
         (ValidationError("filename", "bad"), 2),
         (NotFound("gone"), 2),
-        (VersionConflict(1, 2), 2),
+        (VersionConflict(1, 2), 4),
         (UsageError("no"), 2),
         (RateLimited(12.5), 3),
         (SyncInProgress(), 3),
@@ -64,7 +64,7 @@ def unconfigured_logging() -> Iterator[None]:
     ],
 )
 def test_exit_codes(error: Exception, code: int) -> None:
-    """2 bad input, 3 try again later, 1 everything else."""
+    """2 bad input, 3 try again later, 4 a version conflict, 1 everything else."""
     assert exit_code(error) == code
 
 
@@ -87,13 +87,17 @@ def test_error_messages_are_one_line_without_secrets() -> None:
         ("7d", timedelta(days=7)),
         ("30s", timedelta(seconds=30)),
         ("2025-12-15T00:00:00Z", datetime(2025, 12, 15, tzinfo=UTC)),
+        ("2025-12-15T09:30:00+01:00", datetime(2025, 12, 15, 8, 30, tzinfo=UTC)),
+        # Without a time zone: UTC; a date alone: its midnight.
+        ("2025-12-15T00:00:00", datetime(2025, 12, 15, tzinfo=UTC)),
+        ("2026-11-30", datetime(2026, 11, 30, tzinfo=UTC)),
     ],
 )
 def test_since_is_a_duration_or_an_instant(text: str, value: object) -> None:
     assert since_arg(text) == value
 
 
-@pytest.mark.parametrize("text", ["0h", "yesterday", "2025-12-15T00:00:00", "-3h"])
+@pytest.mark.parametrize("text", ["0h", "yesterday", "2025-13-01", "-3h"])
 def test_since_refuses_the_rest(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         since_arg(text)
@@ -136,6 +140,8 @@ def test_progress_is_silent_unless_on_a_terminal() -> None:
     loud.advance(2)
     assert loud.render().startswith("Importing [############------------] 2/4 ")
     assert "\r\x1b[KImporting [" in loud.stream.getvalue()  # type: ignore[attr-defined]
+    loud.note = "Vapi answered 503; retry 1 of 9 in 0.7 s"
+    assert loud.render().endswith("s (Vapi answered 503; retry 1 of 9 in 0.7 s)")
 
 
 @pytest.mark.anyio

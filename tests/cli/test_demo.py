@@ -12,7 +12,7 @@ import pytest
 
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import InProcess, clean_environment, kbcore
+from tests.cli.conftest import InProcess, clean_environment, kbcore, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -21,6 +21,7 @@ KEY_LINES = [
     "kbcore demo: a sales knowledge base, synced to Vapi",
     "1. Database",
     "   Started a throwaway PostgreSQL ",
+    "   DATABASE_URL is not used: pass --dsn to write into that database.",
     "   Created kbcore's schema (migrations 1, 2",
     "2. Knowledge base of org ",
     "   Added product-and-pricing.md (products_services, version 1)",
@@ -39,14 +40,21 @@ KEY_LINES = [
     "8. Report (kbcore report --org ORG_ID)",
     "   3 sync attempts, 2 successful; durations avg ",
     "   Rate-limit hits: 1",
+    "   Failures (rate limited): 1",
     "Done in ",
 ]
 
 
-async def test_the_demo_runs_from_nothing_in_under_a_minute() -> None:
-    """It starts its own PostgreSQL, walks through every step, and exits 0."""
+async def test_the_demo_runs_from_nothing_in_under_a_minute(
+    kbcore_database_dsn: str, kbcore_pool: asyncpg.Pool
+) -> None:
+    """It starts its own PostgreSQL, walks through every step, and exits 0.
+
+    DATABASE_URL is set, as on a developer's machine: the demo leaves that database alone.
+    """
+    before = await snapshot(kbcore_pool)
     started = time.monotonic()
-    run = await kbcore("demo", env=clean_environment())
+    run = await kbcore("demo", env=clean_environment(DATABASE_URL=kbcore_database_dsn))
     elapsed = time.monotonic() - started
     assert run.code == 0, run.stderr
     assert run.stderr == ""
@@ -54,12 +62,17 @@ async def test_the_demo_runs_from_nothing_in_under_a_minute() -> None:
     for expected in KEY_LINES:
         assert any(line.startswith(expected) for line in lines), expected
     assert elapsed < 60
+    assert await snapshot(kbcore_pool) == before
+    assert await kbcore_pool.fetchval("SELECT count(*) FROM agents") == 0
 
 
 async def test_with_a_database_and_a_key_it_uses_them(
-    in_process: InProcess, kbcore_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    in_process: InProcess,
+    kbcore_database_dsn: str,
+    kbcore_pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """--dsn (here DATABASE_URL) and VAPI_API_KEY: the given org's own agents, no FakeVapi.
+    """--dsn and VAPI_API_KEY: the given database, the org's own agents, no FakeVapi.
 
     "The real Vapi" is a FakeVapi on loopback, reached over HTTP like the real one.
     """
@@ -69,10 +82,20 @@ async def test_with_a_database_and_a_key_it_uses_them(
         await PostgresHostTables(kbcore_pool).add_agent(org_id, role, fake.add_assistant())
     monkeypatch.setenv("VAPI_API_KEY", fake.api_key)
     async with serve_fake_vapi(fake) as url:
-        run = await in_process("demo", "--org", str(org_id), "--vapi-base-url", url, "--json")
+        run = await in_process(
+            "demo",
+            "--dsn",
+            kbcore_database_dsn,
+            "--org",
+            str(org_id),
+            "--vapi-base-url",
+            url,
+            "--json",
+        )
     assert run.code == 0, run.stderr
     result = run.json()
     assert result["org_id"] == str(org_id)
+    assert result["steps"][0]["lines"][0].endswith(f"at {kbcore_database_dsn} (from --dsn);")
     assert result["steps"][2]["lines"] == [f"Using {url} and the org's own agents."]
     assert (result["report"]["rate_limit_hits"], len(fake.tools)) == (1, 1)
     assert all(a["model"]["toolIds"] == list(fake.tools) for a in fake.assistants.values())

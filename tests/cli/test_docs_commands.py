@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,7 +62,9 @@ async def test_a_document_from_add_to_delete(cli: Cli, pricing: Path, tmp_path: 
 
     listing = (await cli("docs", "list", ORG, "--json")).json()
     assert [item["id"] for item in listing["items"]] == [doc["id"]]
+    # The content-free listing: its size, not the content itself.
     assert "content" not in listing["items"][0]
+    assert listing["items"][0]["size_bytes"] == len("Pro: $99/month\n")
     assert listing["next_cursor"] is None
 
     new = tmp_path / "new.md"
@@ -130,13 +133,14 @@ BAD_INPUT = [
     (["docs", "show", ORG, str(uuid.uuid4())], "not found"),
     (["docs", "edit", ORG, "{doc}"], "Nothing to change"),
     (["docs", "edit", ORG, "{doc}", "--category", "gossip"], "Invalid category"),
-    (["docs", "edit", ORG, "{doc}", "--filename", "x", "--expected-version", "7"], "version"),
     (["docs", "restore", ORG, "{doc}", "1"], "not earlier than the current 1"),
     (["docs", "list", ORG, "--limit", "0"], "not a positive whole number"),
     (["docs", "list", ORG, "--cursor", "garbage"], "cursor: Invalid cursor"),
     (["docs", "frobnicate", ORG], "invalid choice: 'frobnicate'"),
     (["report", "--since", "yesterday"], "not a duration"),
-    ([], "the following arguments are required: COMMAND"),
+    (["search", ORG, "pricing", "--limit", "0"], "not a positive whole number"),
+    (["sync", ORG, "--vapi-base-url", "not-a-url"], "not an http or https URL: 'not-a-url'"),
+    (["sync", ORG, "--vapi-timeout", "0"], "not a positive number of seconds"),
 ]
 
 
@@ -223,3 +227,126 @@ async def test_debug_shows_the_traceback(kbcore_empty_database_dsn: str) -> None
     assert run.code == 1
     assert "Traceback" in run.stderr
     assert run.error_lines[-1].startswith("kbcore: error: ")
+
+
+async def test_a_version_conflict_exits_4(cli: Cli, untouchable: dict[str, str]) -> None:
+    """Another writer moved the document on: exit 4, not 2 (the input itself was fine)."""
+    run = await cli("docs", "edit", ORG, untouchable["doc"], "--filename", "b.md",
+                    "--expected-version", "7", "--json")  # fmt: skip
+    assert_one_error_line(run, 4, "expected version 7, found 1")
+    assert (run.json()["error"]["type"], run.json()["error"]["exit_code"]) == ("VersionConflict", 4)
+
+
+async def test_the_command_alone_prints_its_usage(cli: Cli) -> None:
+    """``kbcore`` or ``kbcore docs`` alone: the usage of what was given, exit 2, no error line."""
+    alone = await cli()
+    assert (alone.code, alone.stderr) == (2, "")
+    assert alone.stdout.startswith("usage: kbcore ")
+    assert "  search " in alone.stdout
+    docs = await cli("docs")
+    assert (docs.code, docs.stderr) == (2, "")
+    assert docs.stdout.startswith("usage: kbcore docs ")
+    assert "undelete" in docs.stdout
+
+
+async def test_undelete_and_what_restore_says(cli: Cli, pricing: Path, tmp_path: Path) -> None:
+    """A deleted document comes back with ``undelete`` or ``edit --active``; restore keeps it
+    deleted and says so, and how to bring it back."""
+    doc = await add(cli, pricing)
+    new = tmp_path / "new.md"
+    new.write_text("Pro: $89/month\n", encoding="utf-8")
+    await cli("docs", "edit", ORG, doc["id"], "--content-file", str(new))
+    await cli("docs", "delete", ORG, doc["id"])
+
+    restored = await cli("docs", "restore", ORG, doc["id"], "1")
+    assert restored.code == 0, restored.stderr
+    assert restored.stdout.splitlines() == [
+        "Restored version 1 of pricing.md (general, version 3, deleted)",
+        f"id: {doc['id']}",
+        f"It is still deleted; `kbcore docs undelete {ORG} {doc['id']}` brings it back.",
+    ]
+    undeleted = await cli("docs", "undelete", ORG, doc["id"], "--actor", "ops")
+    assert undeleted.stdout.splitlines()[0] == "Undeleted pricing.md (general, version 3)"
+    again = await cli("docs", "undelete", ORG, doc["id"])
+    assert again.stdout.splitlines()[0] == "Nothing changed: pricing.md is not deleted"
+
+    await cli("docs", "delete", ORG, doc["id"])
+    active = await cli("docs", "edit", ORG, doc["id"], "--active", "--json")
+    assert (active.json()["active"], active.json()["version"]) == (True, 3)
+    history = (await cli("docs", "history", ORG, doc["id"], "--json")).json()
+    assert [change["change_type"] for change in history][-5:] == [
+        "deleted",
+        "restored",
+        "reactivated",
+        "deleted",
+        "reactivated",
+    ]
+    assert history[-3]["changed_by"] == "ops"
+
+
+async def test_an_edit_that_changes_nothing_says_so(
+    cli: Cli, pricing: Path, kbcore_pool: asyncpg.Pool
+) -> None:
+    """Same content, same name: "Nothing changed", and no changelog row."""
+    doc = await add(cli, pricing)
+    before = await snapshot(kbcore_pool)
+    same = await cli("docs", "edit", ORG, doc["id"], "--content-file", str(pricing),
+                     "--filename", "pricing.md")  # fmt: skip
+    assert same.code == 0, same.stderr
+    assert same.stdout.splitlines()[0] == "Nothing changed: pricing.md already is as asked"
+    restored = await cli("docs", "restore", ORG, doc["id"], "1")
+    assert restored.code == 2  # version 1 is the current one: nothing earlier to restore
+    assert await snapshot(kbcore_pool) == before
+    renamed = await cli("docs", "edit", ORG, doc["id"], "--filename", "v1..2 pricing.md")
+    assert renamed.stdout.splitlines()[0] == "Saved v1..2 pricing.md (general, version 1)"
+
+
+async def test_a_restore_of_the_current_content_changes_nothing(
+    cli: Cli, kbcore_pool: asyncpg.Pool
+) -> None:
+    """Restoring a version whose content is the current one says so and writes nothing."""
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
+    doc = await kb.create(ORG, filename="a.md", content="one")
+    await kb.update(ORG, doc.id, content="two")
+    await kb.update(ORG, doc.id, content="one")
+    before = await snapshot(kbcore_pool)
+    run = await cli("docs", "restore", ORG, str(doc.id), "1")
+    assert run.stdout.splitlines()[0] == (
+        "Nothing changed: version 1 of a.md is its current content"
+    )
+    assert await snapshot(kbcore_pool) == before
+
+
+async def test_search_finds_the_matching_documents(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
+    """``kbcore search`` lists the matches, best first, with a snippet; --json for scripts."""
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
+    pricing = await kb.create(ORG, filename="pricing.md", content="The Pro plan costs $99.")
+    await kb.create(ORG, filename="script.md", content="Hello, this is Acme calling.")
+    run = await cli("search", ORG, "pro plan")
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        f"pricing.md (general, id {pricing.id})",
+        "  The **Pro** **plan** costs $99.",
+        "1 document found",
+    ]
+    found = await cli("search", ORG, "acme OR pro", "--json")
+    assert {hit["filename"] for hit in found.json()} == {"pricing.md", "script.md"}
+    none = await cli("search", ORG, "enterprise")
+    assert none.stdout == "0 documents found\n"
+
+
+async def test_logs_show_only_when_asked(cli: Cli, pricing: Path) -> None:
+    """The command prints its result and nothing else; --debug or LOG_LEVEL add kbcore's events."""
+    quiet = await cli("docs", "add", ORG, str(pricing))
+    assert (quiet.code, quiet.stderr) == (0, "")
+    debug = await cli("docs", "add", ORG, str(pricing), "--filename", "b.md", "--debug")
+    assert "kbcore.document.created" in debug.stderr
+    asked = await cli(
+        "docs", "add", ORG, str(pricing), "--filename", "c.md", LOG_LEVEL="debug", LOG_FORMAT="json"
+    )
+    [event] = [json.loads(line) for line in asked.stderr.splitlines()]
+    assert (event["event"], event["level"], event["org_id"]) == (
+        "kbcore.document.created",
+        "debug",
+        ORG,
+    )

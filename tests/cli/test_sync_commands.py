@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -73,7 +74,7 @@ async def test_sync_then_rate_limited_then_report(
     ]
     assert (figures["rate_limit_hits"], figures["in_progress_rejections"]) == (1, 0)
     assert figures["durations"]["count"] == 1
-    assert figures["errors"] == [{"message": error["message"], "count": 1}]
+    assert figures["errors"] == [{"kind": "rate limited", "count": 1, "message": error["message"]}]
 
 
 async def test_sync_for_people(
@@ -112,26 +113,45 @@ async def test_the_key_may_come_from_the_environment(
     assert run.code == 0, run.stderr
 
 
-async def test_report_for_people(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
-    """The report reads like the runbook: days, durations, refusals, errors."""
+async def test_report_for_people(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
+    """The report reads like the runbook: days, durations, refusals, failures by kind."""
     org_id = uuid.uuid4()
     await kbcore_pool.executemany(
-        "INSERT INTO kb_sync_log (org_id, status, duration_ms, error_message)"
-        " VALUES ($1, $2, $3, $4)",
+        "INSERT INTO kb_sync_log (org_id, created_at, status, duration_ms, error_message)"
+        " VALUES ($1, now() - make_interval(secs => $2), $3, $4, $5)",
         [
-            (org_id, "success", 1200, None),
-            (org_id, "failed", 0, "Rate limited. Try again in 120s."),
-            (org_id, "failed", 0, "Sync already in progress for this org"),
+            (org_id, 3, "success", 1200, None),
+            (org_id, 2, "failed", 0, "Rate limited. Try again in 299s."),
+            (org_id, 1, "failed", 0, "Rate limited. Try again in 120s."),
+            (org_id, 1, "failed", 0, "Sync already in progress for this org"),
         ],
     )
-    run = await in_process("report", "--since", "2h")
+    run = await cli("report", "--since", "2h")
     lines = run.stdout.splitlines()
-    assert lines[0].endswith("(all orgs): 3 attempts, 1 successful")
+    assert lines[0].endswith("(all orgs): 4 attempts, 1 successful")
     assert lines[2].split() == ["DATE", "TOTAL", "SUCCESSFUL", "SUCCESS", "RATE"]
-    assert lines[3].split()[1:] == ["3", "1", "33.33%"]
+    assert lines[3].split()[1:] == ["4", "1", "25.00%"]
     assert (
         "Durations of successful syncs: avg 1200 ms, min 1200 ms, max 1200 ms, p95 1200 ms" in lines
     )
-    assert "Rate-limit hits: 1" in lines
+    assert "Rate-limit hits: 2" in lines
     assert "Refused while another sync ran: 1" in lines
-    assert any(line.startswith("Rate limited. Try again in 120s.") for line in lines)
+    # One row per kind of failure, however its messages differ, with the latest message.
+    assert lines[-3:] == [
+        "FAILURE       COUNT  LATEST MESSAGE",
+        "rate limited      2  Rate limited. Try again in 120s.",
+        "in progress       1  Sync already in progress for this org",
+    ]
+
+
+async def test_report_since_a_date(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
+    """``--since`` takes a plain date (its midnight, UTC), as people write one."""
+    org_id = uuid.uuid4()
+    await kbcore_pool.execute(
+        "INSERT INTO kb_sync_log (org_id, status, duration_ms) VALUES ($1, 'success', 5)", org_id
+    )
+    today = datetime.now(UTC).date()
+    run = await cli("report", "--org", str(org_id), "--since", today.isoformat(), "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["since"] == f"{today.isoformat()}T00:00:00+00:00"
+    assert run.json()["durations"]["count"] == 1

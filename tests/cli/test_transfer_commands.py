@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import asyncpg
 import pytest
 
 from kbcore import KnowledgeBase
 from kbcore.postgres import PostgresStore
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line, snapshot
+from tests.cli.conftest import Cli, InProcess, assert_one_error_line, clean_environment, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +44,13 @@ async def test_a_folder_round_trips_through_export_and_import(
     """import takes the .md and .txt files; export writes them as JSON lines that import again."""
     imported = await cli("import", ORG, str(folder), "--category", "operations", "--json")
     assert imported.code == 0, imported.stderr
-    assert imported.json() == {"created": 2, "updated": 0, "skipped": 0, "errors": []}
+    assert imported.json() == {
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "errors": [],
+        "left_out": ["logo.png"],
+    }
     assert await filenames(kbcore_pool) == [("faq.txt", "operations"), ("pricing.md", "operations")]
 
     target = tmp_path / "kb.jsonl"
@@ -73,9 +82,11 @@ async def test_an_invalid_item_imports_nothing(
     before = await snapshot(kbcore_pool)
     run = await cli("import", ORG, str(source), "--json")
     assert_one_error_line(run, 2, "Nothing imported: 1 of 2 items rejected: item 2 (b.md)")
+    # Numbered from 1 in JSON as in the text: the second item.
     assert run.json()["error"]["problems"] == [
         {
-            "index": 1,
+            "item": 2,
+            "filename": "b.md",
             "field": "category",
             "message": "Invalid category. Must be one of: "
             "ai_guidelines, general, operations, products_services",
@@ -85,19 +96,23 @@ async def test_an_invalid_item_imports_nothing(
 
 
 async def test_partial_imports_the_valid_items(
-    in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
+    cli: Cli, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
-    """--partial writes the good items and lists the rejected ones."""
+    """--partial writes the good items, lists the rejected ones and exits 2: some input was bad."""
     source = tmp_path / "kb.jsonl"
     lines = [{"filename": "a.md", "content": "fine"}, {"filename": "b.md", "content": " "}]
     source.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
-    run = await in_process("import", ORG, str(source), "--partial")
-    assert run.code == 0, run.stderr
+    run = await cli("import", ORG, str(source), "--partial")
+    assert_one_error_line(run, 2, "1 item of 2 rejected; the valid ones were imported")
     assert run.stdout.splitlines() == [
         "Imported 2 items: 1 created, 0 updated, 0 skipped, 1 rejected",
         "item 2 (b.md): content: Content cannot be empty or whitespace-only",
     ]
     assert await filenames(kbcore_pool) == [("a.md", "general")]
+    again = await cli("import", str(uuid.uuid4()), str(source), "--partial", "--json")
+    assert again.code == 2
+    report = again.json()["error"]["report"]
+    assert (report["created"], report["errors"][0]["item"]) == (1, 2)
 
 
 async def test_conflicts_are_refused_skipped_or_updated(
@@ -108,9 +123,10 @@ async def test_conflicts_are_refused_skipped_or_updated(
     refused = await in_process("import", ORG, str(folder))
     assert_one_error_line(refused, 2, "item 1 (faq.txt): filename:")
     skipped = await in_process("import", ORG, str(folder), "--on-conflict", "skip", "--json")
-    assert skipped.json() == {"created": 1, "updated": 0, "skipped": 1, "errors": []}
+    counts = ("created", "updated", "skipped", "errors")
+    assert [skipped.json()[key] for key in counts] == [1, 0, 1, []]
     updated = await in_process("import", ORG, str(folder), "--on-conflict", "update", "--json")
-    assert updated.json() == {"created": 0, "updated": 1, "skipped": 1, "errors": []}
+    assert [updated.json()[key] for key in counts] == [0, 1, 1, []]
 
 
 @pytest.mark.parametrize(
@@ -170,3 +186,39 @@ async def test_export_to_standard_output(in_process: InProcess, kbcore_pool: asy
     assert active.stderr == "Exported 1 document to standard output\n"
     everything = await in_process("export", ORG, "-", "--include-inactive")
     assert len(everything.stdout.splitlines()) == 2
+
+
+async def test_a_folder_import_says_what_it_left_out(
+    cli: Cli, folder: Path, kbcore_pool: asyncpg.Pool
+) -> None:
+    """Subfolders and other files are not imported, and the result says so."""
+    (folder / "archive").mkdir()
+    (folder / "archive" / "old.md").write_text("old", encoding="utf-8")
+    run = await cli("import", ORG, str(folder))
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "Imported 2 items: 2 created, 0 updated, 0 skipped, 0 rejected",
+        "Not imported (only .md and .txt files are): archive/, logo.png",
+    ]
+    assert [name for name, _ in await filenames(kbcore_pool)] == ["faq.txt", "pricing.md"]
+
+
+async def test_export_into_a_closed_pipe_stops_quietly(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
+    """As ``kbcore export ORG - | head -1``: once the reader is gone the command stops, with
+    no error message, and exits 141 as a process ended by SIGPIPE does."""
+    kb = KnowledgeBase(PostgresStore(kbcore_pool))
+    for index in range(300):  # 600 KB: more than a pipe holds, so a write meets the closed end
+        await kb.create(ORG, filename=f"{index:03}.md", content="x" * 2000)
+    reader, writer = os.pipe()
+    command = [sys.executable, "-m", "kbcore", "export", ORG, "-"]
+    env = clean_environment(DATABASE_URL=cli.dsn)
+    async with await anyio.open_process(command, env=env, stdout=writer) as process:
+        os.close(writer)
+        with os.fdopen(reader, "rb") as pipe:  # head: read one line, then close the pipe
+            first = await anyio.to_thread.run_sync(pipe.readline)
+        with anyio.fail_after(60):
+            code = await process.wait()
+        assert process.stderr is not None
+        errors = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert json.loads(first)["filename"] == "000.md"
+    assert (code, errors) == (141, "")

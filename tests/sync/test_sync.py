@@ -20,7 +20,7 @@ from kbcore import (
     SyncInProgress,
     ValidationError,
 )
-from kbcore._domain import LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
+from kbcore._domain import CANCELLED_MESSAGE, LEASE_EXPIRED_MESSAGE, Claimed, SyncRun
 from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
@@ -447,6 +447,59 @@ async def test_bad_arguments_are_rejected_before_anything_is_logged(
         await kbcore_coordinator.sync(**call)
     assert caught.value.field == field
     assert await runs(kbcore_store, kbcore_org) == []
+
+
+async def test_a_base_url_that_is_not_http_is_refused_when_the_coordinator_is_built(
+    kbcore_store: Store,
+) -> None:
+    """The URL is an argument too: refused at once, not in the middle of a claimed sync."""
+    with pytest.raises(ValidationError) as caught:
+        SyncCoordinator(kbcore_store, vapi_base_url="not-a-url")
+    assert caught.value.field == "base_url"
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["integration", "environment"])
+async def test_an_unusable_key_is_refused_before_the_claim(
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
+    kbcore_store: Store,
+    fake_vapi: FakeVapi,
+    kbcore_host_tables: HostTables,
+    monkeypatch: pytest.MonkeyPatch,
+    stored: bool,
+) -> None:
+    """A key with a line break in it cannot be sent: ValidationError naming where it is."""
+    org_id = uuid.uuid4()
+    await seed(kbcore_kb, org_id, 1)
+    await kbcore_host_tables.add_agent(org_id, "inbound", fake_vapi.add_assistant())
+    key = f"{fake_vapi.api_key}\nsk-second-line"
+    if stored:
+        await kbcore_host_tables.set_vapi_key(org_id, key)
+    else:
+        monkeypatch.setenv("VAPI_API_KEY", key)
+    with pytest.raises(ValidationError) as caught:
+        await kbcore_coordinator.sync(org_id)
+    where = "the org's Vapi integration" if stored else "VAPI_API_KEY"
+    assert caught.value.message.startswith(f"The Vapi key in {where} is not usable")
+    assert fake_vapi.api_key not in str(caught.value)
+    assert await runs(kbcore_store, org_id) == []
+
+
+async def test_a_cancelled_sync_is_recorded_as_cancelled(
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
+    kbcore_store: Store,
+    fake_vapi: FakeVapi,
+    kbcore_org: UUID,
+) -> None:
+    """A host's timeout cancels the sync mid-call: the audit row says so, and the claim ends."""
+    await seed(kbcore_kb, kbcore_org, 1)
+    fake_vapi.add_latency(60, count=1)
+    with anyio.move_on_after(0.2):
+        await kbcore_coordinator.sync(kbcore_org)
+    [cancelled] = await runs(kbcore_store, kbcore_org)
+    assert (cancelled.status, cancelled.error_message) == ("failed", CANCELLED_MESSAGE)
+    assert (await kbcore_coordinator.sync(kbcore_org)).files_uploaded == 1  # the claim was released
 
 
 async def test_a_file_whose_upload_answer_was_lost_is_cleaned_up_next_time(

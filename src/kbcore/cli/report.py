@@ -54,8 +54,8 @@ def render(stats: SyncStats) -> list[str]:
         f"Refused while another sync ran: {stats.in_progress_rejections}",
     ]
     if stats.errors:
-        errors = [(e.message or "(no message)", e.count) for e in stats.errors]
-        lines += ["", *table(["ERROR", "COUNT"], errors)]
+        errors = [(e.kind, e.count, e.message or "(no message)") for e in stats.errors]
+        lines += ["", *table(["FAILURE", "COUNT", "LATEST MESSAGE"], errors)]
     return lines
 
 

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kbcore.cli.common import connect, database_url, uuid_arg
-from kbcore.cli.output import Output, plural
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
+
+from kbcore.cli.common import connect, database_url, seconds_arg, url_arg, uuid_arg
+from kbcore.cli.output import Output, Progress, plural
+from kbcore.errors import VapiError
 from kbcore.postgres import PostgresStore
-from kbcore.sync import SyncCoordinator, SyncResult
+from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
 from kbcore.vapi import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from kbcore.cli.common import Subcommands
+
+#: Seconds the command gives each Vapi request (the library's default is 30): Vapi answers
+#: in well under a second. One that accepts and never answers costs two of them and a wait
+#: of at most 1.5 s, so the command fails within 10 seconds, start-up included.
+VAPI_TIMEOUT = 3.0
 
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
@@ -36,29 +46,78 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--actor", help="who asked for the sync, for the audit log")
     add_vapi_url(parser)
+    parser.add_argument(
+        "--vapi-timeout",
+        type=seconds_arg,
+        default=VAPI_TIMEOUT,
+        metavar="SECONDS",
+        help="how long each Vapi request may take (default: %(default)g); a request with "
+        "no answer in time is tried twice, a refused connection three times",
+    )
     parser.set_defaults(handler=run)
 
 
 def add_vapi_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vapi-base-url",
+        type=url_arg,
         default=os.environ.get("VAPI_BASE_URL") or DEFAULT_BASE_URL,
         metavar="URL",
         help="Vapi's API (default: VAPI_BASE_URL, else %(default)s)",
     )
 
 
+def sync_policy(vapi_timeout: float = VAPI_TIMEOUT) -> SyncPolicy:
+    """The policy of the command's syncs: the library's, with a shorter wait for answers."""
+    return SyncPolicy(request_timeout=vapi_timeout)
+
+
 async def run(args: argparse.Namespace, out: Output) -> None:
+    policy = sync_policy(args.vapi_timeout)
     async with connect(database_url(args)) as pool:
-        coordinator = SyncCoordinator(PostgresStore(pool), vapi_base_url=args.vapi_base_url)
-        async with out.progress("Syncing").running():
-            result = await coordinator.sync(
-                args.org_id,
-                tool_name=args.tool_name,
-                roles=tuple(args.roles or ("inbound", "outbound")),
-                actor=args.actor,
-            )
+        coordinator = SyncCoordinator(
+            PostgresStore(pool), vapi_base_url=args.vapi_base_url, policy=policy
+        )
+        progress = out.progress("Syncing")
+        with retries_shown(progress, policy):
+            async with progress.running():
+                result = await coordinator.sync(
+                    args.org_id,
+                    tool_name=args.tool_name,
+                    roles=tuple(args.roles or ("inbound", "outbound")),
+                    actor=args.actor,
+                )
     out.result(result, describe(result))
+
+
+@contextmanager
+def retries_shown(progress: Progress, policy: SyncPolicy) -> Iterator[None]:
+    """While the block runs, the progress line says why a Vapi call is retried, and when."""
+    # The budgets each Vapi call of the sync gets: the policy's attempts, and its
+    # smaller ones for connections that fail and answers that do not come.
+    budgets = policy.retry_policy
+
+    def show(details: RetryDetails) -> None:
+        error = details.caused_by
+        retries = max(budgets.tries_for(error) - 1, details.retry_num)
+        progress.note = (
+            f"{retry_cause(error)}; retry {details.retry_num} of {retries} "
+            f"in {round(details.wait_for, 1):g} s"
+        )
+
+    previous = get_on_retry_hooks()
+    set_on_retry_hooks([*previous, show])
+    try:
+        yield
+    finally:
+        set_on_retry_hooks(previous)
+
+
+def retry_cause(error: Exception) -> str:
+    """``Vapi answered 503``, or why no answer came (``Vapi at ... refused the connection``)."""
+    if isinstance(error, VapiError) and error.status_code is not None:
+        return f"Vapi answered {error.status_code}"
+    return str(error)
 
 
 def describe(result: SyncResult) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from kbcore import ImportReport, KnowledgeBase
+from kbcore import ImportProblem, ImportReport, KnowledgeBase
 from kbcore.cli.common import (
     BAD_INPUT,
     CliError,
@@ -79,7 +79,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 def read_items(path: Path, category: str | None, progress: Progress) -> list[dict[str, Any]]:
     """The items of a folder or a JSON lines file; any unreadable input is a usage error."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in TEXT_SUFFIXES and p.is_file())
+        files = sorted(p for p in path.iterdir() if _importable(p))
         if not files:
             raise UsageError(f"No .md or .txt files in {path}")
         progress.total = len(files)
@@ -101,6 +101,20 @@ def read_items(path: Path, category: str | None, progress: Progress) -> list[dic
     if not items:
         raise UsageError(f"{path} has no JSON lines to import")
     return items
+
+
+def left_out(path: Path) -> list[str]:
+    """What an import of ``path`` does not take: a folder's subfolders (``name/``) and
+    files other than .md and .txt; nothing of a JSON lines file."""
+    if not path.is_dir():
+        return []
+    return sorted(
+        f"{p.name}/" if p.is_dir() else p.name for p in path.iterdir() if not _importable(p)
+    )
+
+
+def _importable(path: Path) -> bool:
+    return path.suffix in TEXT_SUFFIXES and path.is_file()
 
 
 def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -129,15 +143,25 @@ async def import_documents(args: argparse.Namespace, out: Output) -> None:
             )
     if report.errors and not args.partial:
         raise _rejected(report, items)
+    ignored = left_out(Path(args.path))
     lines = [
         f"Imported {plural(len(items), 'item')}: {report.created} created, "
         f"{report.updated} updated, {report.skipped} skipped, {len(report.errors)} rejected",
-        *(
-            _problem(problem.index, items, problem.field, problem.message)
-            for problem in report.errors
-        ),
+        *(_problem(problem, items) for problem in report.errors),
+        *([f"Not imported (only .md and .txt files are): {', '.join(ignored)}"] if ignored else []),
     ]
-    out.result(report, lines)
+    result = {**jsonable(report), "errors": _problems(report, items), "left_out": ignored}
+    if not report.errors:
+        out.result(result, lines)
+        return
+    # The valid items were imported, yet some input was bad: a script must hear of it.
+    out.lines(lines)
+    raise CliError(
+        f"{plural(len(report.errors), 'item')} of {len(items)} rejected; "
+        "the valid ones were imported",
+        BAD_INPUT,
+        detail={"report": result},
+    )
 
 
 def _existing(path: str) -> Path:
@@ -154,22 +178,38 @@ def _check_target(target: Path, *, force: bool) -> None:
         raise UsageError(f"{target} exists; pass --force to replace it")
 
 
-def _problem(index: int, items: list[dict[str, Any]], field: str, message: str) -> str:
+def _filename(index: int, items: list[dict[str, Any]]) -> str | None:
     name = items[index].get("filename") if 0 <= index < len(items) else None
-    where = f"item {index + 1}" + (f" ({name})" if isinstance(name, str) else "")
-    return f"{where}: {field}: {message}"
+    return name if isinstance(name, str) else None
+
+
+def _problem(problem: ImportProblem, items: list[dict[str, Any]]) -> str:
+    name = _filename(problem.index, items)
+    where = f"item {problem.index + 1}" + (f" ({name})" if name is not None else "")
+    return f"{where}: {problem.field}: {problem.message}"
+
+
+def _problems(report: ImportReport, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rejected items for ``--json``, numbered from 1 as the text numbers them."""
+    return [
+        {
+            "item": problem.index + 1,
+            "filename": _filename(problem.index, items),
+            "field": problem.field,
+            "message": problem.message,
+        }
+        for problem in report.errors
+    ]
 
 
 def _rejected(report: ImportReport, items: list[dict[str, Any]]) -> CliError:
-    shown = "; ".join(
-        _problem(p.index, items, p.field, p.message) for p in report.errors[:_SHOWN_PROBLEMS]
-    )
+    shown = "; ".join(_problem(p, items) for p in report.errors[:_SHOWN_PROBLEMS])
     more = len(report.errors) - _SHOWN_PROBLEMS
     return CliError(
         f"Nothing imported: {len(report.errors)} of {len(items)} items rejected: {shown}"
         + (f" (and {more} more)" if more > 0 else ""),
         BAD_INPUT,
-        detail={"problems": jsonable(report.errors)},
+        detail={"problems": _problems(report, items)},
     )
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import attrs
-import structlog
 
 from kbcore import _validators as check
 from kbcore._domain import (
@@ -38,8 +37,9 @@ from kbcore.documents._paging import decode_cursor, page_of, page_request
 from kbcore.documents._rules import Rules
 from kbcore.documents._search import MAX_HITS, query_text
 from kbcore.errors import NotFound, ValidationError, VersionConflict
+from kbcore.logging import get_logger
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 
 @attrs.define

@@ -72,7 +72,8 @@ class Rules:
             raise ValidationError(
                 "filename", f"Filename too long. Max {MAX_FILENAME_CHARS} characters."
             )
-        if ".." in name or "/" in name or "\\" in name:
+        # Without a separator no name can climb out of a folder: only "." and ".." name one.
+        if name in {".", ".."} or "/" in name or "\\" in name:
             raise ValidationError(
                 "filename", "Filename cannot contain path separators or traversal sequences"
             )

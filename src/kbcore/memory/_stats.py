@@ -7,7 +7,7 @@ calendar days are UTC days.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,12 +15,14 @@ from uuid import UUID
 
 from kbcore._domain import (
     IN_PROGRESS_MESSAGE,
+    OTHER_ERRORS,
     RATE_LIMITED_PREFIX,
     DayStats,
     DurationStats,
     ErrorCount,
     SyncRun,
     SyncStats,
+    error_kind,
 )
 from kbcore.memory._tables import Clock, Tables
 
@@ -49,7 +51,6 @@ def stats_of_runs(
 ) -> SyncStats:
     """The statistics of audit rows already selected; calendar days are UTC days."""
     failed = [run for run in runs if run.status == "failed"]
-    messages = Counter(run.error_message for run in failed)
     return SyncStats(
         since=since,
         until=until,
@@ -60,17 +61,33 @@ def stats_of_runs(
             1 for r in failed if (r.error_message or "").startswith(RATE_LIMITED_PREFIX)
         ),
         in_progress_rejections=sum(1 for r in failed if r.error_message == IN_PROGRESS_MESSAGE),
-        errors=tuple(
-            ErrorCount(message=message, count=count)
-            for message, count in sorted(messages.items(), key=_error_order)
-        ),
+        errors=_error_counts(failed),
     )
 
 
-def _error_order(item: tuple[str | None, int]) -> tuple[int, bool, str]:
-    # As PostgreSQL's ORDER BY count DESC, error_message COLLATE "C": NULL sorts last.
-    message, count = item
-    return (-count, message is None, message or "")
+def _error_counts(failed: Sequence[SyncRun]) -> tuple[ErrorCount, ...]:
+    # As the SQL does: a group per kind (per message for the others), whose sample is the
+    # latest message, ties broken bytewise (UTF-8 bytes sort as code points do).
+    groups: defaultdict[tuple[str, str | None], list[SyncRun]] = defaultdict(list)
+    for run in failed:
+        kind = error_kind(run.error_message)
+        groups[kind, run.error_message if kind == OTHER_ERRORS else None].append(run)
+    counts = [
+        ErrorCount(
+            kind=kind,
+            count=len(group),
+            message=min(
+                group, key=lambda r: (-r.created_at.timestamp(), r.error_message or "")
+            ).error_message,
+        )
+        for (kind, _), group in groups.items()
+    ]
+    return tuple(sorted(counts, key=_error_order))
+
+
+def _error_order(error: ErrorCount) -> tuple[int, str, bool, str]:
+    # As PostgreSQL's ORDER BY count DESC, kind, message COLLATE "C": a NULL message last.
+    return (-error.count, error.kind, error.message is None, error.message or "")
 
 
 def _days(runs: Sequence[SyncRun]) -> tuple[DayStats, ...]:

@@ -8,7 +8,9 @@ from uuid import UUID
 import asyncpg
 
 from kbcore._domain import (
+    ERROR_KINDS,
     IN_PROGRESS_MESSAGE,
+    OTHER_ERRORS,
     RATE_LIMITED_PREFIX,
     DayStats,
     DurationStats,
@@ -19,9 +21,11 @@ from kbcore.postgres._connection import Db
 
 # One statement, one round trip. Each figure is the runbook query's own expression over
 # the same rows: DATE(created_at) in the session's time zone, AVG and PERCENTILE_CONT
-# over successful rows, LIKE 'Rate limited%'. Days and errors come back as parallel
-# arrays (ARRAY(...) is empty, never NULL, when there are no rows). Error messages are
-# ordered by count, then bytewise (COLLATE "C"), so ties read the same on any server.
+# over successful rows, LIKE 'Rate limited%'. A failure's kind is the first of the
+# patterns ($5 kinds, $6 LIKE patterns, in ERROR_KINDS' order) its message matches; a
+# message none matches is its own group. Days and errors come back as parallel arrays
+# (ARRAY(...) is empty, never NULL, when there are no rows). Kinds and messages compare
+# bytewise (COLLATE "C"), so ties read the same on any server.
 _STATS = """
 WITH bounds AS (
     SELECT now() AS until, coalesce($1::timestamptz, now() - $2::interval) AS since
@@ -34,11 +38,24 @@ WITH bounds AS (
            count(*) FILTER (WHERE status = 'success') AS successful
     FROM runs
     GROUP BY DATE(created_at)
+), failures AS (
+    SELECT r.created_at, r.error_message, coalesce(k.kind, $7::text) AS kind,
+           CASE WHEN k.kind IS NULL THEN r.error_message END AS unknown_message
+    FROM runs r
+    LEFT JOIN LATERAL (
+        SELECT p.kind
+        FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS p(kind, pattern, n)
+        WHERE r.error_message LIKE p.pattern
+        ORDER BY p.n
+        LIMIT 1
+    ) k ON true
+    WHERE r.status = 'failed'
 ), errors AS (
-    SELECT error_message, count(*) AS count
-    FROM runs
-    WHERE status = 'failed'
-    GROUP BY error_message
+    SELECT kind, count(*) AS count,
+           (array_agg(error_message ORDER BY created_at DESC, error_message COLLATE "C"))[1]
+               AS sample
+    FROM failures
+    GROUP BY kind, unknown_message
 ), durations AS (
     SELECT count(duration_ms) AS count,
            avg(duration_ms)::float8 AS average_ms,
@@ -61,19 +78,19 @@ SELECT b.since, b.until, d.count, d.average_ms, d.min_ms, d.max_ms, d.p95_ms,
        ARRAY(
            SELECT round(100.0 * successful / total, 2)::float8 FROM days ORDER BY day DESC
        ) AS day_rates,
-       ARRAY(
-           SELECT error_message FROM errors ORDER BY count DESC, error_message COLLATE "C"
-       ) AS error_messages,
-       ARRAY(
-           SELECT count FROM errors ORDER BY count DESC, error_message COLLATE "C"
-       ) AS error_counts
+       ARRAY(SELECT kind FROM errors ORDER BY {error_order}) AS error_kinds,
+       ARRAY(SELECT count FROM errors ORDER BY {error_order}) AS error_counts,
+       ARRAY(SELECT sample FROM errors ORDER BY {error_order}) AS error_samples
 FROM bounds b, durations d, refusals r
 """
 
-# Separate statement texts, not "$5 IS NULL OR org_id = $5", so that one org's report
+_ERROR_ORDER = 'count DESC, kind COLLATE "C", sample COLLATE "C" NULLS LAST'
+# Separate statement texts, not "$8 IS NULL OR org_id = $8", so that one org's report
 # is served by kb_sync_log_org_id_created_at_idx.
-_ALL_ORGS = _STATS.format(org_filter="")
-_ONE_ORG = _STATS.format(org_filter="AND l.org_id = $5")
+_ALL_ORGS = _STATS.format(org_filter="", error_order=_ERROR_ORDER)
+_ONE_ORG = _STATS.format(org_filter="AND l.org_id = $8", error_order=_ERROR_ORDER)
+_KINDS = [kind for kind, _ in ERROR_KINDS]
+_PATTERNS = [pattern for _, pattern in ERROR_KINDS]
 
 
 class PostgresSyncStats:
@@ -86,7 +103,15 @@ class PostgresSyncStats:
     async def sync_stats(self, *, since: datetime | timedelta, org_id: UUID | None) -> SyncStats:
         instant = since if isinstance(since, datetime) else None
         ago = since if isinstance(since, timedelta) else None
-        args: list[object] = [instant, ago, RATE_LIMITED_PREFIX, IN_PROGRESS_MESSAGE]
+        args: list[object] = [
+            instant,
+            ago,
+            RATE_LIMITED_PREFIX,
+            IN_PROGRESS_MESSAGE,
+            _KINDS,
+            _PATTERNS,
+            OTHER_ERRORS,
+        ]
         if org_id is not None:
             args.append(org_id)
         row = await self._read.fetchrow(_ALL_ORGS if org_id is None else _ONE_ORG, *args)
@@ -98,7 +123,7 @@ def _stats_from_row(row: asyncpg.Record, org_id: UUID | None) -> SyncStats:
     days = zip(
         row["day_dates"], row["day_totals"], row["day_successes"], row["day_rates"], strict=True
     )
-    errors = zip(row["error_messages"], row["error_counts"], strict=True)
+    errors = zip(row["error_kinds"], row["error_counts"], row["error_samples"], strict=True)
     return SyncStats(
         since=row["since"],
         until=row["until"],
@@ -116,5 +141,7 @@ def _stats_from_row(row: asyncpg.Record, org_id: UUID | None) -> SyncStats:
         ),
         rate_limit_hits=row["rate_limit_hits"],
         in_progress_rejections=row["in_progress_rejections"],
-        errors=tuple(ErrorCount(message=message, count=count) for message, count in errors),
+        errors=tuple(
+            ErrorCount(kind=kind, count=count, message=sample) for kind, count, sample in errors
+        ),
     )

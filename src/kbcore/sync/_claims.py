@@ -8,16 +8,16 @@ from uuid import UUID
 
 import anyio
 import attrs
-import structlog
 
 from kbcore._domain import IN_PROGRESS_MESSAGE, Busy, Claimed, SyncOutcome, SyncRun, TooSoon
 from kbcore._ports import SyncState
 from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress
+from kbcore.logging import get_logger
 from kbcore.sync._policy import SyncPolicy
 
 T = TypeVar("T")
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 
 @attrs.define

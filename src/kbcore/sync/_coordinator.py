@@ -12,16 +12,18 @@ import httpx
 import structlog
 
 from kbcore import _validators as check
-from kbcore._domain import SyncOutcome
+from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome
 from kbcore._ports import SyncState
 from kbcore.errors import SyncFailed, ValidationError
+from kbcore.logging import Logger, get_logger
 from kbcore.sync._claims import Claims
 from kbcore.sync._policy import SyncPolicy
 from kbcore.sync._result import SyncResult
-from kbcore.sync._run import SyncInputs, SyncRunner, load_inputs
+from kbcore.sync._run import SyncInputs, SyncRunner, load_inputs, vapi_key
 from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
+from kbcore.vapi._client import checked_api_key, checked_base_url
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 # Vapi tool function names follow OpenAI's rule for function names.
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -38,7 +40,9 @@ class SyncCoordinator:
     """
 
     _store: SyncState
-    _vapi_base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True)
+    _vapi_base_url: str = attrs.field(
+        default=DEFAULT_BASE_URL, kw_only=True, converter=checked_base_url
+    )
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
     _policy: SyncPolicy = attrs.field(factory=SyncPolicy, kw_only=True)
 
@@ -52,14 +56,16 @@ class SyncCoordinator:
     ) -> SyncResult:
         """Make the org's active documents the knowledge of its assistants.
 
-        Raises ``RateLimited`` (with ``retry_after``) or ``SyncInProgress`` when
-        the attempt may not run, and ``SyncFailed`` (with ``reason``) when it
-        ran and could not finish.
+        Raises ``ValidationError`` for bad arguments or an unusable Vapi key,
+        before anything is recorded; ``RateLimited`` (with ``retry_after``) or
+        ``SyncInProgress`` when the attempt may not run, and ``SyncFailed`` (with
+        ``reason``) when it ran and could not finish.
         """
         org = check.uuid("org_id", org_id)
         tool = _tool_name(tool_name)
         wanted_roles = _roles(roles)
         changed_by = check.actor(actor)
+        await self._check_vapi_key(org)
         claims = Claims(self._store, self._policy)
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
@@ -97,7 +103,7 @@ class SyncCoordinator:
         claims: Claims,
         org: UUID,
         run_id: UUID,
-        bound: structlog.typing.FilteringBoundLogger,
+        bound: Logger,
         *,
         tool: str,
         roles: Sequence[str],
@@ -115,11 +121,34 @@ class SyncCoordinator:
                 "kbcore.sync.failed", reason=error.reason, provider_message=error.provider_message
             )
             raise
+        except anyio.get_cancelled_exc_class():
+            # Ctrl-C, a shutdown, a host's timeout: not a failure of the sync itself.
+            cancelled = SyncOutcome(succeeded=False, error_message=CANCELLED_MESSAGE)
+            await claims.finish(org, run_id, cancelled)
+            bound.warning("kbcore.sync.cancelled")
+            raise
         except BaseException as error:
             crashed = SyncOutcome(succeeded=False, error_message=_UNEXPECTED_FAILURE)
             await claims.finish(org, run_id, crashed)
             bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
             raise
+
+    async def _check_vapi_key(self, org_id: UUID) -> None:
+        """Refuse an unusable key before the claim: a bad set-up records no attempt.
+
+        An org without any key is left to the run, which records why it failed.
+        """
+        key, source = await vapi_key(self._store, org_id)
+        if key is None:
+            return
+        try:
+            checked_api_key(key)
+        except ValidationError:
+            raise ValidationError(
+                "api_key",
+                f"The Vapi key in {source} is not usable: it must be visible ASCII "
+                "characters, with no line breaks",
+            ) from None
 
     async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
@@ -138,6 +167,7 @@ class SyncCoordinator:
                 tool_name,
                 anyio.CapacityLimiter(policy.max_concurrency),
                 policy.reconcile_files,
+                inputs.key_source,
             )
             return await runner.run(inputs)
 

@@ -16,11 +16,11 @@ from uuid import UUID
 
 import anyio
 import attrs
-import structlog
 
 from kbcore._domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
 from kbcore._ports import SyncState
 from kbcore.errors import KbError, SyncFailed, VapiError
+from kbcore.logging import get_logger
 from kbcore.sync._parallel import for_each
 from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
 from kbcore.vapi import (
@@ -31,11 +31,16 @@ from kbcore.vapi import (
     VapiConflict,
     VapiFile,
     VapiNotFound,
+    VapiUnavailable,
 )
 
 T = TypeVar("T")
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
+
+#: Where a sync's Vapi key comes from, as messages name it.
+KEY_IN_INTEGRATION = "the org's Vapi integration"
+KEY_IN_ENVIRONMENT = "VAPI_API_KEY"
 
 
 @attrs.frozen
@@ -47,13 +52,14 @@ class SyncInputs:
     assistant_ids: Sequence[str]
     ledger: Sequence[LedgerFile]
     tools: Sequence[LedgerTool]
+    key_source: str = KEY_IN_INTEGRATION
 
 
 async def load_inputs(
     store: SyncState, org_id: UUID, tool_name: str, roles: Sequence[str]
 ) -> SyncInputs:
     """Read the key, documents, agents and ledger; fail early with what to fix."""
-    api_key = await store.vapi_key(org_id) or _environment_key()
+    api_key, key_source = await vapi_key(store, org_id)
     documents = await store.sync_documents(org_id)
     agents = await store.assistants(org_id, roles)
     ledger = await store.ledger_files(org_id, tool_name)
@@ -69,12 +75,16 @@ async def load_inputs(
     assistant_ids = _assistant_ids(agents)
     if not assistant_ids:
         raise SyncFailed("No agents have a Vapi assistant id; save the agent configuration first")
-    return SyncInputs(api_key, documents, assistant_ids, ledger, tools)
+    return SyncInputs(api_key, documents, assistant_ids, ledger, tools, key_source)
 
 
-def _environment_key() -> Secret | None:
+async def vapi_key(store: SyncState, org_id: UUID) -> tuple[Secret | None, str]:
+    """The org's Vapi key and where it comes from: its integration, else ``VAPI_API_KEY``."""
+    stored = await store.vapi_key(org_id)
+    if stored:
+        return stored, KEY_IN_INTEGRATION
     value = os.environ.get("VAPI_API_KEY", "").strip()
-    return Secret(value) if value else None
+    return (Secret(value) if value else None), KEY_IN_ENVIRONMENT
 
 
 def _assistant_ids(agents: Sequence[Assistant]) -> list[str]:
@@ -92,6 +102,7 @@ class SyncRunner:
     _tool_name: str
     _limiter: anyio.CapacityLimiter
     _reconcile: bool
+    _key_source: str = KEY_IN_INTEGRATION
 
     async def run(self, inputs: SyncInputs) -> SyncOutcome:
         plan = await self._plan(inputs)
@@ -117,7 +128,7 @@ class SyncRunner:
         remote = None
         strays: set[str] = set()
         if self._reconcile:
-            files = await _vapi_step("list the org's files", self._client.list_files())
+            files = await self._vapi_step("list the org's files", self._client.list_files())
             remote = {file.id: file.status or "done" for file in files}
             recorded = {entry.file_id for entry in inputs.ledger}
             strays = {f.id for f in files if self._uploaded_by_us(f) and f.id not in recorded}
@@ -166,7 +177,7 @@ class SyncRunner:
         present = [d for d in documents if d.id in contents]
         outcomes = await for_each(present, upload)
         if outcomes.failed or len(present) < len(documents):
-            raise _failure(
+            raise self._failure(
                 f"Could not upload {len(documents) - len(outcomes.succeeded)} of "
                 f"{len(documents)} documents to Vapi; the next sync retries them",
                 [error for _, error in outcomes.failed],
@@ -198,10 +209,10 @@ class SyncRunner:
                     tool_id=current.tool_id,
                 )
             except VapiError as error:
-                raise _failure(
+                raise self._failure(
                     "Could not update the knowledge-base tool on Vapi", [error]
                 ) from error
-        tool = await _vapi_step(
+        tool = await self._vapi_step(
             "create the knowledge-base tool",
             self._client.create_query_tool(self._tool_name, wanted),
         )
@@ -251,7 +262,7 @@ class SyncRunner:
         outcomes = await for_each(assistant_ids, attach)
         if outcomes.failed:
             names = ", ".join(sorted(assistant_id for assistant_id, _ in outcomes.failed))
-            raise _failure(
+            raise self._failure(
                 f"Could not update {len(outcomes.failed)} of {len(assistant_ids)} Vapi "
                 f"assistants ({names}); check that they exist and have a model",
                 [error for _, error in outcomes.failed],
@@ -301,21 +312,26 @@ class SyncRunner:
                 continue
             await self._store.forget_tool(self._org_id, tool_id)
 
+    async def _vapi_step(self, what: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except VapiError as error:
+            raise self._failure(f"Could not {what} on Vapi", [error]) from error
 
-async def _vapi_step(what: str, call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except VapiError as error:
-        raise _failure(f"Could not {what} on Vapi", [error]) from error
+    def _failure(self, reason: str, errors: Sequence[KbError]) -> SyncFailed:
+        """A SyncFailed whose reason speaks to the user; Vapi's own words go to provider_message.
+
+        When Vapi gave no answer at all, the reason says why (refused, DNS, timeout, TLS).
+        """
+        vapi_errors = [error for error in errors if isinstance(error, VapiError)]
+        if any(isinstance(error, VapiAuthenticationError) for error in vapi_errors):
+            reason = f"Vapi rejected the API key; check {self._key_source}"
+        elif vapi_errors and all(_unanswered(error) for error in vapi_errors):
+            reason = f"{reason}: {vapi_errors[0]}"
+        details = [f"{e.status_code or '-'}: {e.vapi_message or e}" for e in vapi_errors]
+        return SyncFailed(reason, provider_message="; ".join(details[:5]) or None)
 
 
-def _failure(reason: str, errors: Sequence[KbError]) -> SyncFailed:
-    """A SyncFailed whose reason speaks to the user; Vapi's own words go to provider_message."""
-    if any(isinstance(error, VapiAuthenticationError) for error in errors):
-        reason = "Vapi rejected the API key; check the org's Vapi integration"
-    details = [
-        f"{error.status_code or '-'}: {error.vapi_message or error}"
-        for error in errors
-        if isinstance(error, VapiError)
-    ]
-    return SyncFailed(reason, provider_message="; ".join(details[:5]) or None)
+def _unanswered(error: VapiError) -> bool:
+    """No answer came: no connection, a timeout, a dropped connection (not a 408)."""
+    return isinstance(error, VapiUnavailable) and error.status_code is None

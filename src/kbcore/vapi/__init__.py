@@ -14,6 +14,7 @@ from kbcore.vapi._errors import (
     VapiTimeout,
     VapiTransientError,
     VapiUnavailable,
+    VapiUnreachable,
 )
 from kbcore.vapi._models import (
     AssistantToolsUpdate,
@@ -43,5 +44,6 @@ __all__ = [
     "VapiTimeout",
     "VapiTransientError",
     "VapiUnavailable",
+    "VapiUnreachable",
     "retry_wait",
 ]

@@ -24,7 +24,7 @@ from kbcore.vapi._models import (
 from kbcore.vapi._retries import RetryPolicy
 from kbcore.vapi._uploads import mimetype_for, vapi_file_name
 
-__all__ = ["DEFAULT_BASE_URL", "VapiClient"]
+__all__ = ["DEFAULT_BASE_URL", "VapiClient", "checked_api_key", "checked_base_url"]
 
 DEFAULT_BASE_URL = "https://api.vapi.ai"
 _METADATA_LIMIT = 4096
@@ -32,7 +32,8 @@ _METADATA_LIMIT = 4096
 T = TypeVar("T")
 
 
-def _as_secret(value: str | Secret) -> Secret:
+def checked_api_key(value: str | Secret) -> Secret:
+    """``value`` as a key an Authorization header can carry, or ``ValidationError``."""
     secret = value if isinstance(value, Secret) else Secret(value)
     # An HTTP header carries visible ASCII only; the message never repeats the key.
     key = secret.value
@@ -41,7 +42,8 @@ def _as_secret(value: str | Secret) -> Secret:
     return secret
 
 
-def _base_url(value: str) -> str:
+def checked_base_url(value: str) -> str:
+    """``value`` as an http or https URL without its trailing slash, or ``ValidationError``."""
     if isinstance(value, str) and value.isascii() and value.isprintable():
         try:
             url = httpx.URL(value)
@@ -76,8 +78,8 @@ class VapiClient:
     are raised at once as subclasses of ``kbcore.VapiError``.
     """
 
-    _api_key: Secret = attrs.field(converter=_as_secret)
-    base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True, converter=_base_url)
+    _api_key: Secret = attrs.field(converter=checked_api_key)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, kw_only=True, converter=checked_base_url)
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
     timeout: float = attrs.field(default=30.0, kw_only=True, converter=_timeout)
     retry_policy: RetryPolicy = attrs.field(

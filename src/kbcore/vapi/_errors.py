@@ -22,6 +22,7 @@ __all__ = [
     "VapiTimeout",
     "VapiTransientError",
     "VapiUnavailable",
+    "VapiUnreachable",
     "error_for_status",
 ]
 
@@ -84,6 +85,13 @@ class VapiServerError(VapiTransientError):
 
 class VapiUnavailable(VapiTransientError):
     """No answer came from Vapi: the connection failed or was dropped."""
+
+
+class VapiUnreachable(VapiUnavailable):
+    """No connection to Vapi could be made: refused, unknown host, TLS failure, or too slow.
+
+    The request never reached Vapi, so it changed nothing there.
+    """
 
 
 class VapiTimeout(VapiUnavailable):

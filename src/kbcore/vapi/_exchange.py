@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import email.utils
+import socket
+import ssl
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,16 +14,22 @@ import anyio
 import attrs
 import httpx
 import stamina
-import structlog
 
 from kbcore._domain import Secret
 from kbcore.errors import VapiError
-from kbcore.vapi._errors import VapiNotFound, VapiTimeout, VapiUnavailable, error_for_status
-from kbcore.vapi._retries import RetryPolicy, parse_retry_after, retry_wait
+from kbcore.logging import get_logger
+from kbcore.vapi._errors import (
+    VapiNotFound,
+    VapiTimeout,
+    VapiUnavailable,
+    VapiUnreachable,
+    error_for_status,
+)
+from kbcore.vapi._retries import RetryPolicy, failure_kind, parse_retry_after, retry_wait
 
 __all__ = ["Exchange", "VapiRequest"]
 
-log = structlog.get_logger("kbcore")
+log = get_logger()
 
 
 @attrs.frozen
@@ -94,15 +103,26 @@ class Exchange:
                         raise
         if last_error is not None:
             raise last_error
-        raise VapiTimeout(f"Vapi did not answer within {policy.timeout:g}s")
+        raise VapiTimeout(
+            f"Vapi at {_display_url(self.base_url)} did not answer within {policy.timeout:g} s"
+        )
 
     def _retry_hook(
         self, request: VapiRequest, deadline: float
     ) -> Callable[[Exception], bool | float]:
-        cap = self.policy.retry_after_cap
+        policy = self.policy
+        failures: Counter[str] = Counter()
 
         def hook(exc: Exception) -> bool | float:
-            wait = retry_wait(exc, retry_after_cap=cap)
+            wait = retry_wait(exc, retry_after_cap=policy.retry_after_cap)
+            if wait is False:
+                return False
+            kind = failure_kind(exc)
+            failures[kind] += 1
+            if failures[kind] >= policy.tries_for(exc):
+                # Its own budget is spent (a refused connection, a server that never
+                # answers): fail now rather than spend the rest of the call's attempts.
+                return False
             if isinstance(wait, bool) or anyio.current_time() + wait < deadline:
                 return wait
             # Waiting as asked would pass the call's bound: fail now and say so.
@@ -119,6 +139,8 @@ class Exchange:
 
     async def _attempt(self, request: VapiRequest) -> httpx.Response:
         error: VapiError
+        where = _display_url(self.base_url)
+        connect_within = min(self.policy.connect_timeout, self.timeout)
         try:
             with anyio.fail_after(self.timeout):
                 response = await self.http_client.request(
@@ -131,14 +153,22 @@ class Exchange:
                     json=request.json,
                     files=request.files,
                     data=request.data,
-                    timeout=self.timeout,
+                    timeout=httpx.Timeout(self.timeout, connect=connect_within),
                 )
+        # Each error is raised below, outside this block: an httpx error holds the request
+        # and its Authorization header, and must not travel along as the new error's context.
+        except httpx.ConnectTimeout:
+            error = VapiUnreachable(
+                f"Vapi at {where} did not accept a connection within {connect_within:g} s"
+            )
         except (TimeoutError, httpx.TimeoutException):
-            error = VapiTimeout(f"Vapi did not answer within {self.timeout:g}s")
+            error = VapiTimeout(f"Vapi at {where} did not answer within {self.timeout:g} s")
+        except httpx.ConnectError as exc:
+            error = VapiUnreachable(f"Vapi at {where} {_connect_failure(exc)}")
+        except httpx.RemoteProtocolError:
+            error = VapiUnavailable(f"Vapi at {where} closed the connection without answering")
         except httpx.TransportError as exc:
-            # Raised below, outside this block: the httpx error holds the request and its
-            # Authorization header, and must not travel along as the new error's context.
-            error = VapiUnavailable(f"Could not reach Vapi ({type(exc).__name__}); try again later")
+            error = VapiUnavailable(f"Vapi at {where} could not be reached ({type(exc).__name__})")
         else:
             if response.is_success:
                 return response
@@ -151,6 +181,32 @@ class Exchange:
             error=type(error).__name__,
         )
         raise error
+
+
+def _display_url(url: str) -> str:
+    """``url`` as messages show it: without credentials, query or fragment."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "the configured URL"
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
+def _connect_failure(error: httpx.ConnectError) -> str:
+    """Why no connection was made, from the OS error under httpx's, as a predicate."""
+    seen: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in seen:
+        seen.append(cause)
+        if isinstance(cause, ConnectionRefusedError):
+            return "refused the connection"
+        if isinstance(cause, socket.gaierror):
+            return "could not be found: its host name does not resolve (DNS)"
+        if isinstance(cause, ssl.SSLError):
+            detail = getattr(cause, "verify_message", None) or cause.reason or "no detail"
+            return f"failed the TLS handshake ({detail})"
+        cause = cause.__cause__ or cause.__context__
+    return f"could not be reached ({type(error).__name__})"
 
 
 def _log_failure(request: VapiRequest, error: VapiError) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from kbcore.vapi._errors import VapiTransientError
+from kbcore.vapi._errors import VapiTimeout, VapiTransientError, VapiUnreachable
 
 __all__ = ["RetryPolicy", "parse_retry_after", "retry_wait"]
 
@@ -24,6 +24,14 @@ class RetryPolicy:
     ``min(wait_max, wait_initial * wait_exp_base ** (n - 1) + random(0, wait_jitter))``
     unless Vapi sent ``Retry-After``, which is honoured up to ``retry_after_cap``.
     ``timeout`` bounds the whole call, waits and attempts included.
+
+    Two failures get smaller budgets of their own, since a retry within the same call
+    rarely cures them. ``connect_attempts`` bounds the tries when no connection can be
+    made (refused, a host name that does not resolve, a failed TLS handshake, or no
+    connection within ``connect_timeout`` seconds), so an unreachable Vapi fails within
+    seconds. ``timeout_attempts`` bounds the tries that get no answer within the
+    client's per-attempt timeout, so a server that accepts and never answers costs
+    that many timeouts, not the whole of ``timeout``.
     """
 
     attempts: int = attrs.field(default=5, validator=attrs.validators.gt(0))
@@ -33,6 +41,29 @@ class RetryPolicy:
     wait_jitter: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
     retry_after_cap: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    connect_attempts: int = attrs.field(default=3, validator=attrs.validators.gt(0))
+    connect_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    timeout_attempts: int = attrs.field(default=2, validator=attrs.validators.gt(0))
+
+    def tries_for(self, error: BaseException) -> int:
+        """How many tries in all a call gets when it fails as ``error`` did."""
+        budget = {
+            "connect": self.connect_attempts,
+            "timeout": self.timeout_attempts,
+        }.get(failure_kind(error), self.attempts)
+        return min(budget, self.attempts)
+
+
+def failure_kind(error: BaseException) -> str:
+    """``"connect"`` (no connection), ``"timeout"`` (no answer in time), or ``"other"``.
+
+    A 408 is an answer, so it is ``"other"``; so is anything Vapi said.
+    """
+    if isinstance(error, VapiUnreachable):
+        return "connect"
+    if isinstance(error, VapiTimeout) and error.status_code is None:
+        return "timeout"
+    return "other"
 
 
 def retry_wait(exc: BaseException, *, retry_after_cap: float) -> bool | float:
