@@ -291,7 +291,9 @@ async def test_sync(backend: Backend, argument: str, value: object) -> None:
             result = await coordinator.sync(**arguments)
         except KbError:
             return
-    assert fake.tools[result.tool_id]["function"]["name"] == arguments["tool_name"]
+    assert result.tool_id in fake.tools
+    tool_names = {(file.metadata or {}).get("toolName") for file in fake.files.values()}
+    assert tool_names == {arguments["tool_name"]}
     async with store.transaction() as tx:
         [run] = await tx.sync_runs.recent(result.org_id, 1)
     assert (run.id, run.status, run.triggered_by) == (

@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "kbcore.memory",
     "kbcore.postgres",
     "kbcore.report",
+    "kbcore.sync",
     "kbcore.testing",
     "kbcore.vapi",
 ]

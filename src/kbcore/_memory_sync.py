@@ -21,6 +21,7 @@ from kbcore.domain import (
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    ToolIntent,
     TooSoon,
 )
 
@@ -60,6 +61,14 @@ class MemoryLedger:
     async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
         tools = self._tables.tools.get(org_id, [])
         self._tables.tools[org_id] = [tool for tool in tools if tool.tool_id != tool_id]
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        intents = self._tables.tool_intents.setdefault(org_id, [])
+        if intent not in intents:
+            intents.append(intent)
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        return list(self._tables.tool_intents.get(org_id, []))
 
 
 @attrs.define
@@ -128,6 +137,7 @@ class MemorySyncRuns:
 
     async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         fields = {
+            "warnings": outcome.warnings,
             "tool_id": outcome.tool_id,
             "docs_synced": outcome.docs_synced,
             "assistants_updated": outcome.assistants_updated,

@@ -180,6 +180,18 @@ class LedgerTool:
 
 
 @attrs.frozen
+class ToolIntent:
+    """A query tool kbcore was about to create, recorded before the create was sent.
+
+    ``fingerprint`` identifies the tool's knowledge bases (``kbcore.sync.strays``):
+    a copy Vapi made behind a lost answer has the same, and so is known as kbcore's.
+    """
+
+    tool_name: str
+    fingerprint: str
+
+
+@attrs.frozen
 class Claimed:
     """The sync may run: it owns the org until it finishes or its lease runs out."""
 
@@ -213,6 +225,12 @@ class SyncOutcome:
     files_uploaded: int = 0
     files_reused: int = 0
     files_deleted: int = 0
+    #: Plain sentences about what the sync could not fix itself, for the audit log.
+    warnings: tuple[str, ...] = ()
+
+
+def _strings(value: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(value or ())
 
 
 @attrs.frozen
@@ -232,6 +250,7 @@ class SyncRun:
     files_reused: int | None = None
     files_deleted: int | None = None
     triggered_by: str | None = None
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 #: The audit message of a run whose process stopped before it finished.

@@ -33,6 +33,7 @@ from kbcore.domain import (
     PageKey,
     Secret,
     SyncRun,
+    ToolIntent,
 )
 from kbcore.ports import (
     Agents,
@@ -63,6 +64,7 @@ class _Tables:
     runs: list[SyncRun] = attrs.Factory(list)
     files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
     tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
+    tool_intents: dict[UUID, list[ToolIntent]] = attrs.Factory(dict)
 
 
 @attrs.define

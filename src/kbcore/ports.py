@@ -34,6 +34,7 @@ from kbcore.domain import (
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    ToolIntent,
 )
 
 
@@ -192,6 +193,14 @@ class Ledger(Protocol):
         ...
 
     async def forget_tool(self, org_id: UUID, tool_id: str) -> None: ...
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        """Record a tool about to be created, before the create is sent (once per fingerprint)."""
+        ...
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        """Every tool the org's syncs set out to create, of every tool name."""
+        ...
 
 
 class Transaction(Protocol):

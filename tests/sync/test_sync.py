@@ -74,7 +74,7 @@ async def test_first_sync_uploads_everything_and_attaches_one_tool(
     assert (result.files_deleted, result.assistants_updated) == (0, 2)
     assert list(fake_vapi.tools) == [result.tool_id]
     tool = fake_vapi.tools[result.tool_id]
-    assert tool["function"]["name"] == "knowledge-search"
+    assert "function" not in tool
     assert sorted(kb_["name"] for kb_ in tool["knowledgeBases"]) == [
         "general",
         "operations",

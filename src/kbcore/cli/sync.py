@@ -62,7 +62,7 @@ async def run(args: argparse.Namespace, out: Output) -> None:
 
 
 def describe(result: SyncResult) -> list[str]:
-    """Two lines for people about a successful sync."""
+    """Two lines for people about a successful sync, then one per warning."""
     assistants = (
         f"{plural(result.assistants_updated, 'assistant')} now use"
         if result.assistants_updated
@@ -73,4 +73,5 @@ def describe(result: SyncResult) -> list[str]:
         f"{result.files_reused} reused, {result.files_deleted} deleted, "
         f"in {result.duration_ms} ms.",
         f"{assistants} the query tool {result.tool_id}.",
+        *(f"Warning: {warning}" for warning in result.warnings),
     ]

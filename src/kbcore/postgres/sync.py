@@ -20,6 +20,7 @@ from kbcore.domain import (
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    ToolIntent,
     TooSoon,
 )
 from kbcore.postgres.connection import Db
@@ -72,7 +73,7 @@ RETURNING true
 
 _RUN_COLUMNS = """
     id, org_id, status, error_message, tool_id, duration_ms, docs_synced, assistants_updated,
-    created_at, files_uploaded, files_reused, files_deleted, triggered_by
+    created_at, files_uploaded, files_reused, files_deleted, triggered_by, warnings
 """
 
 _FINISH = f"""
@@ -80,7 +81,7 @@ WITH run AS (
     UPDATE kb_sync_log
     SET status = $3, error_message = $4, tool_id = $5, docs_synced = $6,
         assistants_updated = $7, files_uploaded = $8, files_reused = $9, files_deleted = $10,
-        duration_ms = {_DURATION}, finished_at = clock_timestamp()
+        warnings = $11::text[], duration_ms = {_DURATION}, finished_at = clock_timestamp()
     WHERE org_id = $1 AND id = $2 AND status = 'in_progress'
     RETURNING {_RUN_COLUMNS}
 ), released AS (
@@ -160,6 +161,7 @@ class PostgresSyncRuns:
             outcome.files_uploaded,
             outcome.files_reused,
             outcome.files_deleted,
+            list(outcome.warnings),
         )
         if row is None:
             # Another process took the claim over after this run's lease lapsed.
@@ -204,6 +206,15 @@ ON CONFLICT (tool_id) DO UPDATE SET current = true
 
 _FORGET_TOOL = "DELETE FROM kb_vapi_tools WHERE org_id = $1 AND tool_id = $2"
 
+_ADD_TOOL_INTENT = """
+INSERT INTO kb_vapi_tool_intents (org_id, tool_name, fingerprint) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+"""
+
+_TOOL_INTENTS = """
+SELECT tool_name, fingerprint FROM kb_vapi_tool_intents WHERE org_id = $1 ORDER BY created_at
+"""
+
 
 @attrs.frozen
 class PostgresLedger:
@@ -242,3 +253,10 @@ class PostgresLedger:
 
     async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
         await self._db.execute(_FORGET_TOOL, org_id, tool_id)
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        await self._db.execute(_ADD_TOOL_INTENT, org_id, intent.tool_name, intent.fingerprint)
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        rows = await self._db.fetch(_TOOL_INTENTS, org_id)
+        return [ToolIntent(row["tool_name"], row["fingerprint"]) for row in rows]

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from kbcore.sync.coordinator import SyncCoordinator
 from kbcore.sync.policy import SyncPolicy
-from kbcore.sync.result import SyncResult
+from kbcore.sync.prompt import DEFAULT_INSTRUCTION, INSTRUCTION_MARKER
+from kbcore.sync.result import PinnedTool, SyncResult
 
-__all__ = ["SyncCoordinator", "SyncPolicy", "SyncResult"]
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "INSTRUCTION_MARKER",
+    "PinnedTool",
+    "SyncCoordinator",
+    "SyncPolicy",
+    "SyncResult",
+]

@@ -16,9 +16,10 @@ from kbcore.domain import SyncOutcome
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.ports import SyncStore
 from kbcore.sync.claims import Claims
+from kbcore.sync.context import SyncContext
 from kbcore.sync.policy import SyncPolicy
 from kbcore.sync.result import SyncResult
-from kbcore.sync.run import SyncInputs, SyncRunner, load_inputs
+from kbcore.sync.run import RunReport, SyncInputs, SyncRunner, load_inputs
 from kbcore.vapi import DEFAULT_BASE_URL, RetryPolicy, VapiClient
 
 log = structlog.get_logger("kbcore")
@@ -64,7 +65,8 @@ class SyncCoordinator:
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
-        outcome = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
+        report = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
+        outcome = report.outcome
         run = await claims.finish(org, run_id, outcome)
         if run.status != "success":
             # The lease lapsed mid-run and another process took the org over.
@@ -80,7 +82,11 @@ class SyncCoordinator:
             files_deleted=outcome.files_deleted,
             assistants_updated=outcome.assistants_updated,
             duration_ms=run.duration_ms or 0,
+            warnings=outcome.warnings,
+            pins=report.pins,
         )
+        for warning in result.warnings:
+            bound.warning("kbcore.sync.warning", warning=warning)
         bound.info(
             "kbcore.sync.finished",
             tool_id=result.tool_id,
@@ -89,6 +95,7 @@ class SyncCoordinator:
             deleted=result.files_deleted,
             assistants_updated=result.assistants_updated,
             duration_ms=result.duration_ms,
+            warnings=len(result.warnings),
         )
         return result
 
@@ -101,7 +108,7 @@ class SyncCoordinator:
         *,
         tool: str,
         roles: Sequence[str],
-    ) -> SyncOutcome:
+    ) -> RunReport:
         """Run the claimed sync; a failure closes its audit row before it propagates."""
         try:
             # Bound as context variables too, so the Vapi client's events (and the host's
@@ -121,7 +128,7 @@ class SyncCoordinator:
             bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
             raise
 
-    async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
+    async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> RunReport:
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
         policy = self._policy
         retries = RetryPolicy(
@@ -138,14 +145,15 @@ class SyncCoordinator:
             timeout=policy.request_timeout,
             retry_policy=retries,
         ) as client:
-            runner = SyncRunner(
+            context = SyncContext(
                 self._store,
                 client,
                 org_id,
                 tool_name,
                 anyio.CapacityLimiter(policy.max_concurrency),
-                policy.reconcile_files,
             )
+            instruction = policy.instruction if policy.instruct_assistants else None
+            runner = SyncRunner(context, policy.reconcile_files, instruction)
             return await runner.run(inputs)
 
 

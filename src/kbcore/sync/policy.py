@@ -6,9 +6,16 @@ from datetime import timedelta
 
 import attrs
 
+from kbcore.sync.prompt import DEFAULT_INSTRUCTION
+
 _positive = attrs.validators.gt(0)
 _positive_seconds = attrs.validators.gt(0.0)
 _positive_duration = attrs.validators.gt(timedelta(0))
+
+
+def _one_line(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value.splitlines()) != 1:
+        raise ValueError(f"{attribute.name} must be one non-empty line of text")
 
 
 @attrs.frozen(kw_only=True)
@@ -22,6 +29,8 @@ class SyncPolicy:
     ``retry_timeout`` seconds, waiting from ``retry_wait_initial`` doubling up
     to ``retry_wait_max`` seconds (with jitter), or what ``Retry-After`` says,
     capped at ``retry_after_max``.
+    ``instruct_assistants`` keeps one marked line, ``instruction``, at the end of
+    every assistant's system prompt (off by default; see ``kbcore.sync.prompt``).
     """
 
     min_interval: timedelta = attrs.field(
@@ -37,3 +46,5 @@ class SyncPolicy:
     retry_after_max: float = attrs.field(default=60.0, validator=_positive_seconds)
     #: Ask Vapi for its file list on each sync, to repair files it lost or failed.
     reconcile_files: bool = True
+    instruct_assistants: bool = False
+    instruction: str = attrs.field(default=DEFAULT_INSTRUCTION, validator=_one_line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kbcore.errors import VapiError
-from kbcore.vapi.client import DEFAULT_BASE_URL, VapiClient
+from kbcore.vapi.client import DEFAULT_BASE_URL, UPLOAD_PURPOSE, VapiClient
 from kbcore.vapi.errors import (
     VapiAuthenticationError,
     VapiBadRequest,
@@ -16,9 +16,11 @@ from kbcore.vapi.errors import (
     VapiUnavailable,
 )
 from kbcore.vapi.models import (
+    AssistantModelUpdate,
     AssistantToolsUpdate,
     KnowledgeBaseGroup,
     QueryTool,
+    ToolRef,
     VapiAssistant,
     VapiFile,
 )
@@ -27,11 +29,14 @@ from kbcore.vapi.uploads import VAPI_FILE_NAME_LIMIT, mimetype_for, vapi_file_na
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "UPLOAD_PURPOSE",
     "VAPI_FILE_NAME_LIMIT",
+    "AssistantModelUpdate",
     "AssistantToolsUpdate",
     "KnowledgeBaseGroup",
     "QueryTool",
     "RetryPolicy",
+    "ToolRef",
     "VapiAssistant",
     "VapiAuthenticationError",
     "VapiBadRequest",

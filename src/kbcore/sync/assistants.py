@@ -1,0 +1,123 @@
+"""The sync's assistant step: attach the tool, detach kbcore's others, mind the prompt and pins.
+
+Each assistant is read and, when something must change, PATCHed once with its whole
+model: the tool attached (a pin in ``toolRefs`` counts), kbcore's other tools
+detached, and kbcore's instruction line kept or removed as the policy says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from kbcore.sync.context import SyncContext
+from kbcore.sync.failures import failure
+from kbcore.sync.parallel import for_each
+from kbcore.sync.prompt import mentions_knowledge_base, with_instruction, without_instruction
+from kbcore.sync.result import PinnedTool
+from kbcore.vapi import QueryTool, VapiAssistant
+from kbcore.vapi.assistant_tools import change_tool_ids
+
+__all__ = ["AssistantsOutcome", "update_assistants"]
+
+
+@attrs.frozen
+class AssistantsOutcome:
+    """What the step did: how many assistants changed, their pins, and what to warn about."""
+
+    updated: int
+    pins: tuple[PinnedTool, ...]
+    warnings: tuple[str, ...]
+
+
+@attrs.frozen
+class _Plan:
+    """The change every assistant gets."""
+
+    tool: QueryTool
+    stale: tuple[str, ...]
+    instruction: str | None
+
+    def model_for(self, assistant: VapiAssistant) -> dict[str, Any] | None:
+        tools = change_tool_ids(assistant, [self.tool.id], self.stale)
+        if assistant.model is None:
+            return tools.model  # the client refuses to PATCH a model that is not there
+        model = tools.model if tools.model is not None else dict(assistant.model)
+        attached = self.tool.id in model.get("toolIds", ()) or bool(tools.pinned)
+        if self.instruction is not None and attached:
+            return with_instruction(model, self.instruction)
+        return without_instruction(model)
+
+
+async def update_assistants(
+    ctx: SyncContext,
+    assistant_ids: Sequence[str],
+    tool: QueryTool,
+    stale: Sequence[str],
+    instruction: str | None,
+) -> AssistantsOutcome:
+    """Give every assistant the tool; fail, naming them, if any could not be updated."""
+    plan = _Plan(tool, tuple(stale), instruction)
+
+    async def update(assistant_id: str) -> tuple[VapiAssistant, bool]:
+        async with ctx.limiter:
+            update = await ctx.client.update_assistant_model(assistant_id, plan.model_for)
+        return update.after, update.changed
+
+    outcomes = await for_each(assistant_ids, update)
+    if outcomes.failed:
+        names = ", ".join(sorted(assistant_id for assistant_id, _ in outcomes.failed))
+        raise failure(
+            f"Could not update {len(outcomes.failed)} of {len(assistant_ids)} Vapi "
+            f"assistants ({names}); check that they exist and have a model",
+            [error for _, error in outcomes.failed],
+        )
+    assistants = sorted((after for _, (after, _) in outcomes.succeeded), key=lambda a: a.id)
+    pins = tuple(pin for a in assistants for pin in _pins(a, tool, stale))
+    warnings = [
+        _silent_prompt(a) for a in assistants if not mentions_knowledge_base(a.model, ctx.tool_name)
+    ]
+    warnings += [_pin_warning(pin, tool.id) for pin in pins if pin.outdated]
+    return AssistantsOutcome(
+        updated=sum(1 for _, (_, changed) in outcomes.succeeded if changed),
+        pins=pins,
+        warnings=tuple(warnings),
+    )
+
+
+def _pins(assistant: VapiAssistant, tool: QueryTool, stale: Sequence[str]) -> list[PinnedTool]:
+    ours = {tool.id, *stale}
+    return [
+        PinnedTool(
+            assistant_id=assistant.id,
+            tool_id=ref.tool_id,
+            version=ref.version,
+            current=ref.tool_id == tool.id,
+            latest_version=tool.latest_version if ref.tool_id == tool.id else None,
+        )
+        for ref in assistant.tool_refs
+        if ref.tool_id in ours
+    ]
+
+
+def _silent_prompt(assistant: VapiAssistant) -> str:
+    return (
+        f"Assistant {assistant.id}: its system prompt never mentions the knowledge base, "
+        "so it may never search it; say in the prompt when to search the knowledge base"
+    )
+
+
+def _pin_warning(pin: PinnedTool, tool_id: str) -> str:
+    if pin.current:
+        return (
+            f"Assistant {pin.assistant_id} pins version {pin.version} of the knowledge-base "
+            f"tool, whose latest version is {pin.latest_version}: it will not see new "
+            "documents until the pin is moved"
+        )
+    return (
+        f"Assistant {pin.assistant_id} pins version {pin.version} of an earlier "
+        f"knowledge-base tool ({pin.tool_id}): it will not see new documents until the pin "
+        f"is moved to tool {tool_id}"
+    )

@@ -1,0 +1,126 @@
+"""The org's query tool: updated in place, created when there is none, retired when replaced.
+
+Vapi may refuse a tool write with 409: ``tool_write_conflict`` (another write got in
+the way) is worth reading the tool again and deciding anew, a few times;
+``tool_pinned`` is not, and fails the sync with what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+import structlog
+
+from kbcore.domain import LedgerTool, ToolIntent
+from kbcore.errors import SyncFailed, VapiError
+from kbcore.sync.context import SyncContext
+from kbcore.sync.failures import failure, vapi_step
+from kbcore.sync.strays import fingerprint
+from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiConflict, VapiNotFound
+
+__all__ = ["WRITE_CONFLICT_TRIES", "PointedTool", "point_tool", "retire_tools", "wanted_groups"]
+
+log = structlog.get_logger("kbcore")
+
+#: How many times a tool write refused with ``tool_write_conflict`` is read and tried again.
+WRITE_CONFLICT_TRIES = 3
+
+_PINNED_REASON = (
+    "Vapi refused to update the knowledge-base tool because it is pinned (tool_pinned); "
+    "move or remove the pins on it in Vapi, then sync again"
+)
+_CONFLICT_REASON = (
+    f"Vapi refused to update the knowledge-base tool {WRITE_CONFLICT_TRIES} times because "
+    "other writes to it got in the way (tool_write_conflict); sync again later"
+)
+
+
+@attrs.frozen
+class PointedTool:
+    """The org's tool as the sync left it, and whether the sync created it."""
+
+    tool: QueryTool
+    created: bool = False
+    written: bool = False
+
+
+def wanted_groups(groups: Mapping[str, Sequence[str]]) -> tuple[KnowledgeBaseGroup, ...]:
+    """One knowledge base per category, sorted: an unchanged tool compares equal, so no PATCH."""
+    return tuple(
+        KnowledgeBaseGroup.for_category(category, file_ids)
+        for category, file_ids in sorted(groups.items())
+    )
+
+
+async def point_tool(
+    ctx: SyncContext, known: Sequence[LedgerTool], wanted: tuple[KnowledgeBaseGroup, ...]
+) -> PointedTool:
+    """Update the org's query tool in place, or create it when there is none (any more)."""
+    current = next((t for t in known if t.current and t.tool_name == ctx.tool_name), None)
+    if current is not None:
+        try:
+            return await _update(ctx, current.tool_id, wanted)
+        except VapiNotFound:
+            log.warning("kbcore.sync.tool_missing", org_id=str(ctx.org_id), tool_id=current.tool_id)
+        except VapiError as error:
+            raise failure("Could not update the knowledge-base tool on Vapi", [error]) from error
+    return PointedTool(await _create(ctx, wanted), created=True, written=True)
+
+
+async def _update(
+    ctx: SyncContext, tool_id: str, wanted: tuple[KnowledgeBaseGroup, ...]
+) -> PointedTool:
+    """Read the tool, and write it when it differs; never retry a 409 without reading first."""
+    for attempt in range(1, WRITE_CONFLICT_TRIES + 1):
+        live = await ctx.client.get_query_tool(tool_id)
+        if live.knowledge_bases == wanted:
+            return PointedTool(live)
+        try:
+            return PointedTool(await ctx.client.update_query_tool(tool_id, wanted), written=True)
+        except VapiConflict as conflict:
+            if conflict.error == "tool_pinned":
+                raise SyncFailed(_PINNED_REASON, provider_message=conflict.vapi_message) from None
+            if conflict.error != "tool_write_conflict":
+                raise
+            if attempt == WRITE_CONFLICT_TRIES:
+                raise SyncFailed(_CONFLICT_REASON, provider_message=conflict.vapi_message) from None
+            log.info(
+                "kbcore.sync.tool_write_conflict",
+                org_id=str(ctx.org_id),
+                tool_id=tool_id,
+                attempt=attempt,
+            )
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _create(ctx: SyncContext, wanted: tuple[KnowledgeBaseGroup, ...]) -> QueryTool:
+    # The intent goes first: if the answer is lost, the copy Vapi made is still known as ours.
+    async with ctx.store.autocommit() as tx:
+        await tx.ledger.add_tool_intent(ctx.org_id, ToolIntent(ctx.tool_name, fingerprint(wanted)))
+    tool = await vapi_step("create the knowledge-base tool", ctx.client.create_query_tool(wanted))
+    async with ctx.store.transaction() as tx:
+        await tx.ledger.set_current_tool(ctx.org_id, ctx.tool_name, tool.id)
+    return tool
+
+
+async def retire_tools(ctx: SyncContext, tool_ids: Sequence[str]) -> None:
+    """Delete kbcore's earlier tools, now detached; a pinned tool is kept for later."""
+    for tool_id in tool_ids:
+        try:
+            await ctx.client.delete_tool(tool_id)
+        except VapiConflict as error:
+            log.info(
+                "kbcore.sync.tool_kept", org_id=str(ctx.org_id), tool_id=tool_id, reason=error.error
+            )
+            continue
+        except VapiError as error:
+            log.warning(
+                "kbcore.sync.tool_delete_failed",
+                org_id=str(ctx.org_id),
+                tool_id=tool_id,
+                error=str(error),
+            )
+            continue
+        async with ctx.store.autocommit() as tx:
+            await tx.ledger.forget_tool(ctx.org_id, tool_id)
