@@ -58,9 +58,16 @@ class MemoryLedger:
         tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=True))
         self._tables.tools[org_id] = tools
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        tools = self._tables.tools.setdefault(org_id, [])
+        if all(tool.tool_id != tool_id for tool in tools):
+            tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=False))
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
         tools = self._tables.tools.get(org_id, [])
-        self._tables.tools[org_id] = [tool for tool in tools if tool.tool_id != tool_id]
+        self._tables.tools[org_id] = [
+            attrs.evolve(tool, deleted=True) if tool.tool_id == tool_id else tool for tool in tools
+        ]
 
     async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
         intents = self._tables.tool_intents.setdefault(org_id, [])

@@ -172,11 +172,16 @@ class LedgerFile:
 
 @attrs.frozen
 class LedgerTool:
-    """A query tool kbcore created for an org; only the current one per name is in use."""
+    """A query tool kbcore created for an org; only the current one per name is in use.
+
+    Tools are remembered for ever, ``deleted`` once Vapi no longer has them: a late
+    write may put a deleted tool's id back on an assistant, and it is detached again.
+    """
 
     tool_id: str
     tool_name: str
     current: bool
+    deleted: bool = False
 
 
 @attrs.frozen

@@ -186,13 +186,21 @@ class Ledger(Protocol):
 
     async def forget_files(self, org_id: UUID, tool_name: str, file_ids: Sequence[str]) -> None: ...
 
-    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]: ...
+    async def tools(self, org_id: UUID) -> Sequence[LedgerTool]:
+        """Every tool kbcore ever created for the org, deleted ones included."""
+        ...
 
     async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
         """Make ``tool_id`` the current tool of that name; earlier ones become stale."""
         ...
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None: ...
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        """Record a tool kbcore made but never recorded (a stray), as not current; once."""
+        ...
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
+        """Vapi no longer has the tool; it stays known, so that its id is still detached."""
+        ...
 
     async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
         """Record a tool about to be created, before the create is sent (once per fingerprint)."""

@@ -192,7 +192,10 @@ _FORGET_FILES = """
 DELETE FROM kb_vapi_files WHERE org_id = $1 AND tool_name = $2 AND file_id = ANY($3::text[])
 """
 
-_TOOLS = "SELECT tool_id, tool_name, current FROM kb_vapi_tools WHERE org_id = $1"
+_TOOLS = """
+SELECT tool_id, tool_name, current, deleted_at IS NOT NULL AS deleted
+FROM kb_vapi_tools WHERE org_id = $1
+"""
 
 _RETIRE_TOOLS = """
 UPDATE kb_vapi_tools SET current = false
@@ -204,7 +207,15 @@ INSERT INTO kb_vapi_tools (tool_id, org_id, tool_name, current) VALUES ($3, $1, 
 ON CONFLICT (tool_id) DO UPDATE SET current = true
 """
 
-_FORGET_TOOL = "DELETE FROM kb_vapi_tools WHERE org_id = $1 AND tool_id = $2"
+_REMEMBER_TOOL = """
+INSERT INTO kb_vapi_tools (tool_id, org_id, tool_name, current) VALUES ($3, $1, $2, false)
+ON CONFLICT (tool_id) DO NOTHING
+"""
+
+_TOOL_DELETED = """
+UPDATE kb_vapi_tools SET deleted_at = coalesce(deleted_at, now())
+WHERE org_id = $1 AND tool_id = $2
+"""
 
 _ADD_TOOL_INTENT = """
 INSERT INTO kb_vapi_tool_intents (org_id, tool_name, fingerprint) VALUES ($1, $2, $3)
@@ -242,7 +253,12 @@ class PostgresLedger:
     async def tools(self, org_id: UUID) -> Sequence[LedgerTool]:
         rows = await self._db.fetch(_TOOLS, org_id)
         return [
-            LedgerTool(tool_id=row["tool_id"], tool_name=row["tool_name"], current=row["current"])
+            LedgerTool(
+                tool_id=row["tool_id"],
+                tool_name=row["tool_name"],
+                current=row["current"],
+                deleted=row["deleted"],
+            )
             for row in rows
         ]
 
@@ -251,8 +267,11 @@ class PostgresLedger:
         await self._db.execute(_RETIRE_TOOLS, org_id, tool_name, tool_id)
         await self._db.execute(_CURRENT_TOOL, org_id, tool_name, tool_id)
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
-        await self._db.execute(_FORGET_TOOL, org_id, tool_id)
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        await self._db.execute(_REMEMBER_TOOL, org_id, tool_name, tool_id)
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
+        await self._db.execute(_TOOL_DELETED, org_id, tool_id)
 
     async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
         await self._db.execute(_ADD_TOOL_INTENT, org_id, intent.tool_name, intent.fingerprint)

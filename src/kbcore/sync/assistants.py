@@ -7,7 +7,7 @@ detached, and kbcore's instruction line kept or removed as the policy says.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,20 +20,27 @@ from kbcore.sync.result import PinnedTool
 from kbcore.vapi import QueryTool, VapiAssistant
 from kbcore.vapi.assistant_tools import change_tool_ids
 
-__all__ = ["AssistantsOutcome", "update_assistants"]
+__all__ = ["AssistantUpdates", "Review", "review", "update_assistants"]
 
 
 @attrs.frozen
-class AssistantsOutcome:
-    """What the step did: how many assistants changed, their pins, and what to warn about."""
+class AssistantUpdates:
+    """The assistants as the step left them, by id, and the ids it PATCHed."""
 
-    updated: int
+    assistants: Mapping[str, VapiAssistant]
+    changed: frozenset[str]
+
+
+@attrs.frozen
+class Review:
+    """What the assistants' final state says: kbcore's pinned tools, and what to warn about."""
+
     pins: tuple[PinnedTool, ...]
     warnings: tuple[str, ...]
 
 
 @attrs.frozen
-class _Plan:
+class _ModelChange:
     """The change every assistant gets."""
 
     tool: QueryTool
@@ -57,13 +64,13 @@ async def update_assistants(
     tool: QueryTool,
     stale: Sequence[str],
     instruction: str | None,
-) -> AssistantsOutcome:
+) -> AssistantUpdates:
     """Give every assistant the tool; fail, naming them, if any could not be updated."""
-    plan = _Plan(tool, tuple(stale), instruction)
+    change = _ModelChange(tool, tuple(stale), instruction)
 
     async def update(assistant_id: str) -> tuple[VapiAssistant, bool]:
         async with ctx.limiter:
-            update = await ctx.client.update_assistant_model(assistant_id, plan.model_for)
+            update = await ctx.client.update_assistant_model(assistant_id, change.model_for)
         return update.after, update.changed
 
     outcomes = await for_each(assistant_ids, update)
@@ -74,17 +81,22 @@ async def update_assistants(
             f"assistants ({names}); check that they exist and have a model",
             [error for _, error in outcomes.failed],
         )
-    assistants = sorted((after for _, (after, _) in outcomes.succeeded), key=lambda a: a.id)
-    pins = tuple(pin for a in assistants for pin in _pins(a, tool, stale))
-    warnings = [
-        _silent_prompt(a) for a in assistants if not mentions_knowledge_base(a.model, ctx.tool_name)
-    ]
-    warnings += [_pin_warning(pin, tool.id) for pin in pins if pin.outdated]
-    return AssistantsOutcome(
-        updated=sum(1 for _, (_, changed) in outcomes.succeeded if changed),
-        pins=pins,
-        warnings=tuple(warnings),
+    return AssistantUpdates(
+        assistants={assistant_id: after for assistant_id, (after, _) in outcomes.succeeded},
+        changed=frozenset(a for a, (_, changed) in outcomes.succeeded if changed),
     )
+
+
+def review(
+    assistants: Iterable[VapiAssistant], tool: QueryTool, stale: Sequence[str], tool_name: str
+) -> Review:
+    """kbcore's tools the assistants pin, and warnings for silent prompts and outdated pins."""
+    ordered = sorted(assistants, key=lambda assistant: assistant.id)
+    pins = tuple(pin for a in ordered for pin in _pins(a, tool, stale))
+    silent = [a for a in ordered if not mentions_knowledge_base(a.model, tool_name)]
+    warnings = [_silent_prompt(assistant) for assistant in silent]
+    warnings += [_pin_warning(pin, tool.id) for pin in pins if pin.outdated]
+    return Review(pins, tuple(warnings))
 
 
 def _pins(assistant: VapiAssistant, tool: QueryTool, stale: Sequence[str]) -> list[PinnedTool]:

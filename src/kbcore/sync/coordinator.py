@@ -17,6 +17,7 @@ from kbcore.errors import SyncFailed, ValidationError
 from kbcore.ports import SyncStore
 from kbcore.sync.claims import Claims
 from kbcore.sync.context import SyncContext
+from kbcore.sync.lease import Lease
 from kbcore.sync.policy import SyncPolicy
 from kbcore.sync.result import SyncResult
 from kbcore.sync.run import RunReport, SyncInputs, SyncRunner, load_inputs
@@ -114,7 +115,8 @@ class SyncCoordinator:
             # Bound as context variables too, so the Vapi client's events (and the host's
             # own, from hooks) carry the org and the run; restored when the sync ends.
             with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
-                return await claims.run_leased(org, run_id, lambda: self._run(org, tool, roles))
+                lease = claims.lease(org, run_id)
+                return await claims.run_leased(lease, lambda: self._run(lease, tool, roles))
         except SyncFailed as error:
             failed = SyncOutcome(succeeded=False, error_message=error.reason)
             await claims.finish(org, run_id, failed)
@@ -128,7 +130,8 @@ class SyncCoordinator:
             bound.error("kbcore.sync.crashed", error_type=type(error).__name__)
             raise
 
-    async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> RunReport:
+    async def _run(self, lease: Lease, tool_name: str, roles: Sequence[str]) -> RunReport:
+        org_id = lease.org_id
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
         policy = self._policy
         retries = RetryPolicy(
@@ -144,6 +147,8 @@ class SyncCoordinator:
             http_client=self._http_client,
             timeout=policy.request_timeout,
             retry_policy=retries,
+            # No Vapi write is sent unless the org is still this run's, for a whole lease.
+            before_write=lease.confirm,
         ) as client:
             context = SyncContext(
                 self._store,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import attrs
 
+from kbcore.sync.lease import LEASE_MARGIN
 from kbcore.sync.prompt import DEFAULT_INSTRUCTION
 
 _positive = attrs.validators.gt(0)
@@ -24,7 +25,9 @@ class SyncPolicy:
 
     ``min_interval`` is the least time between two successful syncs of an org.
     ``lease`` is how long a claimed sync may go without renewing its claim
-    before another process may take over (it renews every third of it).
+    before another process may take over (it renews every third of it, and
+    before every Vapi write); it must exceed ``retry_timeout``, the longest a
+    Vapi call may last, by a minute at least (``kbcore.sync.lease.LEASE_MARGIN``).
     Retries apply per Vapi call: up to ``retry_attempts`` tries within
     ``retry_timeout`` seconds, waiting from ``retry_wait_initial`` doubling up
     to ``retry_wait_max`` seconds (with jitter), or what ``Retry-After`` says,
@@ -36,7 +39,7 @@ class SyncPolicy:
     min_interval: timedelta = attrs.field(
         default=timedelta(minutes=5), validator=_positive_duration
     )
-    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_duration)
+    lease: timedelta = attrs.field(default=timedelta(minutes=5), validator=_positive_duration)
     max_concurrency: int = attrs.field(default=8, validator=_positive)
     request_timeout: float = attrs.field(default=30.0, validator=_positive_seconds)
     retry_attempts: int = attrs.field(default=10, validator=_positive)
@@ -48,3 +51,12 @@ class SyncPolicy:
     reconcile_files: bool = True
     instruct_assistants: bool = False
     instruction: str = attrs.field(default=DEFAULT_INSTRUCTION, validator=_one_line)
+
+    def __attrs_post_init__(self) -> None:
+        longest_call = timedelta(seconds=self.retry_timeout)
+        if self.lease < longest_call + LEASE_MARGIN:
+            raise ValueError(
+                f"lease ({self.lease}) must exceed retry_timeout ({longest_call}), the longest "
+                f"a Vapi call may last, by {LEASE_MARGIN} at least: a write that starts under "
+                "a renewed lease must end before the lease can lapse"
+            )

@@ -3,13 +3,19 @@
 The order is what keeps Vapi and the database consistent when a step fails:
 uploads are recorded as they land; the tool is only repointed once every
 upload succeeded; superseded files are only deleted once the tool and every
-assistant point at their replacements.
+assistant point at their replacements, as read back after the last write, and
+never while any listed tool still lists them.
+
+Every sync reconciles what Vapi actually holds, whatever an earlier sync (or a
+write of one that Vapi applied late) left: the tool's files against the documents,
+every assistant's tools against every tool kbcore ever made for the org, and the
+org's tools against kbcore's ledger and intents.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 import attrs
@@ -22,20 +28,24 @@ from kbcore.domain import (
     Secret,
     SyncDocument,
     SyncOutcome,
+    ToolIntent,
 )
-from kbcore.errors import SyncFailed, VapiError
+from kbcore.errors import SyncFailed
 from kbcore.ports import SyncStore
-from kbcore.sync.assistants import update_assistants
+from kbcore.sync.assistants import review, update_assistants
 from kbcore.sync.context import SyncContext
 from kbcore.sync.failures import vapi_step
 from kbcore.sync.files import delete_files, upload_documents, uploaded_by
 from kbcore.sync.planner import SyncPlan, deletable, files_by_category, plan_sync
 from kbcore.sync.result import PinnedTool
-from kbcore.sync.strays import find_strays
+from kbcore.sync.strays import ToolSurvey, survey_tools
 from kbcore.sync.tool import point_tool, retire_tools, wanted_groups
-from kbcore.vapi import QueryTool
+from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiAssistant
 
 log = structlog.get_logger("kbcore")
+
+#: How many rounds of writes and read-backs a sync makes before it gives up on Vapi settling.
+PASSES = 3
 
 
 @attrs.frozen
@@ -47,6 +57,7 @@ class SyncInputs:
     assistant_ids: Sequence[str]
     ledger: Sequence[LedgerFile]
     tools: Sequence[LedgerTool]
+    intents: Sequence[ToolIntent] = ()
 
 
 async def load_inputs(
@@ -59,6 +70,7 @@ async def load_inputs(
         agents = await tx.agents.assistants(org_id, roles)
         ledger = await tx.ledger.files(org_id, tool_name)
         tools = await tx.ledger.tools(org_id)
+        intents = await tx.ledger.tool_intents(org_id)
     if api_key is None:
         raise SyncFailed(
             "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY"
@@ -70,7 +82,7 @@ async def load_inputs(
     assistant_ids = _assistant_ids(agents)
     if not assistant_ids:
         raise SyncFailed("No agents have a Vapi assistant id; save the agent configuration first")
-    return SyncInputs(api_key, documents, assistant_ids, ledger, tools)
+    return SyncInputs(api_key, documents, assistant_ids, ledger, tools, intents)
 
 
 def _environment_key() -> Secret | None:
@@ -91,6 +103,25 @@ class RunReport:
     pins: tuple[PinnedTool, ...] = ()
 
 
+@attrs.frozen
+class Converged:
+    """Vapi as the sync left it, read back after its last write.
+
+    ``known`` is every tool kbcore ever made for the org (strays found included);
+    ``assistants`` the last state read of each assistant, ``updated`` how many were PATCHed.
+    """
+
+    tool: QueryTool
+    survey: ToolSurvey
+    known: tuple[LedgerTool, ...]
+    assistants: Mapping[str, VapiAssistant]
+    updated: int
+
+    @property
+    def stale(self) -> list[str]:
+        return [tool.tool_id for tool in self.known if not tool.current]
+
+
 @attrs.define
 class SyncRunner:
     """Carries one sync from a plan to its outcome.
@@ -108,32 +139,31 @@ class SyncRunner:
         plan = await self._plan(inputs)
         uploaded = await upload_documents(ctx, plan.uploads)
         files = files_by_category(inputs.documents, {**plan.reuse, **uploaded})
-        pointed = await point_tool(ctx, inputs.tools, wanted_groups(files))
-        if pointed.created:
-            await self._retire_strays(pointed.tool)
-        stale = [t.tool_id for t in await self._tools() if not t.current]
-        assistants = await update_assistants(
-            ctx, inputs.assistant_ids, pointed.tool, stale, self._instruction
+        state = await self._converge(inputs, wanted_groups(files))
+        findings = review(state.assistants.values(), state.tool, state.stale, ctx.tool_name)
+        # Earlier tools go first: then the files only they listed are no longer listed.
+        retired = await retire_tools(
+            ctx, [t.tool_id for t in state.known if not t.current and not t.deleted]
         )
-        superseded = deletable(plan.superseded, pointed.tool.file_ids)
+        listed = state.survey.listed_files(excluding=retired) | set(state.tool.file_ids)
+        superseded = deletable(plan.superseded, listed)
         # An assistant pinned to an earlier version still searches the files it listed.
-        keep = any(pin.outdated for pin in assistants.pins)
+        keep = any(pin.outdated for pin in findings.pins)
         deleted = 0 if keep else await delete_files(ctx, superseded)
-        await retire_tools(ctx, stale)
-        warnings = [*_failed_files(plan), *assistants.warnings]
+        warnings = [*_failed_files(plan), *findings.warnings]
         if keep and superseded:
             warnings.append(_kept_files(len(superseded)))
         outcome = SyncOutcome(
             succeeded=True,
-            tool_id=pointed.tool.id,
+            tool_id=state.tool.id,
             docs_synced=len(inputs.documents),
-            assistants_updated=assistants.updated,
+            assistants_updated=state.updated,
             files_uploaded=len(uploaded),
             files_reused=len(plan.reuse),
             files_deleted=deleted,
             warnings=tuple(warnings),
         )
-        return RunReport(outcome, assistants.pins)
+        return RunReport(outcome, findings.pins)
 
     async def _plan(self, inputs: SyncInputs) -> SyncPlan:
         ctx = self._ctx
@@ -151,24 +181,46 @@ class SyncRunner:
                 await tx.ledger.forget_files(ctx.org_id, ctx.tool_name, sorted(plan.lost))
         return plan
 
-    async def _retire_strays(self, created: QueryTool) -> None:
-        """Delete copies of the tool that kbcore made but never recorded (see ``strays``)."""
-        ctx = self._ctx
-        try:
-            tools = await ctx.client.list_query_tools()
-        except VapiError as error:
-            log.warning("kbcore.sync.tool_list_failed", org_id=str(ctx.org_id), error=str(error))
-            return
-        async with ctx.store.read() as tx:
-            known = await tx.ledger.tools(ctx.org_id)
-            intents = await tx.ledger.tool_intents(ctx.org_id)
-        recorded = {tool.tool_id for tool in known} | {created.id}
-        strays = find_strays(tools, recorded, intents)
-        await retire_tools(ctx, [stray.tool.id for stray in strays])
+    async def _converge(
+        self, inputs: SyncInputs, wanted: tuple[KnowledgeBaseGroup, ...]
+    ) -> Converged:
+        """Point the tool and the assistants at what is wanted, until a read shows it so.
 
-    async def _tools(self) -> Sequence[LedgerTool]:
+        Each pass lists the tools (finding strays), writes the tool if it differs, and
+        reads (and writes, if need be) the assistants: all of them first, then those
+        the pass before wrote. A pass that writes nothing has verified the last one.
+        """
+        ctx = self._ctx
+        known, intents = tuple(inputs.tools), tuple(inputs.intents)
+        assistant_ids = list(inputs.assistant_ids)
+        assistants: dict[str, VapiAssistant] = {}
+        updated: set[str] = set()
+        for _ in range(PASSES):
+            survey = await survey_tools(ctx, known, intents)
+            if survey.strays:
+                known, intents = await self._ledger()
+            pointed = await point_tool(ctx, known, survey, wanted)
+            if pointed.created:
+                known, intents = await self._ledger()
+            stale = [tool.tool_id for tool in known if not tool.current]
+            updates = await update_assistants(
+                ctx, assistant_ids, pointed.tool, stale, self._instruction
+            )
+            assistants.update(updates.assistants)
+            updated |= updates.changed
+            if not pointed.written and not updates.changed:
+                return Converged(pointed.tool, survey, known, assistants, len(updated))
+            assistant_ids = sorted(updates.changed)
+        raise SyncFailed(
+            f"Vapi's tool or assistants kept changing while the sync ran ({PASSES} rounds of "
+            "writes); no file was deleted; run the sync again"
+        )
+
+    async def _ledger(self) -> tuple[tuple[LedgerTool, ...], tuple[ToolIntent, ...]]:
         async with self._ctx.store.read() as tx:
-            return await tx.ledger.tools(self._ctx.org_id)
+            tools = await tx.ledger.tools(self._ctx.org_id)
+            intents = await tx.ledger.tool_intents(self._ctx.org_id)
+        return tuple(tools), tuple(intents)
 
 
 def _failed_files(plan: SyncPlan) -> list[str]:

@@ -1,10 +1,12 @@
-"""Query tools kbcore made but never recorded: how they are known, and found.
+"""The org's query tools as Vapi lists them, and the strays among them.
 
-A create whose answer was lost (and was retried), or a process that died between
-creating a tool and recording it, leaves a tool on Vapi that no ledger row names.
-Vapi's query tools carry no name, so kbcore records an intent before every create:
-the tool name and the fingerprint of the knowledge bases it is about to send. A tool
-nobody recorded whose knowledge bases have a recorded fingerprint is such a copy.
+A create whose answer was lost (and was retried), or applied late, or a process that
+died between creating a tool and recording it, leaves a tool on Vapi that no ledger
+row names. Vapi's query tools carry no name, so kbcore records an intent before every
+create: the tool name and the fingerprint of the knowledge bases it is about to send.
+A tool nobody recorded whose knowledge bases have a recorded fingerprint is such a
+copy. Every sync lists the tools, remembers the strays it finds as kbcore's (not
+current) tools, and so detaches and deletes them like any tool it replaced.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ import json
 from collections.abc import Collection, Iterable, Sequence
 
 import attrs
+import structlog
 
-from kbcore.domain import ToolIntent
+from kbcore.domain import LedgerTool, ToolIntent
+from kbcore.sync.context import SyncContext
+from kbcore.sync.failures import vapi_step
 from kbcore.vapi import KnowledgeBaseGroup, QueryTool
 
-__all__ = ["Stray", "find_strays", "fingerprint"]
+__all__ = ["TOOL_LIST_LIMIT", "Stray", "ToolSurvey", "find_strays", "fingerprint", "survey_tools"]
+
+log = structlog.get_logger("kbcore")
+
+#: How many tools one listing asks for; Vapi's list has no pages.
+TOOL_LIST_LIMIT = 1000
 
 
 def fingerprint(knowledge_bases: Iterable[KnowledgeBaseGroup]) -> str:
@@ -52,3 +62,45 @@ def find_strays(
         if intent is not None:
             strays.append(Stray(tool, intent))
     return strays
+
+
+@attrs.frozen
+class ToolSurvey:
+    """One listing of the org's query tools, and the strays found in it.
+
+    ``complete`` is false when the listing hit its limit: a tool missing from it
+    may still exist.
+    """
+
+    tools: tuple[QueryTool, ...]
+    complete: bool
+    strays: tuple[Stray, ...] = ()
+
+    def find(self, tool_id: str) -> QueryTool | None:
+        return next((tool for tool in self.tools if tool.id == tool_id), None)
+
+    def listed_files(self, *, excluding: Collection[str] = ()) -> frozenset[str]:
+        """Every file some listed tool (other than ``excluding``) lists."""
+        return frozenset(
+            file_id for tool in self.tools if tool.id not in excluding for file_id in tool.file_ids
+        )
+
+
+async def survey_tools(
+    ctx: SyncContext, known: Sequence[LedgerTool], intents: Iterable[ToolIntent]
+) -> ToolSurvey:
+    """List the org's query tools; remember the strays among them as kbcore's own."""
+    tools = await vapi_step(
+        "list the org's query tools", ctx.client.list_query_tools(limit=TOOL_LIST_LIMIT)
+    )
+    strays = find_strays(tools, {tool.tool_id for tool in known}, intents)
+    if strays:
+        log.warning(
+            "kbcore.sync.stray_tools",
+            org_id=str(ctx.org_id),
+            tool_ids=[stray.tool.id for stray in strays],
+        )
+        async with ctx.store.transaction() as tx:
+            for stray in strays:
+                await tx.ledger.remember_tool(ctx.org_id, stray.intent.tool_name, stray.tool.id)
+    return ToolSurvey(tuple(tools), len(tools) < TOOL_LIST_LIMIT, tuple(strays))

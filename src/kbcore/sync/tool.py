@@ -16,7 +16,7 @@ from kbcore.domain import LedgerTool, ToolIntent
 from kbcore.errors import SyncFailed, VapiError
 from kbcore.sync.context import SyncContext
 from kbcore.sync.failures import failure, vapi_step
-from kbcore.sync.strays import fingerprint
+from kbcore.sync.strays import ToolSurvey, fingerprint
 from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiConflict, VapiNotFound
 
 __all__ = ["WRITE_CONFLICT_TRIES", "PointedTool", "point_tool", "retire_tools", "wanted_groups"]
@@ -54,30 +54,43 @@ def wanted_groups(groups: Mapping[str, Sequence[str]]) -> tuple[KnowledgeBaseGro
 
 
 async def point_tool(
-    ctx: SyncContext, known: Sequence[LedgerTool], wanted: tuple[KnowledgeBaseGroup, ...]
+    ctx: SyncContext,
+    known: Sequence[LedgerTool],
+    survey: ToolSurvey,
+    wanted: tuple[KnowledgeBaseGroup, ...],
 ) -> PointedTool:
-    """Update the org's query tool in place, or create it when there is none (any more)."""
+    """Update the org's query tool in place, or create it when there is none (any more).
+
+    The survey's listing is the tool as Vapi holds it: no read of its own unless the
+    listing was cut short by its limit.
+    """
     current = next((t for t in known if t.current and t.tool_name == ctx.tool_name), None)
-    if current is not None:
+    if current is not None and not current.deleted:
         try:
-            return await _update(ctx, current.tool_id, wanted)
+            live = survey.find(current.tool_id)
+            if live is None and not survey.complete:
+                live = await ctx.client.get_query_tool(current.tool_id)
+            if live is not None:
+                return await _update(ctx, live, wanted)
         except VapiNotFound:
-            log.warning("kbcore.sync.tool_missing", org_id=str(ctx.org_id), tool_id=current.tool_id)
+            pass
         except VapiError as error:
             raise failure("Could not update the knowledge-base tool on Vapi", [error]) from error
+        log.warning("kbcore.sync.tool_missing", org_id=str(ctx.org_id), tool_id=current.tool_id)
     return PointedTool(await _create(ctx, wanted), created=True, written=True)
 
 
 async def _update(
-    ctx: SyncContext, tool_id: str, wanted: tuple[KnowledgeBaseGroup, ...]
+    ctx: SyncContext, live: QueryTool, wanted: tuple[KnowledgeBaseGroup, ...]
 ) -> PointedTool:
-    """Read the tool, and write it when it differs; never retry a 409 without reading first."""
+    """Write the tool when it differs; never retry a 409 without reading the tool first."""
     for attempt in range(1, WRITE_CONFLICT_TRIES + 1):
-        live = await ctx.client.get_query_tool(tool_id)
+        if attempt > 1:
+            live = await ctx.client.get_query_tool(live.id)
         if live.knowledge_bases == wanted:
             return PointedTool(live)
         try:
-            return PointedTool(await ctx.client.update_query_tool(tool_id, wanted), written=True)
+            return PointedTool(await ctx.client.update_query_tool(live.id, wanted), written=True)
         except VapiConflict as conflict:
             if conflict.error == "tool_pinned":
                 raise SyncFailed(_PINNED_REASON, provider_message=conflict.vapi_message) from None
@@ -88,7 +101,7 @@ async def _update(
             log.info(
                 "kbcore.sync.tool_write_conflict",
                 org_id=str(ctx.org_id),
-                tool_id=tool_id,
+                tool_id=live.id,
                 attempt=attempt,
             )
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -104,8 +117,13 @@ async def _create(ctx: SyncContext, wanted: tuple[KnowledgeBaseGroup, ...]) -> Q
     return tool
 
 
-async def retire_tools(ctx: SyncContext, tool_ids: Sequence[str]) -> None:
-    """Delete kbcore's earlier tools, now detached; a pinned tool is kept for later."""
+async def retire_tools(ctx: SyncContext, tool_ids: Sequence[str]) -> list[str]:
+    """Delete kbcore's earlier tools, now detached; the ids that are gone from Vapi.
+
+    A pinned tool is kept for later. A deleted tool stays in the ledger, marked so:
+    kbcore still detaches its id wherever a late write puts it back.
+    """
+    gone = []
     for tool_id in tool_ids:
         try:
             await ctx.client.delete_tool(tool_id)
@@ -123,4 +141,6 @@ async def retire_tools(ctx: SyncContext, tool_ids: Sequence[str]) -> None:
             )
             continue
         async with ctx.store.autocommit() as tx:
-            await tx.ledger.forget_tool(ctx.org_id, tool_id)
+            await tx.ledger.mark_tool_deleted(ctx.org_id, tool_id)
+        gone.append(tool_id)
+    return gone
