@@ -26,7 +26,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         "else VAPI_API_KEY. Exit code 3 when rate limited or another sync is running.",
     )
     parser.add_argument("org_id", metavar="ORG_ID", type=uuid_arg)
-    parser.add_argument("--tool-name", default="knowledge-search", help="the query tool's name")
+    parser.add_argument(
+        "--tool-name", default="knowledge-search", help="kbcore's name for the org's query tool"
+    )
     parser.add_argument(
         "--role",
         dest="roles",

@@ -12,7 +12,7 @@ import httpx
 import structlog
 
 from kbcore import rules
-from kbcore.domain import SyncOutcome
+from kbcore.domain import SyncOutcome, SyncRun
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.ports import SyncStore
 from kbcore.sync.claims import Claims
@@ -67,25 +67,12 @@ class SyncCoordinator:
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
         report = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
-        outcome = report.outcome
-        run = await claims.finish(org, run_id, outcome)
+        run = await claims.finish(org, run_id, report.outcome)
         if run.status != "success":
             # The lease lapsed mid-run and another process took the org over.
             bound.warning("kbcore.sync.claim_lost")
             raise SyncFailed("The sync lost its claim on the org; run it again")
-        result = SyncResult(
-            run_id=run_id,
-            org_id=org,
-            tool_id=outcome.tool_id or "",
-            docs_synced=outcome.docs_synced,
-            files_uploaded=outcome.files_uploaded,
-            files_reused=outcome.files_reused,
-            files_deleted=outcome.files_deleted,
-            assistants_updated=outcome.assistants_updated,
-            duration_ms=run.duration_ms or 0,
-            warnings=outcome.warnings,
-            pins=report.pins,
-        )
+        result = _result(run, report)
         for warning in result.warnings:
             bound.warning("kbcore.sync.warning", warning=warning)
         bound.info(
@@ -160,6 +147,24 @@ class SyncCoordinator:
             instruction = policy.instruction if policy.instruct_assistants else None
             runner = SyncRunner(context, policy.reconcile_files, instruction)
             return await runner.run(inputs)
+
+
+def _result(run: SyncRun, report: RunReport) -> SyncResult:
+    """What the caller learns of a successful run: its audit row's figures, and its pins."""
+    outcome = report.outcome
+    return SyncResult(
+        run_id=run.id,
+        org_id=run.org_id,
+        tool_id=outcome.tool_id or "",
+        docs_synced=outcome.docs_synced,
+        files_uploaded=outcome.files_uploaded,
+        files_reused=outcome.files_reused,
+        files_deleted=outcome.files_deleted,
+        assistants_updated=outcome.assistants_updated,
+        duration_ms=run.duration_ms or 0,
+        warnings=outcome.warnings,
+        pins=report.pins,
+    )
 
 
 def _tool_name(value: object) -> str:
