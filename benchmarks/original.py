@@ -44,9 +44,10 @@ class OriginalSync:
         tool = await self._call(
             "POST",
             "/tool",
+            # The existing system also sent "function", which Vapi's API now rejects; it is
+            # left out so that the comparison measures the algorithm, not that mistake.
             json={
                 "type": "query",
-                "function": {"name": "knowledge-search"},
                 "knowledgeBases": [
                     {
                         "provider": "google",

@@ -290,7 +290,9 @@ async def test_sync(backend: Backend, argument: str, value: object) -> None:
             result = await coordinator.sync(**arguments)
         except KbError:
             return
-    assert fake.tools[result.tool_id]["function"]["name"] == arguments["tool_name"]
+    assert result.tool_id in fake.tools
+    tool_names = {(file.metadata or {}).get("toolName") for file in fake.files.values()}
+    assert tool_names == {arguments["tool_name"]}
     assert isinstance(store, MemoryStore | PostgresStore)
     [run] = await store.recent_runs(result.org_id, 1)
     assert (run.id, run.status, run.triggered_by) == (

@@ -139,8 +139,10 @@ async def vapi(fake: FakeVapi, assistant_id: str) -> None:
             return
         assert_type(file, VapiFile)
         group = KnowledgeBaseGroup.for_category("products_services", [file.id])
-        tool = await client.create_query_tool("knowledge-search", [group])
+        tool = await client.create_query_tool([group])
         assert_type(tool, QueryTool)
+        assert_type(tool.latest_version, str | None)
+        await client.create_query_tool("knowledge-search", [group])  # type: ignore[call-arg,arg-type]
         assert_type(await client.get_assistant(assistant_id), VapiAssistant)
         assert_type(await client.delete_file(file.id), bool)
         await client.upload_file(b"name", "x")  # type: ignore[arg-type]

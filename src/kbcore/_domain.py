@@ -182,11 +182,28 @@ class LedgerFile:
 
 @attrs.frozen
 class LedgerTool:
-    """A query tool kbcore created for an org; only the current one per name is in use."""
+    """A query tool kbcore created for an org; only the current one per name is in use.
+
+    Tools are remembered for ever, ``deleted`` once Vapi no longer has them: a late
+    write may put a deleted tool's id back on an assistant, and it is detached again.
+    """
 
     tool_id: str
     tool_name: str
     current: bool
+    deleted: bool = False
+
+
+@attrs.frozen
+class ToolIntent:
+    """A query tool kbcore was about to create, recorded before the create was sent.
+
+    ``fingerprint`` identifies the tool's knowledge bases (``kbcore.sync._strays``):
+    a copy Vapi made behind a lost answer has the same, and so is known as kbcore's.
+    """
+
+    tool_name: str
+    fingerprint: str
 
 
 @attrs.frozen
@@ -223,6 +240,12 @@ class SyncOutcome:
     files_uploaded: int = 0
     files_reused: int = 0
     files_deleted: int = 0
+    #: Plain sentences about what the sync could not fix itself, for the audit log.
+    warnings: tuple[str, ...] = ()
+
+
+def _strings(value: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(value or ())
 
 
 @attrs.frozen
@@ -242,6 +265,7 @@ class SyncRun:
     files_reused: int | None = None
     files_deleted: int | None = None
     triggered_by: str | None = None
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strings)
 
 
 #: The audit message of a run whose process stopped before it finished.

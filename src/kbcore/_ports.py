@@ -43,6 +43,7 @@ from kbcore._domain import (
     SyncOutcome,
     SyncRun,
     SyncStats,
+    ToolIntent,
 )
 
 
@@ -192,15 +193,27 @@ class SyncState(SyncStatsSource, Protocol):
         ...
 
     async def ledger_tools(self, org_id: UUID) -> Sequence[LedgerTool]:
-        """The query tools kbcore created for the org."""
+        """Every query tool kbcore ever created for the org, deleted ones included."""
         ...
 
     async def set_current_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
         """Make ``tool_id`` the current tool of that name; earlier ones become stale."""
         ...
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
-        """Drop a tool that is gone from Vapi from the ledger."""
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        """Record a tool kbcore made but never recorded (a stray), as not current; once."""
+        ...
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
+        """Vapi no longer has the tool; it stays known, so that its id is still detached."""
+        ...
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        """Record a tool about to be created, before the create is sent (once per fingerprint)."""
+        ...
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        """Every tool the org's syncs set out to create, of every tool name."""
         ...
 
 

@@ -80,12 +80,14 @@ async def test_sync_then_rate_limited_then_report(
 async def test_sync_for_people(
     in_process: InProcess, ready_org: UUID, vapi_url: tuple[FakeVapi, str]
 ) -> None:
-    """Without --json: what was uploaded, reused and deleted, and the tool."""
+    """Without --json: what was uploaded, reused and deleted, the tool, and the warnings."""
     run = await in_process("sync", str(ready_org), "--vapi-base-url", vapi_url[1])
     assert run.code == 0, run.stderr
-    first, second = run.stdout.splitlines()
+    first, second, *warnings = run.stdout.splitlines()
     assert first.startswith("Synced 2 documents: 2 uploaded, 0 reused, 0 deleted, in ")
     assert second.startswith("2 assistants now use the query tool ")
+    assert len(warnings) == 2  # FakeVapi's assistants' prompts never mention the knowledge base
+    assert all(w.startswith("Warning: Assistant ") for w in warnings)
 
 
 async def test_a_failed_sync_exits_1_with_its_reason(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:

@@ -22,7 +22,7 @@ import attrs
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from kbcore import KnowledgeBase, SyncCoordinator, SyncInProgress
+from kbcore import KnowledgeBase, SyncCoordinator, SyncInProgress, SyncPolicy
 from kbcore._domain import IN_PROGRESS_MESSAGE, LEASE_EXPIRED_MESSAGE
 from kbcore._ports import Store
 from kbcore.testing import FakeVapi, serve_fake_vapi
@@ -210,7 +210,7 @@ async def test_a_killed_sync_holds_the_org_until_its_lease_lapses_then_the_next_
             assert await worker.process.wait() == -signal.SIGKILL
             with pytest.raises(SyncInProgress):
                 await kbcore_coordinator.sync(kbcore_org)
-    await pass_time(timedelta(minutes=2, seconds=1))  # the killed run's lease lapses
+    await pass_time(SyncPolicy().lease + timedelta(seconds=1))  # the killed run's lease lapses
     result = await kbcore_coordinator.sync(kbcore_org)
     # The landed upload is reused; a file stored behind a lost answer is deleted.
     assert (result.files_uploaded, result.files_reused, result.files_deleted) == (2, 2, deleted)

@@ -1,4 +1,13 @@
-"""Checks recorded exchanges against Vapi's OpenAPI document (``openapi-kb-subset.json``)."""
+"""Checks recorded exchanges against Vapi's OpenAPI document (``openapi-kb-subset.json``).
+
+The subset is a copy of the team's reference file, as it is. Added here: from
+``vapi-server-sdk`` 3.0.0, which the subset leaves out, ``GET /tool`` (``tools.list``:
+``limit`` and the ``createdAt*``/``updatedAt*`` bounds, an array of tools) and the
+model's required fields per provider (the subset's one ``AssistantModel`` requires
+``model`` of all, the SDK's union not of ``vapi`` and ``url`` of ``custom-llm`` too);
+and, for the strict checks, ``additionalProperties: false`` on ``KnowledgeBase`` too
+(Vapi's whitelist reaches nested objects).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +18,52 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from kbcore.testing.fake_vapi import RecordedRequest
 
 _SPEC_PATH = Path(__file__).parent / "openapi-kb-subset.json"
-# Vapi's whitelist rejects unknown properties in these bodies; the spec does not say so.
-_CLOSED_REQUEST_SCHEMAS = (
-    "CreateFileDTO",
-    "UpdateFileDTO",
-    "CreateQueryToolDTO",
-    "UpdateQueryToolDTO",
-    "KnowledgeBase",
-)
+# The subset closes the request DTOs already; Vapi's whitelist closes their nested objects.
+_CLOSED_REQUEST_SCHEMAS = ("KnowledgeBase",)
+_DATE_BOUNDS = [
+    f"{field}{bound}" for field in ("createdAt", "updatedAt") for bound in ("Gt", "Lt", "Ge", "Le")
+]
+#: ``GET /tool`` as ``vapi-server-sdk`` 3.0.0's ``tools.list`` calls it (not in the subset).
+LIST_TOOLS = {
+    "operationId": "ToolController_findAll",
+    "parameters": [
+        {"name": "limit", "in": "query", "schema": {"type": "number", "minimum": 0}},
+        *(
+            {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
+            for name in _DATE_BOUNDS
+        ),
+    ],
+    "responses": {
+        "200": {
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/QueryTool"}}
+                }
+            }
+        }
+    },
+}
+#: ``AssistantModel``'s required fields as the SDK's union of per-provider models has them.
+MODEL_REQUIREMENTS = {
+    "required": ["provider"],
+    "allOf": [
+        {
+            "if": {"properties": {"provider": {"not": {"const": "vapi"}}}},
+            "then": {"required": ["model"]},
+        },
+        {
+            "if": {"properties": {"provider": {"const": "custom-llm"}}},
+            "then": {"required": ["url"]},
+        },
+    ],
+}
 _FORMATS = FormatChecker()
 
 
@@ -54,7 +95,9 @@ class OpenApiContract:
         return cls(json.loads(_SPEC_PATH.read_text()), strict_requests=strict_requests)
 
     def __init__(self, spec: dict[str, Any], *, strict_requests: bool) -> None:
+        spec["paths"].setdefault("/tool", {}).setdefault("get", LIST_TOOLS)
         self.components = _json_schema(spec["components"])
+        self.components["schemas"]["AssistantModel"].update(MODEL_REQUIREMENTS)
         if strict_requests:
             for name in _CLOSED_REQUEST_SCHEMAS:
                 self.components["schemas"][name]["additionalProperties"] = False
@@ -80,9 +123,20 @@ class OpenApiContract:
         """Everything about one exchange that the spec does not allow."""
         op, path_params = self.operation(record.method, record.path)
         problems = []
+        query = parse_qs(record.query, keep_blank_values=True)
+        declared = {param["name"] for param in op.get("parameters", []) if param["in"] == "query"}
+        problems += [
+            f"query parameter {name} is not in the spec" for name in query.keys() - declared
+        ]
         for param in op.get("parameters", []):
             if param["in"] == "path":
                 problems += self.validate(param["schema"], path_params[param["name"]])
+            elif param["in"] == "query" and param["name"] in query:
+                problems += [
+                    f"query {param['name']}: {problem}"
+                    for value in query[param["name"]]
+                    for problem in self.validate(param["schema"], _query_value(param, value))
+                ]
         problems += self._request_problems(op, record)
         if record.status is not None:
             problems += self._response_problems(op, record)
@@ -107,6 +161,16 @@ class OpenApiContract:
         content = (declared or {}).get("content", {}).get("application/json")
         schema = content["schema"] if content else {"$ref": "#/components/schemas/ErrorBody"}
         return self.validate(schema, record.response_json())
+
+
+def _query_value(param: dict[str, Any], value: str) -> Any:
+    """A query string value as the schema's type: ``limit=10.0`` is the number 10."""
+    if param["schema"].get("type") == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _form_fields(record: RecordedRequest) -> dict[str, str]:

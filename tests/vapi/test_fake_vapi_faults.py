@@ -105,3 +105,57 @@ async def test_latency_holds_the_answer_back() -> None:
         assert anyio.current_time() - started == 45
         await http.get("http://vapi/file")
         assert anyio.current_time() - started == 45
+
+
+async def test_a_late_write_loses_its_answer_and_lands_when_told(
+    http: httpx.AsyncClient, fake_vapi: FakeVapi
+) -> None:
+    """apply_late: the client sees a dropped connection; the write lands at apply_late_writes."""
+    fake_vapi.apply_late(1, "/file*")
+    assert (await http.get("/file")).status_code == 200  # a read is never late
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.post("/file", files={"file": ("a.md", b"late")})
+    assert (fake_vapi.files, fake_vapi.late_writes) == ({}, 1)
+    assert fake_vapi.requests[-1].status is None
+    [applied] = fake_vapi.apply_late_writes()
+    assert applied.status == 201
+    [file] = fake_vapi.files.values()
+    assert (file.content, fake_vapi.late_writes) == (b"late", 0)
+    assert fake_vapi.apply_late_writes() == []
+
+
+async def test_late_writes_land_in_order_and_overwrite_what_came_since(
+    http: httpx.AsyncClient, fake_vapi: FakeVapi
+) -> None:
+    """A late PATCH replaces what a later PATCH wrote: Vapi has no conditional writes."""
+    assistant_id = fake_vapi.add_assistant()
+    model = dict(fake_vapi.assistants[assistant_id]["model"])
+    fake_vapi.apply_late(1, "PATCH /assistant/*")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.patch(f"/assistant/{assistant_id}", json={"model": {**model, "toolIds": ["a"]}})
+    await http.patch(f"/assistant/{assistant_id}", json={"model": {**model, "toolIds": ["b"]}})
+    fake_vapi.clear_faults()  # faults go; writes already held stay held
+    fake_vapi.apply_late_writes()
+    assert fake_vapi.assistants[assistant_id]["model"]["toolIds"] == ["a"]
+
+
+async def test_a_paused_request_waits_for_resume(fake_vapi: FakeVapi) -> None:
+    """pause_next holds the next matching request before it is handled, others pass."""
+    pause = fake_vapi.pause_next("POST /file")
+    done: list[int] = []
+    async with fake_vapi.http_client(
+        base_url="https://api.vapi.ai", headers={"Authorization": f"Bearer {fake_vapi.api_key}"}
+    ) as http:
+
+        async def upload() -> None:
+            response = await http.post("/file", files={"file": ("a.md", b"x")})
+            done.append(response.status_code)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(upload)
+            await pause.reached()
+            assert (await http.get("/file")).json() == []
+            assert (done, fake_vapi.files) == ([], {})
+            pause.resume()
+    assert done == [201]
+    assert len(fake_vapi.files) == 1

@@ -95,12 +95,14 @@ async def test_getting_a_missing_file_is_vapi_not_found(vapi: VapiClient) -> Non
 async def test_a_query_tool_is_created_with_grouped_knowledge_bases(
     vapi: VapiClient, fake_vapi: FakeVapi
 ) -> None:
-    """create_query_tool sends type query, the function name and every group."""
+    """create_query_tool sends type query and every group, and no name or function."""
     groups = [GENERAL, KnowledgeBaseGroup.for_category("operations", ["f2", "f3"])]
-    tool = await vapi.create_query_tool("knowledge-search", groups)
-    assert (tool.name, tool.knowledge_bases) == ("knowledge-search", tuple(groups))
+    tool = await vapi.create_query_tool(groups)
+    assert (tool.knowledge_bases, tool.latest_version) == (tuple(groups), "v1")
+    [sent] = fake_vapi.requests_to("POST /tool")
+    assert sorted(sent.json()) == ["knowledgeBases", "type"]
     stored = fake_vapi.tools[tool.id]
-    assert (stored["type"], stored["function"]) == ("query", {"name": "knowledge-search"})
+    assert stored["type"] == "query"
     assert stored["knowledgeBases"][1] == {
         "provider": "google",
         "name": "operations",
@@ -111,12 +113,10 @@ async def test_a_query_tool_is_created_with_grouped_knowledge_bases(
 
 async def test_a_query_tool_is_updated_in_place(vapi: VapiClient, fake_vapi: FakeVapi) -> None:
     """update_query_tool keeps the id and replaces the knowledge bases."""
-    tool = await vapi.create_query_tool("knowledge-search", [GENERAL])
+    tool = await vapi.create_query_tool([GENERAL])
     replacement = KnowledgeBaseGroup.for_category("general", ["f9"])
-    updated = await vapi.update_query_tool(
-        tool.id, name="knowledge-search", knowledge_bases=[replacement]
-    )
-    assert (updated.id, updated.file_ids) == (tool.id, ("f9",))
+    updated = await vapi.update_query_tool(tool.id, [replacement])
+    assert (updated.id, updated.file_ids, updated.latest_version) == (tool.id, ("f9",), "v2")
     assert (await vapi.get_query_tool(tool.id)).knowledge_bases == (replacement,)
     assert len(fake_vapi.tools) == 1
 
@@ -125,7 +125,7 @@ async def test_a_tool_that_is_not_a_query_tool_is_refused(
     vapi: VapiClient, fake_vapi: FakeVapi
 ) -> None:
     """get_query_tool on a function tool raises instead of returning a wrong value."""
-    tool = await vapi.create_query_tool("knowledge-search", [GENERAL])
+    tool = await vapi.create_query_tool([GENERAL])
     fake_vapi.tools[tool.id]["type"] = "function"
     with pytest.raises(VapiError, match="could not read"):
         await vapi.get_query_tool(tool.id)
@@ -135,9 +135,9 @@ async def test_query_tools_are_listed_without_other_tools(
     vapi: VapiClient, fake_vapi: FakeVapi
 ) -> None:
     """list_query_tools returns the org's query tools and leaves other tool types out."""
-    first = await vapi.create_query_tool("knowledge-search", [GENERAL])
-    second = await vapi.create_query_tool("other-search", [GENERAL])
-    function_tool = await vapi.create_query_tool("calendar", [GENERAL])
+    first = await vapi.create_query_tool([GENERAL])
+    second = await vapi.create_query_tool([GENERAL])
+    function_tool = await vapi.create_query_tool([GENERAL])
     fake_vapi.tools[function_tool.id]["type"] = "function"
     listed = await vapi.list_query_tools()
     assert {tool.id for tool in listed} == {first.id, second.id}
@@ -146,14 +146,14 @@ async def test_query_tools_are_listed_without_other_tools(
 
 async def test_deleting_a_tool_twice_is_not_an_error(vapi: VapiClient) -> None:
     """delete_tool is True, then False once the tool is gone."""
-    tool = await vapi.create_query_tool("knowledge-search", [GENERAL])
+    tool = await vapi.create_query_tool([GENERAL])
     assert await vapi.delete_tool(tool.id) is True
     assert await vapi.delete_tool(tool.id) is False
 
 
 async def test_a_pinned_tool_is_a_conflict_sent_once(vapi: VapiClient, fake_vapi: FakeVapi) -> None:
     """tool_pinned is raised as VapiConflict after a single request: no retry."""
-    tool = await vapi.create_query_tool("knowledge-search", [GENERAL])
+    tool = await vapi.create_query_tool([GENERAL])
     fake_vapi.pin_tool(tool.id)
     with pytest.raises(VapiConflict) as caught:
         await vapi.delete_tool(tool.id)
@@ -167,7 +167,7 @@ async def test_an_invalid_tool_is_a_bad_request_with_vapis_list_joined(
     """A 400 is VapiBadRequest; the list of messages becomes one vapi_message."""
     bad = KnowledgeBaseGroup(name="x", description="y", file_ids=["f1"], provider="trieve")
     with pytest.raises(VapiBadRequest) as caught:
-        await vapi.create_query_tool("knowledge-search", [bad])
+        await vapi.create_query_tool([bad])
     assert caught.value.vapi_message == (
         "knowledgeBases.0.provider must be one of the following values: google"
     )

@@ -1,7 +1,9 @@
 """Contract: every request the client sends and every answer FakeVapi gives keep Vapi's spec.
 
 The spec is ``openapi-kb-subset.json`` (Vapi's own OpenAPI document cut down to the
-endpoints a sync uses). Request bodies are held to Vapi's whitelist: no unknown properties.
+endpoints a sync uses, with ``GET /tool`` added from Vapi's SDK). Request bodies are held
+to Vapi's whitelist: no unknown properties. Whole syncs, with their failures, are checked
+too, so that every call kbcore makes is covered.
 """
 
 from __future__ import annotations
@@ -27,19 +29,30 @@ Scenario = Callable[[VapiClient, FakeVapi], Awaitable[None]]
 
 async def files(vapi: VapiClient, fake: FakeVapi) -> None:
     uploaded = await vapi.upload_file("pricing.md", "Plans: $99", metadata={"doc": "d1"})
+    await vapi.upload_file("chat.md", "Hi", purpose="composer-attachment")
     await vapi.get_file(uploaded.id)
     await vapi.list_files()
+    await vapi.list_files(purpose="assistant")
+    fake.file_list_needs_purpose = True
+    await vapi.list_files()  # a 400 naming purpose, then the list of the upload purpose
     await vapi.delete_file(uploaded.id)
     await vapi.delete_file(uploaded.id)
 
 
 async def tools(vapi: VapiClient, fake: FakeVapi) -> None:
     groups = [KnowledgeBaseGroup.for_category("general", [str(uuid.uuid4())])]
-    tool = await vapi.create_query_tool("knowledge-search", groups)
+    tool = await vapi.create_query_tool(groups)
     await vapi.get_query_tool(tool.id)
-    await vapi.update_query_tool(tool.id, name="knowledge-search", knowledge_bases=[])
-    pinned = await vapi.create_query_tool("pinned", groups)
+    await vapi.list_query_tools()
+    await vapi.update_query_tool(tool.id, [])
+    for code in ("tool_write_conflict", "tool_pinned"):
+        fake.conflict_next(1, error=code)
+        with pytest.raises(VapiError):
+            await vapi.update_query_tool(tool.id, groups)
+    pinned = await vapi.create_query_tool(groups)
     fake.pin_tool(pinned.id)
+    with pytest.raises(VapiError):
+        await vapi.update_query_tool(pinned.id, [])
     with pytest.raises(VapiError):
         await vapi.delete_tool(pinned.id)
     await vapi.delete_tool(tool.id)
@@ -47,8 +60,15 @@ async def tools(vapi: VapiClient, fake: FakeVapi) -> None:
 
 
 async def assistants(vapi: VapiClient, fake: FakeVapi) -> None:
-    assistant_id = fake.add_assistant()
-    await vapi.attach_tools(assistant_id, ["kb-tool"])
+    pinned_tool = str(uuid.uuid4())
+    assistant_id = fake.add_assistant(
+        model={
+            "provider": "vapi",
+            "toolRefs": [{"toolId": pinned_tool, "version": "v1"}],
+            "messages": [{"role": "system", "content": "Search the knowledge base first."}],
+        }
+    )
+    await vapi.attach_tools(assistant_id, ["kb-tool", pinned_tool])
     await vapi.update_assistant_tools(assistant_id, attach=["kb-tool-2"], detach=["kb-tool"])
     with pytest.raises(VapiError):
         await vapi.get_assistant(str(uuid.uuid4()))
@@ -60,10 +80,10 @@ async def failures(vapi: VapiClient, fake: FakeVapi) -> None:
     await vapi.list_files()
     fake.fail_next(1, "POST /tool", status=500)
     fake.fail_next(1, "POST /tool", status=503)
-    await vapi.create_query_tool("knowledge-search", [])
+    await vapi.create_query_tool([])
     fake.fail_next(1, "POST /tool", status=400)
     with pytest.raises(VapiError):
-        await vapi.create_query_tool("knowledge-search", [])
+        await vapi.create_query_tool([])
     fake.limit_rate(1, retry_after=False)
     await vapi.list_files()
     with pytest.raises(VapiError):
@@ -87,6 +107,7 @@ async def failures(vapi: VapiClient, fake: FakeVapi) -> None:
             tools,
             {
                 "ToolController_create",
+                "ToolController_findAll",
                 "ToolController_findOne",
                 "ToolController_update",
                 "ToolController_remove",
@@ -125,8 +146,23 @@ async def test_a_wrong_key_answer_keeps_the_contract(
     ("method", "path", "body", "flagged"),
     [
         ("POST", "/tool", {"type": "query", "toolIds": []}, "'toolIds' was unexpected"),
+        (
+            "POST",
+            "/tool",
+            {"type": "query", "function": {"name": "kb"}},
+            "'function' was unexpected",
+        ),
+        ("PATCH", "/tool/{tool}", {"type": "query", "function": {}}, "'function' was unexpected"),
         ("POST", "/tool", {"knowledgeBases": []}, "'type' is a required property"),
         ("PATCH", "/file/{id}", {"name": "x" * 41}, "is too long"),
+        ("PATCH", "/assistant/{assistant}", {"toolIds": []}, "'toolIds' was unexpected"),
+        ("PATCH", "/assistant/{assistant}", {"model": {"provider": "openai"}}, "'model' is a"),
+        (
+            "PATCH",
+            "/assistant/{assistant}",
+            {"model": {"provider": "openai", "model": "gpt-4o", "toolRefs": [{"toolId": "x"}]}},
+            "'version' is a required property",
+        ),
     ],
 )
 async def test_the_contract_check_catches_what_vapi_rejects(
@@ -141,7 +177,10 @@ async def test_the_contract_check_catches_what_vapi_rejects(
     headers = {"Authorization": f"Bearer {fake_vapi.api_key}"}
     async with fake_vapi.http_client(headers=headers) as http:
         uploaded = await http.post("http://vapi/file", files={"file": ("a.md", b"x")})
-        target = path.format(id=uploaded.json()["id"])
+        tool = await http.post("http://vapi/tool", json={"type": "query"})
+        target = path.format(
+            id=uploaded.json()["id"], tool=tool.json()["id"], assistant=fake_vapi.add_assistant()
+        )
         response = await http.request(method, f"http://vapi{target}", json=body)
     assert response.status_code == 400
     assert flagged in " ".join(openapi.problems(fake_vapi.requests[-1]))
@@ -169,6 +208,6 @@ async def test_any_upload_and_tool_keep_the_contract(
         vapi = VapiClient("k", http_client=http)
         await vapi.upload_file(filename, content)
         groups = [KnowledgeBaseGroup.for_category(c, ids) for c, ids in categories.items()]
-        await vapi.create_query_tool("knowledge-search", groups)
+        await vapi.create_query_tool(groups)
     assert [p for r in fake.requests for p in openapi.problems(r)] == []
     assert [r.status for r in fake.requests] == [201, 201]

@@ -31,7 +31,7 @@ async def test_a_sync_round_trip_over_a_socket(
     assistant_id = fake_vapi.add_assistant()
     async with VapiClient(fake_vapi.api_key, base_url=base_url) as vapi:
         uploaded = await vapi.upload_file("pricing.md", "Plans: $99")
-        tool = await vapi.create_query_tool("knowledge-search", [])
+        tool = await vapi.create_query_tool([])
         result = await vapi.attach_tools(assistant_id, [tool.id])
         assert await vapi.delete_file(uploaded.id) is True
     assert result.assistant.tool_ids == (tool.id,)

@@ -87,9 +87,7 @@ async def test_a_pinned_tool_is_not_retried(
 ) -> None:
     """409 tool_pinned is final, unlike in Vapi's own SDK."""
     async with connect(policy=POLICY) as vapi:
-        tool = await vapi.create_query_tool(
-            "knowledge-search", [KnowledgeBaseGroup.for_category("general", [])]
-        )
+        tool = await vapi.create_query_tool([KnowledgeBaseGroup.for_category("general", [])])
         fake_vapi.pin_tool(tool.id)
         with pytest.raises(VapiConflict):
             await vapi.delete_tool(tool.id)

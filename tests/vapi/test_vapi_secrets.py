@@ -46,7 +46,7 @@ async def fail_in_every_way(fake: FakeVapi, http: httpx.AsyncClient) -> list[Vap
     errors: list[VapiError] = []
     wrong = VapiClient(WRONG_KEY, http_client=http, retry_policy=POLICY, timeout=10)
     right = VapiClient(RIGHT_KEY, http_client=http, retry_policy=POLICY, timeout=10)
-    tool = await right.create_query_tool("kb", [KnowledgeBaseGroup.for_category("general", [])])
+    tool = await right.create_query_tool([KnowledgeBaseGroup.for_category("general", [])])
     fake.pin_tool(tool.id)
     failing_calls: list[tuple[Any, ...]] = [
         (None, wrong.list_files()),

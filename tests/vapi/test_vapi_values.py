@@ -120,7 +120,7 @@ def test_a_query_tool_lists_the_files_of_all_its_groups() -> None:
             "id": "t1",
             "orgId": "o1",
             "type": "query",
-            "function": {"name": "knowledge-search"},
+            "latestVersion": "v3",
             "knowledgeBases": [
                 KnowledgeBaseGroup.for_category("a", ["f1", "f2"]).to_json(),
                 KnowledgeBaseGroup.for_category("b", ["f2", "f3"]).to_json(),
@@ -129,7 +129,7 @@ def test_a_query_tool_lists_the_files_of_all_its_groups() -> None:
             "updatedAt": STAMP,
         }
     )
-    assert tool.name == "knowledge-search"
+    assert tool.latest_version == "v3"
     assert tool.file_ids == ("f1", "f2", "f3")
 
 
@@ -196,6 +196,30 @@ def test_a_pinned_tool_conflict_names_its_reason() -> None:
     assert isinstance(error, VapiConflict)
     assert error.error == "tool_pinned"
     assert str(error) == "Vapi refused to change tool t1 because it is pinned"
+
+
+def test_a_write_conflict_names_its_reason() -> None:
+    """A tool_write_conflict 409 keeps Vapi's code and says another write got in the way."""
+    error = error_for_status(409, {"error": "tool_write_conflict", "message": "x"}, what="tool t1")
+    assert isinstance(error, VapiConflict)
+    assert error.error == "tool_write_conflict"
+    assert str(error) == "Vapi refused to change tool t1 because another write to it got in the way"
+
+
+def test_unknown_properties_are_named_once_each() -> None:
+    """Every "property X should not exist" of a 400 is kept, once, in Vapi's order."""
+    body = {
+        "message": [
+            "property function should not exist",
+            "knowledgeBases.0.property extra should not exist",
+            "property function should not exist",
+            "type must be one of the following values: query",
+        ]
+    }
+    error = error_for_status(400, body, what="a query tool")
+    assert isinstance(error, VapiBadRequest)
+    assert error.unknown_properties == ("function", "extra")
+    assert str(error).endswith("it does not accept the properties 'function', 'extra'")
 
 
 def test_a_rate_limit_message_says_when_to_come_back() -> None:

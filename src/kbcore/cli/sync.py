@@ -36,7 +36,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         "else VAPI_API_KEY. Exit code 3 when rate limited or another sync is running.",
     )
     parser.add_argument("org_id", metavar="ORG_ID", type=uuid_arg)
-    parser.add_argument("--tool-name", default="knowledge-search", help="the query tool's name")
+    parser.add_argument(
+        "--tool-name", default="knowledge-search", help="kbcore's name for the org's query tool"
+    )
     parser.add_argument(
         "--role",
         dest="roles",
@@ -121,7 +123,7 @@ def retry_cause(error: Exception) -> str:
 
 
 def describe(result: SyncResult) -> list[str]:
-    """Two lines for people about a successful sync."""
+    """Two lines for people about a successful sync, then one per warning."""
     assistants = (
         f"{plural(result.assistants_updated, 'assistant')} now use"
         if result.assistants_updated
@@ -132,4 +134,5 @@ def describe(result: SyncResult) -> list[str]:
         f"{result.files_reused} reused, {result.files_deleted} deleted, "
         f"in {result.duration_ms} ms.",
         f"{assistants} the query tool {result.tool_id}.",
+        *(f"Warning: {warning}" for warning in result.warnings),
     ]

@@ -28,6 +28,7 @@ from kbcore._domain import (
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    ToolIntent,
     TooSoon,
 )
 from kbcore.memory._tables import Claim, Clock, Tables
@@ -77,6 +78,7 @@ class MemorySyncState:
 
     async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         fields = {
+            "warnings": outcome.warnings,
             "tool_id": outcome.tool_id,
             "docs_synced": outcome.docs_synced,
             "assistants_updated": outcome.assistants_updated,
@@ -150,10 +152,28 @@ class MemorySyncState:
             tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=True))
             self._tables.tools[org_id] = tools
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        async with self._lock:
+            tools = self._tables.tools.setdefault(org_id, [])
+            if all(tool.tool_id != tool_id for tool in tools):
+                tools.append(LedgerTool(tool_id=tool_id, tool_name=tool_name, current=False))
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
         async with self._lock:
             tools = self._tables.tools.get(org_id, [])
-            self._tables.tools[org_id] = [tool for tool in tools if tool.tool_id != tool_id]
+            self._tables.tools[org_id] = [
+                attrs.evolve(tool, deleted=True) if tool.tool_id == tool_id else tool
+                for tool in tools
+            ]
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        async with self._lock:
+            intents = self._tables.tool_intents.setdefault(org_id, [])
+            if intent not in intents:
+                intents.append(intent)
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        return list(self._tables.tool_intents.get(org_id, []))
 
     def _close(
         self, run_id: UUID, status: str, message: str | None, fields: Mapping[str, Any]

@@ -7,7 +7,15 @@ from uuid import UUID
 
 import attrs
 
-from kbcore._domain import Assistant, Change, Document, LedgerFile, LedgerTool, SyncRun
+from kbcore._domain import (
+    Assistant,
+    Change,
+    Document,
+    LedgerFile,
+    LedgerTool,
+    SyncRun,
+    ToolIntent,
+)
 
 
 @attrs.define
@@ -31,6 +39,7 @@ class Tables:
     runs: list[SyncRun] = attrs.Factory(list)
     files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
     tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
+    tool_intents: dict[UUID, list[ToolIntent]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
         """A copy whose documents and changes a unit of work may change, the rest shared.

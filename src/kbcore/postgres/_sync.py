@@ -26,6 +26,7 @@ from kbcore._domain import (
     SyncDocument,
     SyncOutcome,
     SyncRun,
+    ToolIntent,
     TooSoon,
 )
 from kbcore.postgres._connection import Db, transaction
@@ -78,7 +79,7 @@ RETURNING true
 
 _RUN_COLUMNS = """
     id, org_id, status, error_message, tool_id, duration_ms, docs_synced, assistants_updated,
-    created_at, files_uploaded, files_reused, files_deleted, triggered_by
+    created_at, files_uploaded, files_reused, files_deleted, triggered_by, warnings
 """
 
 _FINISH = f"""
@@ -86,7 +87,7 @@ WITH run AS (
     UPDATE kb_sync_log
     SET status = $3, error_message = $4, tool_id = $5, docs_synced = $6,
         assistants_updated = $7, files_uploaded = $8, files_reused = $9, files_deleted = $10,
-        duration_ms = {_DURATION}, finished_at = clock_timestamp()
+        warnings = $11::text[], duration_ms = {_DURATION}, finished_at = clock_timestamp()
     WHERE org_id = $1 AND id = $2 AND status = 'in_progress'
     RETURNING {_RUN_COLUMNS}
 ), released AS (
@@ -120,7 +121,10 @@ _FORGET_FILES = """
 DELETE FROM kb_vapi_files WHERE org_id = $1 AND tool_name = $2 AND file_id = ANY($3::text[])
 """
 
-_TOOLS = "SELECT tool_id, tool_name, current FROM kb_vapi_tools WHERE org_id = $1"
+_TOOLS = """
+SELECT tool_id, tool_name, current, deleted_at IS NOT NULL AS deleted
+FROM kb_vapi_tools WHERE org_id = $1
+"""
 
 _RETIRE_TOOLS = """
 UPDATE kb_vapi_tools SET current = false
@@ -132,7 +136,24 @@ INSERT INTO kb_vapi_tools (tool_id, org_id, tool_name, current) VALUES ($3, $1, 
 ON CONFLICT (tool_id) DO UPDATE SET current = true
 """
 
-_FORGET_TOOL = "DELETE FROM kb_vapi_tools WHERE org_id = $1 AND tool_id = $2"
+_REMEMBER_TOOL = """
+INSERT INTO kb_vapi_tools (tool_id, org_id, tool_name, current) VALUES ($3, $1, $2, false)
+ON CONFLICT (tool_id) DO NOTHING
+"""
+
+_TOOL_DELETED = """
+UPDATE kb_vapi_tools SET deleted_at = coalesce(deleted_at, now())
+WHERE org_id = $1 AND tool_id = $2
+"""
+
+_ADD_TOOL_INTENT = """
+INSERT INTO kb_vapi_tool_intents (org_id, tool_name, fingerprint) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+"""
+
+_TOOL_INTENTS = """
+SELECT tool_name, fingerprint FROM kb_vapi_tool_intents WHERE org_id = $1 ORDER BY created_at
+"""
 
 
 # role and provider are compared as text: a host may have made them enum types.
@@ -199,6 +220,7 @@ class PostgresSyncState:
             outcome.files_uploaded,
             outcome.files_reused,
             outcome.files_deleted,
+            list(outcome.warnings),
         )
         if row is None:
             # Another process took the claim over after this run's lease lapsed.
@@ -264,7 +286,12 @@ class PostgresSyncState:
     async def ledger_tools(self, org_id: UUID) -> Sequence[LedgerTool]:
         rows = await self._read.fetch(_TOOLS, org_id)
         return [
-            LedgerTool(tool_id=row["tool_id"], tool_name=row["tool_name"], current=row["current"])
+            LedgerTool(
+                tool_id=row["tool_id"],
+                tool_name=row["tool_name"],
+                current=row["current"],
+                deleted=row["deleted"],
+            )
             for row in rows
         ]
 
@@ -274,8 +301,18 @@ class PostgresSyncState:
             await db.execute(_RETIRE_TOOLS, org_id, tool_name, tool_id)
             await db.execute(_CURRENT_TOOL, org_id, tool_name, tool_id)
 
-    async def forget_tool(self, org_id: UUID, tool_id: str) -> None:
-        await self._write.execute(_FORGET_TOOL, org_id, tool_id)
+    async def remember_tool(self, org_id: UUID, tool_name: str, tool_id: str) -> None:
+        await self._write.execute(_REMEMBER_TOOL, org_id, tool_name, tool_id)
+
+    async def mark_tool_deleted(self, org_id: UUID, tool_id: str) -> None:
+        await self._write.execute(_TOOL_DELETED, org_id, tool_id)
+
+    async def add_tool_intent(self, org_id: UUID, intent: ToolIntent) -> None:
+        await self._write.execute(_ADD_TOOL_INTENT, org_id, intent.tool_name, intent.fingerprint)
+
+    async def tool_intents(self, org_id: UUID) -> Sequence[ToolIntent]:
+        rows = await self._read.fetch(_TOOL_INTENTS, org_id)
+        return [ToolIntent(row["tool_name"], row["fingerprint"]) for row in rows]
 
 
 def _sync_run(row: asyncpg.Record) -> SyncRun:

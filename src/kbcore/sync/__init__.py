@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from kbcore.sync._coordinator import SyncCoordinator
 from kbcore.sync._policy import SyncPolicy
-from kbcore.sync._result import SyncResult
+from kbcore.sync._prompt import DEFAULT_INSTRUCTION, INSTRUCTION_MARKER
+from kbcore.sync._result import PinnedTool, SyncResult
 
-__all__ = ["SyncCoordinator", "SyncPolicy", "SyncResult"]
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "INSTRUCTION_MARKER",
+    "PinnedTool",
+    "SyncCoordinator",
+    "SyncPolicy",
+    "SyncResult",
+]

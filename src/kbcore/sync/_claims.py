@@ -11,8 +11,9 @@ import attrs
 
 from kbcore._domain import IN_PROGRESS_MESSAGE, Busy, Claimed, SyncOutcome, SyncRun, TooSoon
 from kbcore._ports import SyncState
-from kbcore.errors import KbError, RateLimited, SyncFailed, SyncInProgress
+from kbcore.errors import RateLimited, SyncFailed, SyncInProgress
 from kbcore.logging import get_logger
+from kbcore.sync._lease import Lease
 from kbcore.sync._policy import SyncPolicy
 
 T = TypeVar("T")
@@ -49,7 +50,11 @@ class Claims:
         )
         raise error
 
-    async def run_leased(self, org_id: UUID, run_id: UUID, work: Callable[[], Awaitable[T]]) -> T:
+    def lease(self, org_id: UUID, run_id: UUID) -> Lease:
+        """The claimed run's lease, to renew while it runs and to confirm before each write."""
+        return Lease(self._store, org_id, run_id, self._policy.lease)
+
+    async def run_leased(self, lease: Lease, work: Callable[[], Awaitable[T]]) -> T:
         """Run ``work`` while renewing the claim's lease; stop it if the claim is lost.
 
         The work runs as a task of its own so that its exceptions reach the
@@ -67,32 +72,19 @@ class Claims:
             finally:
                 tg.cancel_scope.cancel()
 
+        async def renewed() -> None:
+            await lease.keep_alive()
+            lost.set()
+            tg.cancel_scope.cancel()
+
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._renew, org_id, run_id, lost, tg.cancel_scope)
+            tg.start_soon(renewed)
             tg.start_soon(guarded)
         if errors:
             raise errors[0]
         if lost.is_set() or not results:
             raise SyncFailed("The sync lost its claim on the org and stopped")
         return results[0]
-
-    async def _renew(
-        self, org_id: UUID, run_id: UUID, lost: anyio.Event, scope: anyio.CancelScope
-    ) -> None:
-        interval = self._policy.lease.total_seconds() / 3
-        while True:
-            await anyio.sleep(interval)
-            try:
-                still_ours = await self._store.renew(org_id, run_id, self._policy.lease)
-            except KbError as error:
-                # A missed renewal is not fatal: the lease outlives two more tries.
-                log.warning("kbcore.sync.renew_failed", org_id=str(org_id), error=str(error))
-                continue
-            if not still_ours:
-                log.warning("kbcore.sync.claim_lost", org_id=str(org_id), run_id=str(run_id))
-                lost.set()
-                scope.cancel()
-                return
 
     async def finish(self, org_id: UUID, run_id: UUID, outcome: SyncOutcome) -> SyncRun:
         """Close the audit row and release the claim, even while being cancelled."""

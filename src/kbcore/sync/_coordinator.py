@@ -12,14 +12,16 @@ import httpx
 import structlog
 
 from kbcore import _validators as check
-from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome
+from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome, SyncRun
 from kbcore._ports import SyncState
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.logging import Logger, get_logger
 from kbcore.sync._claims import Claims
+from kbcore.sync._context import SyncContext
+from kbcore.sync._lease import Lease
 from kbcore.sync._policy import SyncPolicy
 from kbcore.sync._result import SyncResult
-from kbcore.sync._run import SyncInputs, SyncRunner, load_inputs, vapi_key
+from kbcore.sync._run import RunReport, SyncInputs, SyncRunner, load_inputs, vapi_key
 from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
 from kbcore.vapi._client import checked_api_key, checked_base_url
 
@@ -70,23 +72,15 @@ class SyncCoordinator:
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
-        outcome = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
-        run = await claims.finish(org, run_id, outcome)
+        report = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
+        run = await claims.finish(org, run_id, report.outcome)
         if run.status != "success":
             # The lease lapsed mid-run and another process took the org over.
             bound.warning("kbcore.sync.claim_lost")
             raise SyncFailed("The sync lost its claim on the org; run it again")
-        result = SyncResult(
-            run_id=run_id,
-            org_id=org,
-            tool_id=outcome.tool_id or "",
-            docs_synced=outcome.docs_synced,
-            files_uploaded=outcome.files_uploaded,
-            files_reused=outcome.files_reused,
-            files_deleted=outcome.files_deleted,
-            assistants_updated=outcome.assistants_updated,
-            duration_ms=run.duration_ms or 0,
-        )
+        result = _result(run, report)
+        for warning in result.warnings:
+            bound.warning("kbcore.sync.warning", warning=warning)
         bound.info(
             "kbcore.sync.finished",
             tool_id=result.tool_id,
@@ -95,6 +89,7 @@ class SyncCoordinator:
             deleted=result.files_deleted,
             assistants_updated=result.assistants_updated,
             duration_ms=result.duration_ms,
+            warnings=len(result.warnings),
         )
         return result
 
@@ -107,13 +102,14 @@ class SyncCoordinator:
         *,
         tool: str,
         roles: Sequence[str],
-    ) -> SyncOutcome:
+    ) -> RunReport:
         """Run the claimed sync; a failure closes its audit row before it propagates."""
         try:
             # Bound as context variables too, so the Vapi client's events (and the host's
             # own, from hooks) carry the org and the run; restored when the sync ends.
             with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
-                return await claims.run_leased(org, run_id, lambda: self._run(org, tool, roles))
+                lease = claims.lease(org, run_id)
+                return await claims.run_leased(lease, lambda: self._run(lease, tool, roles))
         except SyncFailed as error:
             failed = SyncOutcome(succeeded=False, error_message=error.reason)
             await claims.finish(org, run_id, failed)
@@ -150,7 +146,8 @@ class SyncCoordinator:
                 "characters, with no line breaks",
             ) from None
 
-    async def _run(self, org_id: UUID, tool_name: str, roles: Sequence[str]) -> SyncOutcome:
+    async def _run(self, lease: Lease, tool_name: str, roles: Sequence[str]) -> RunReport:
+        org_id = lease.org_id
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
         policy = self._policy
         async with VapiClient(
@@ -159,17 +156,38 @@ class SyncCoordinator:
             http_client=self._http_client,
             timeout=policy.request_timeout,
             retry_policy=policy.retry_policy,
+            # No Vapi write is sent unless the org is still this run's, for a whole lease.
+            before_write=lease.confirm,
         ) as client:
-            runner = SyncRunner(
+            context = SyncContext(
                 self._store,
                 client,
                 org_id,
                 tool_name,
                 anyio.CapacityLimiter(policy.max_concurrency),
-                policy.reconcile_files,
                 inputs.key_source,
             )
+            instruction = policy.instruction if policy.instruct_assistants else None
+            runner = SyncRunner(context, policy.reconcile_files, instruction)
             return await runner.run(inputs)
+
+
+def _result(run: SyncRun, report: RunReport) -> SyncResult:
+    """What the caller learns of a successful run: its audit row's figures, and its pins."""
+    outcome = report.outcome
+    return SyncResult(
+        run_id=run.id,
+        org_id=run.org_id,
+        tool_id=outcome.tool_id or "",
+        docs_synced=outcome.docs_synced,
+        files_uploaded=outcome.files_uploaded,
+        files_reused=outcome.files_reused,
+        files_deleted=outcome.files_deleted,
+        assistants_updated=outcome.assistants_updated,
+        duration_ms=run.duration_ms or 0,
+        warnings=outcome.warnings,
+        pins=report.pins,
+    )
 
 
 def _tool_name(value: object) -> str:

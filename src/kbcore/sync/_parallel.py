@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import anyio
 import attrs
 
-from kbcore.errors import KbError
+from kbcore.errors import KbError, SyncFailed
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,14 +27,19 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Out
 
     A kbcore error (a Vapi failure after its retries, a store error) is
     recorded against its item and the others go on, so one bad document
-    cannot waste the uploads of the rest. Anything else is a bug and
-    propagates.
+    cannot waste the uploads of the rest. ``SyncFailed`` stops the whole sync
+    (its claim is gone, say): the others are cancelled and it is raised as it
+    is, after the fan-out. Anything else is a bug and propagates.
     """
     outcomes: Outcomes[T, R] = Outcomes(succeeded=[], failed=[])
+    stopped: list[SyncFailed] = []
 
     async def run_one(item: T) -> None:
         try:
             result = await work(item)
+        except SyncFailed as stop:
+            stopped.append(stop)
+            tg.cancel_scope.cancel()
         except KbError as error:
             outcomes.failed.append((item, error))
         else:
@@ -43,4 +48,6 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Out
     async with anyio.create_task_group() as tg:
         for item in items:
             tg.start_soon(run_one, item)
+    if stopped:
+        raise stopped[0]
     return outcomes

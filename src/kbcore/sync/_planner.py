@@ -25,13 +25,15 @@ class SyncPlan:
     ``reuse`` maps documents to files already on Vapi with their current bytes;
     ``uploads`` are the documents that need a new file; ``lost`` are files
     Vapi no longer has (forget them, nothing to delete); ``superseded`` are
-    files to delete once the tool no longer lists them.
+    files to delete once the tool no longer lists them; ``failed`` are the
+    documents whose file Vapi could not process (uploaded again).
     """
 
     uploads: tuple[SyncDocument, ...]
     reuse: Mapping[UUID, str]
     lost: frozenset[str]
     superseded: frozenset[str]
+    failed: tuple[SyncDocument, ...] = ()
 
 
 def plan_sync(
@@ -49,6 +51,7 @@ def plan_sync(
     they are superseded too.
     """
     lost: set[str] = set()
+    failed: set[tuple[UUID, str]] = set()
     usable: dict[tuple[UUID, str], str] = {}
     for entry in sorted(ledger, key=lambda entry: entry.file_id):
         status = None if remote_status is None else remote_status.get(entry.file_id)
@@ -56,6 +59,8 @@ def plan_sync(
             lost.add(entry.file_id)
         elif status is None or status in USABLE_STATUSES:
             usable.setdefault((entry.document_id, entry.content_sha256), entry.file_id)
+        else:
+            failed.add((entry.document_id, entry.content_sha256))
 
     reuse: dict[UUID, str] = {}
     uploads: list[SyncDocument] = []
@@ -73,6 +78,7 @@ def plan_sync(
         reuse=reuse,
         lost=frozenset(lost),
         superseded=frozenset(superseded),
+        failed=tuple(d for d in uploads if (d.id, d.content_sha256) in failed),
     )
 
 

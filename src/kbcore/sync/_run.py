@@ -3,44 +3,49 @@
 The order is what keeps Vapi and the database consistent when a step fails:
 uploads are recorded as they land; the tool is only repointed once every
 upload succeeded; superseded files are only deleted once the tool and every
-assistant point at their replacements.
+assistant point at their replacements, as read back after the last write, and
+never while any listed tool still lists them.
+
+Every sync reconciles what Vapi actually holds, whatever an earlier sync (or a
+write of one that Vapi applied late) left: the tool's files against the documents,
+every assistant's tools against every tool kbcore ever made for the org, and the
+org's tools against kbcore's ledger and intents.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Awaitable, Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
-import anyio
 import attrs
 
-from kbcore._domain import Assistant, LedgerFile, LedgerTool, Secret, SyncDocument, SyncOutcome
-from kbcore._ports import SyncState
-from kbcore.errors import KbError, SyncFailed, VapiError
-from kbcore.logging import get_logger
-from kbcore.sync._parallel import for_each
-from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
-from kbcore.vapi import (
-    KnowledgeBaseGroup,
-    QueryTool,
-    VapiAuthenticationError,
-    VapiClient,
-    VapiConflict,
-    VapiFile,
-    VapiNotFound,
-    VapiUnavailable,
+from kbcore._domain import (
+    Assistant,
+    LedgerFile,
+    LedgerTool,
+    Secret,
+    SyncDocument,
+    SyncOutcome,
+    ToolIntent,
 )
-
-T = TypeVar("T")
+from kbcore._ports import SyncState
+from kbcore.errors import SyncFailed
+from kbcore.logging import get_logger
+from kbcore.sync._assistants import review, update_assistants
+from kbcore.sync._context import KEY_IN_ENVIRONMENT, KEY_IN_INTEGRATION, SyncContext
+from kbcore.sync._failures import vapi_step
+from kbcore.sync._files import delete_files, upload_documents, uploaded_by
+from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
+from kbcore.sync._result import PinnedTool
+from kbcore.sync._strays import ToolSurvey, survey_tools
+from kbcore.sync._tool import point_tool, retire_tools, wanted_groups
+from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiAssistant
 
 log = get_logger()
 
-#: Where a sync's Vapi key comes from, as messages name it.
-KEY_IN_INTEGRATION = "the org's Vapi integration"
-KEY_IN_ENVIRONMENT = "VAPI_API_KEY"
+#: How many rounds of writes and read-backs a sync makes before it gives up on Vapi settling.
+PASSES = 3
 
 
 @attrs.frozen
@@ -52,6 +57,7 @@ class SyncInputs:
     assistant_ids: Sequence[str]
     ledger: Sequence[LedgerFile]
     tools: Sequence[LedgerTool]
+    intents: Sequence[ToolIntent] = ()
     key_source: str = KEY_IN_INTEGRATION
 
 
@@ -64,6 +70,7 @@ async def load_inputs(
     agents = await store.assistants(org_id, roles)
     ledger = await store.ledger_files(org_id, tool_name)
     tools = await store.ledger_tools(org_id)
+    intents = await store.tool_intents(org_id)
     if api_key is None:
         raise SyncFailed(
             "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY"
@@ -75,7 +82,7 @@ async def load_inputs(
     assistant_ids = _assistant_ids(agents)
     if not assistant_ids:
         raise SyncFailed("No agents have a Vapi assistant id; save the agent configuration first")
-    return SyncInputs(api_key, documents, assistant_ids, ledger, tools, key_source)
+    return SyncInputs(api_key, documents, assistant_ids, ledger, tools, intents, key_source)
 
 
 async def vapi_key(store: SyncState, org_id: UUID) -> tuple[Secret | None, str]:
@@ -92,246 +99,140 @@ def _assistant_ids(agents: Sequence[Assistant]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+@attrs.frozen
+class RunReport:
+    """How a run ended, for the audit log, and the pins it found, for the caller."""
+
+    outcome: SyncOutcome
+    pins: tuple[PinnedTool, ...] = ()
+
+
+@attrs.frozen
+class Converged:
+    """Vapi as the sync left it, read back after its last write.
+
+    ``known`` is every tool kbcore ever made for the org (strays found included);
+    ``assistants`` the last state read of each assistant, ``updated`` how many were PATCHed.
+    """
+
+    tool: QueryTool
+    survey: ToolSurvey
+    known: tuple[LedgerTool, ...]
+    assistants: Mapping[str, VapiAssistant]
+    updated: int
+
+    @property
+    def stale(self) -> list[str]:
+        return [tool.tool_id for tool in self.known if not tool.current]
+
+
 @attrs.define
 class SyncRunner:
-    """Carries one sync from a plan to its outcome."""
+    """Carries one sync from a plan to its outcome.
 
-    _store: SyncState
-    _client: VapiClient
-    _org_id: UUID
-    _tool_name: str
-    _limiter: anyio.CapacityLimiter
+    ``reconcile`` asks Vapi for its file list, to repair files it lost or failed;
+    ``instruction`` is the line kept in every assistant's system prompt, or ``None``.
+    """
+
+    _ctx: SyncContext
     _reconcile: bool
-    _key_source: str = KEY_IN_INTEGRATION
+    _instruction: str | None = None
 
-    async def run(self, inputs: SyncInputs) -> SyncOutcome:
+    async def run(self, inputs: SyncInputs) -> RunReport:
+        ctx = self._ctx
         plan = await self._plan(inputs)
-        uploaded = await self._upload(plan.uploads)
-        file_for_document = {**plan.reuse, **uploaded}
-        groups = files_by_category(inputs.documents, file_for_document)
-        tool = await self._point_tool(inputs.tools, groups)
-        stale_tools = [t.tool_id for t in await self._tools() if not t.current]
-        changed = await self._attach(inputs.assistant_ids, tool.id, stale_tools)
-        deleted = await self._delete_files(deletable(plan.superseded, tool.file_ids))
-        await self._retire_tools(stale_tools)
-        return SyncOutcome(
+        uploaded = await upload_documents(ctx, plan.uploads)
+        files = files_by_category(inputs.documents, {**plan.reuse, **uploaded})
+        state = await self._converge(inputs, wanted_groups(files))
+        findings = review(state.assistants.values(), state.tool, state.stale, ctx.tool_name)
+        # Earlier tools go first: then the files only they listed are no longer listed.
+        retired = await retire_tools(
+            ctx, [t.tool_id for t in state.known if not t.current and not t.deleted]
+        )
+        listed = state.survey.listed_files(excluding=retired) | set(state.tool.file_ids)
+        superseded = deletable(plan.superseded, listed)
+        # An assistant pinned to an earlier version still searches the files it listed.
+        keep = any(pin.outdated for pin in findings.pins)
+        deleted = 0 if keep else await delete_files(ctx, superseded)
+        warnings = [*_failed_files(plan), *findings.warnings]
+        if keep and superseded:
+            warnings.append(_kept_files(len(superseded)))
+        outcome = SyncOutcome(
             succeeded=True,
-            tool_id=tool.id,
+            tool_id=state.tool.id,
             docs_synced=len(inputs.documents),
-            assistants_updated=changed,
+            assistants_updated=state.updated,
             files_uploaded=len(uploaded),
             files_reused=len(plan.reuse),
             files_deleted=deleted,
+            warnings=tuple(warnings),
         )
+        return RunReport(outcome, findings.pins)
 
     async def _plan(self, inputs: SyncInputs) -> SyncPlan:
+        ctx = self._ctx
         remote = None
         strays: set[str] = set()
         if self._reconcile:
-            files = await self._vapi_step("list the org's files", self._client.list_files())
+            files = await vapi_step(ctx, "list the org's files", ctx.client.list_files())
             remote = {file.id: file.status or "done" for file in files}
             recorded = {entry.file_id for entry in inputs.ledger}
-            strays = {f.id for f in files if self._uploaded_by_us(f) and f.id not in recorded}
+            strays = {f.id for f in files if uploaded_by(ctx, f) and f.id not in recorded}
         plan = plan_sync(inputs.documents, inputs.ledger, remote, strays)
         if plan.lost:
-            log.warning("kbcore.sync.files_lost", org_id=str(self._org_id), lost=len(plan.lost))
-            await self._store.forget_files(self._org_id, self._tool_name, sorted(plan.lost))
+            log.warning("kbcore.sync.files_lost", org_id=str(ctx.org_id), lost=len(plan.lost))
+            await ctx.store.forget_files(ctx.org_id, ctx.tool_name, sorted(plan.lost))
         return plan
 
-    def _file_metadata(self, document_id: UUID) -> dict[str, str]:
-        """Marks an upload as this org's, so a file whose answer was lost can be found again."""
-        return {
-            "source": "kbcore",
-            "orgId": str(self._org_id),
-            "toolName": self._tool_name,
-            "documentId": str(document_id),
-        }
+    async def _converge(
+        self, inputs: SyncInputs, wanted: tuple[KnowledgeBaseGroup, ...]
+    ) -> Converged:
+        """Point the tool and the assistants at what is wanted, until a read shows it so.
 
-    def _uploaded_by_us(self, file: VapiFile) -> bool:
-        metadata = file.metadata or {}
-        return all(
-            metadata.get(key) == value
-            for key, value in self._file_metadata(UUID(int=0)).items()
-            if key != "documentId"
-        )
-
-    async def _upload(self, documents: Sequence[SyncDocument]) -> dict[UUID, str]:
-        """Upload in parallel, recording each file as it lands; fail if any did not."""
-        if not documents:
-            return {}
-        contents = await self._store.contents(self._org_id, [d.id for d in documents])
-
-        async def upload(document: SyncDocument) -> str:
-            body = contents[document.id].encode("utf-8")
-            # The slot bounds calls to Vapi; recording the file below needs none.
-            async with self._limiter:
-                file = await self._client.upload_file(
-                    document.filename,
-                    body,
-                    metadata=self._file_metadata(document.id),
-                )
-            entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
-            await self._store.add_file(self._org_id, self._tool_name, entry)
-            return file.id
-
-        present = [d for d in documents if d.id in contents]
-        outcomes = await for_each(present, upload)
-        if outcomes.failed or len(present) < len(documents):
-            raise self._failure(
-                f"Could not upload {len(documents) - len(outcomes.succeeded)} of "
-                f"{len(documents)} documents to Vapi; the next sync retries them",
-                [error for _, error in outcomes.failed],
-            )
-        return {document.id: file_id for document, file_id in outcomes.succeeded}
-
-    async def _point_tool(
-        self, known: Sequence[LedgerTool], groups: dict[str, list[str]]
-    ) -> QueryTool:
-        """Update the org's query tool in place, or create it when there is none (any more)."""
-        # Sorted categories and file ids: an unchanged tool compares equal, so no PATCH.
-        wanted = tuple(
-            KnowledgeBaseGroup.for_category(category, file_ids)
-            for category, file_ids in sorted(groups.items())
-        )
-        current = next((t for t in known if t.current and t.tool_name == self._tool_name), None)
-        if current is not None:
-            try:
-                live = await self._client.get_query_tool(current.tool_id)
-                if live.knowledge_bases == wanted:
-                    return live
-                return await self._client.update_query_tool(
-                    current.tool_id, name=self._tool_name, knowledge_bases=wanted
-                )
-            except VapiNotFound:
-                log.warning(
-                    "kbcore.sync.tool_missing",
-                    org_id=str(self._org_id),
-                    tool_id=current.tool_id,
-                )
-            except VapiError as error:
-                raise self._failure(
-                    "Could not update the knowledge-base tool on Vapi", [error]
-                ) from error
-        tool = await self._vapi_step(
-            "create the knowledge-base tool",
-            self._client.create_query_tool(self._tool_name, wanted),
-        )
-        await self._store.set_current_tool(self._org_id, self._tool_name, tool.id)
-        await self._delete_stray_tools(tool, known)
-        return tool
-
-    async def _delete_stray_tools(self, created: QueryTool, known: Sequence[LedgerTool]) -> None:
-        """Delete copies of the tool that kbcore made but never recorded.
-
-        A create whose answer was lost (and retried), or a process that died
-        between creating the tool and recording it, leaves a tool nobody uses.
-        Such a copy has this tool's name and lists files that only this org's
-        tool would list; tools kbcore knows are left to ``_retire_tools``.
+        Each pass lists the tools (finding strays), writes the tool if it differs, and
+        reads (and writes, if need be) the assistants: all of them first, then those
+        the pass before wrote. A pass that writes nothing has verified the last one.
         """
-        try:
-            tools = await self._client.list_query_tools()
-        except VapiError as error:
-            log.warning("kbcore.sync.tool_list_failed", org_id=str(self._org_id), error=str(error))
-            return
-        ours = set(created.file_ids)
-        recorded = {tool.tool_id for tool in known} | {created.id}
-        strays = [
-            tool.id
-            for tool in tools
-            if tool.id not in recorded
-            and tool.name == self._tool_name
-            and ours.intersection(tool.file_ids)
-        ]
-        await self._retire_tools(strays)
-
-    async def _tools(self) -> Sequence[LedgerTool]:
-        return await self._store.ledger_tools(self._org_id)
-
-    async def _attach(
-        self, assistant_ids: Sequence[str], tool_id: str, stale: Sequence[str]
-    ) -> int:
-        """Attach the tool to every assistant and detach kbcore's stale tools; count changes."""
-
-        async def attach(assistant_id: str) -> bool:
-            async with self._limiter:
-                update = await self._client.update_assistant_tools(
-                    assistant_id, attach=[tool_id], detach=stale
-                )
-            return update.changed
-
-        outcomes = await for_each(assistant_ids, attach)
-        if outcomes.failed:
-            names = ", ".join(sorted(assistant_id for assistant_id, _ in outcomes.failed))
-            raise self._failure(
-                f"Could not update {len(outcomes.failed)} of {len(assistant_ids)} Vapi "
-                f"assistants ({names}); check that they exist and have a model",
-                [error for _, error in outcomes.failed],
+        ctx = self._ctx
+        known, intents = tuple(inputs.tools), tuple(inputs.intents)
+        assistant_ids = list(inputs.assistant_ids)
+        assistants: dict[str, VapiAssistant] = {}
+        updated: set[str] = set()
+        for _ in range(PASSES):
+            survey = await survey_tools(ctx, known, intents)
+            if survey.strays:
+                known, intents = await self._ledger()
+            pointed = await point_tool(ctx, known, survey, wanted)
+            if pointed.created:
+                known, intents = await self._ledger()
+            stale = [tool.tool_id for tool in known if not tool.current]
+            updates = await update_assistants(
+                ctx, assistant_ids, pointed.tool, stale, self._instruction
             )
-        return sum(1 for _, changed in outcomes.succeeded if changed)
+            assistants.update(updates.assistants)
+            updated |= updates.changed
+            if not pointed.written and not updates.changed:
+                return Converged(pointed.tool, survey, known, assistants, len(updated))
+            assistant_ids = sorted(updates.changed)
+        raise SyncFailed(
+            f"Vapi's tool or assistants kept changing while the sync ran ({PASSES} rounds of "
+            "writes); no file was deleted; run the sync again"
+        )
 
-    async def _delete_files(self, file_ids: frozenset[str]) -> int:
-        """Delete superseded files; a failure leaves the file in the ledger for next time."""
-
-        async def delete(file_id: str) -> bool:
-            async with self._limiter:
-                return await self._client.delete_file(file_id)
-
-        outcomes = await for_each(sorted(file_ids), delete)
-        for file_id, error in outcomes.failed:
-            log.warning(
-                "kbcore.sync.delete_failed",
-                org_id=str(self._org_id),
-                file_id=file_id,
-                error=str(error),
-            )
-        gone = [file_id for file_id, _ in outcomes.succeeded]
-        if gone:
-            await self._store.forget_files(self._org_id, self._tool_name, gone)
-        return len(gone)
-
-    async def _retire_tools(self, tool_ids: Sequence[str]) -> None:
-        """Delete kbcore's earlier tools, now detached; a pinned tool is kept for later."""
-        for tool_id in tool_ids:
-            try:
-                await self._client.delete_tool(tool_id)
-            except VapiConflict as error:
-                log.info(
-                    "kbcore.sync.tool_kept",
-                    org_id=str(self._org_id),
-                    tool_id=tool_id,
-                    reason=error.error,
-                )
-                continue
-            except VapiError as error:
-                log.warning(
-                    "kbcore.sync.tool_delete_failed",
-                    org_id=str(self._org_id),
-                    tool_id=tool_id,
-                    error=str(error),
-                )
-                continue
-            await self._store.forget_tool(self._org_id, tool_id)
-
-    async def _vapi_step(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except VapiError as error:
-            raise self._failure(f"Could not {what} on Vapi", [error]) from error
-
-    def _failure(self, reason: str, errors: Sequence[KbError]) -> SyncFailed:
-        """A SyncFailed whose reason speaks to the user; Vapi's own words go to provider_message.
-
-        When Vapi gave no answer at all, the reason says why (refused, DNS, timeout, TLS).
-        """
-        vapi_errors = [error for error in errors if isinstance(error, VapiError)]
-        if any(isinstance(error, VapiAuthenticationError) for error in vapi_errors):
-            reason = f"Vapi rejected the API key; check {self._key_source}"
-        elif vapi_errors and all(_unanswered(error) for error in vapi_errors):
-            reason = f"{reason}: {vapi_errors[0]}"
-        details = [f"{e.status_code or '-'}: {e.vapi_message or e}" for e in vapi_errors]
-        return SyncFailed(reason, provider_message="; ".join(details[:5]) or None)
+    async def _ledger(self) -> tuple[tuple[LedgerTool, ...], tuple[ToolIntent, ...]]:
+        store, org_id = self._ctx.store, self._ctx.org_id
+        tools = await store.ledger_tools(org_id)
+        intents = await store.tool_intents(org_id)
+        return tuple(tools), tuple(intents)
 
 
-def _unanswered(error: VapiError) -> bool:
-    """No answer came: no connection, a timeout, a dropped connection (not a 408)."""
-    return isinstance(error, VapiUnavailable) and error.status_code is None
+def _failed_files(plan: SyncPlan) -> list[str]:
+    if not plan.failed:
+        return []
+    names = ", ".join(sorted(document.filename for document in plan.failed))
+    return [f"Vapi could not process the files of {names}; they were uploaded again"]
+
+
+def _kept_files(count: int) -> str:
+    files = "1 superseded file stays" if count == 1 else f"{count} superseded files stay"
+    return f"{files} on Vapi while assistants pin earlier versions of the knowledge-base tool"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kbcore.errors import VapiError
-from kbcore.vapi._client import DEFAULT_BASE_URL, VapiClient
+from kbcore.vapi._client import DEFAULT_BASE_URL, UPLOAD_PURPOSE, VapiClient
 from kbcore.vapi._errors import (
     VapiAuthenticationError,
     VapiBadRequest,
@@ -17,9 +17,11 @@ from kbcore.vapi._errors import (
     VapiUnreachable,
 )
 from kbcore.vapi._models import (
+    AssistantModelUpdate,
     AssistantToolsUpdate,
     KnowledgeBaseGroup,
     QueryTool,
+    ToolRef,
     VapiAssistant,
     VapiFile,
 )
@@ -27,10 +29,13 @@ from kbcore.vapi._retries import RetryPolicy, retry_wait
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "UPLOAD_PURPOSE",
+    "AssistantModelUpdate",
     "AssistantToolsUpdate",
     "KnowledgeBaseGroup",
     "QueryTool",
     "RetryPolicy",
+    "ToolRef",
     "VapiAssistant",
     "VapiAuthenticationError",
     "VapiBadRequest",

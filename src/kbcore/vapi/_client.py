@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -13,8 +13,11 @@ import httpx
 
 from kbcore._domain import Secret
 from kbcore.errors import ValidationError, VapiError
+from kbcore.vapi._assistant_tools import change_tool_ids
+from kbcore.vapi._errors import VapiBadRequest
 from kbcore.vapi._exchange import Exchange, VapiRequest
 from kbcore.vapi._models import (
+    AssistantModelUpdate,
     AssistantToolsUpdate,
     KnowledgeBaseGroup,
     QueryTool,
@@ -24,10 +27,23 @@ from kbcore.vapi._models import (
 from kbcore.vapi._retries import RetryPolicy
 from kbcore.vapi._uploads import mimetype_for, vapi_file_name
 
-__all__ = ["DEFAULT_BASE_URL", "VapiClient", "checked_api_key", "checked_base_url"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "UPLOAD_PURPOSE",
+    "VapiClient",
+    "checked_api_key",
+    "checked_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.vapi.ai"
+#: The ``purpose`` uploads carry unless told otherwise, and the one ``list_files`` asks
+#: for when Vapi insists on one: files that assistants' tools use.
+UPLOAD_PURPOSE = "assistant"
 _METADATA_LIMIT = 4096
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+BeforeWrite = Callable[[], Awaitable[None]]
+ModelChange = Callable[[VapiAssistant], Mapping[str, Any] | None]
 
 T = TypeVar("T")
 
@@ -75,7 +91,9 @@ class VapiClient:
     as it is and left open; otherwise the client opens and closes its own.
     Every call has ``timeout`` seconds per attempt and is retried on 429, 408,
     5xx, timeouts and connection errors as ``retry_policy`` says; other errors
-    are raised at once as subclasses of ``kbcore.VapiError``.
+    are raised at once as subclasses of ``kbcore.VapiError``. ``before_write``,
+    when given, is awaited before every call that changes something on Vapi
+    (not before each retry of it); whatever it raises stops the call unsent.
     """
 
     _api_key: Secret = attrs.field(converter=checked_api_key)
@@ -85,6 +103,7 @@ class VapiClient:
     retry_policy: RetryPolicy = attrs.field(
         factory=RetryPolicy, kw_only=True, converter=_retry_policy
     )
+    _before_write: BeforeWrite | None = attrs.field(default=None, kw_only=True)
     _owned_client: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
     def __repr__(self) -> str:
@@ -113,17 +132,20 @@ class VapiClient:
         content: bytes | str,
         *,
         metadata: Mapping[str, Any] | None = None,
+        purpose: str | None = UPLOAD_PURPOSE,
     ) -> VapiFile:
         """Upload one file; its name is cut to Vapi's 40 characters, keeping the extension."""
         name = _upload_name(filename)
-        data = None if not metadata else {"metadata": _upload_metadata(metadata)}
+        data = {} if purpose is None else {"purpose": _purpose(purpose)}
+        if metadata:
+            data["metadata"] = _upload_metadata(metadata)
         body = _upload_body(content)
         request = VapiRequest(
             "POST",
             "/file",
             what=f"file {name}",
             files={"file": (name, body, mimetype_for(name))},
-            data=data,
+            data=data or None,
         )
         return self._parse(VapiFile.from_json, await self._call(request), request)
 
@@ -131,9 +153,25 @@ class VapiClient:
         request = VapiRequest("GET", _path("file", file_id), what=f"file {file_id}")
         return self._parse(VapiFile.from_json, await self._call(request), request)
 
-    async def list_files(self) -> tuple[VapiFile, ...]:
-        """Every file of the key's org; Vapi answers with the whole list, no pages."""
-        request = VapiRequest("GET", "/file", what="the file list")
+    async def list_files(self, *, purpose: str | None = None) -> tuple[VapiFile, ...]:
+        """The org's files of one ``purpose``, or (Vapi's default) all but chat attachments.
+
+        Vapi answers with the whole list, no pages. Vapi's spec of 2026-08 makes
+        ``purpose`` required: when Vapi refuses a list without one, the files of
+        ``UPLOAD_PURPOSE`` are listed instead.
+        """
+        if purpose is not None:
+            return await self._list_files(_purpose(purpose))
+        try:
+            return await self._list_files(None)
+        except VapiBadRequest as error:
+            if "purpose" not in (error.vapi_message or ""):
+                raise
+            return await self._list_files(UPLOAD_PURPOSE)
+
+    async def _list_files(self, purpose: str | None) -> tuple[VapiFile, ...]:
+        path = "/file" if purpose is None else f"/file?purpose={quote(purpose)}"
+        request = VapiRequest("GET", path, what="the file list")
         payload = await self._call(request)
         return self._parse(lambda p: tuple(VapiFile.from_json(f) for f in p), payload, request)
 
@@ -144,12 +182,10 @@ class VapiClient:
 
     # Query tools
 
-    async def create_query_tool(
-        self, name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]
-    ) -> QueryTool:
-        """Create a query tool called ``name`` that searches the given groups of files."""
+    async def create_query_tool(self, knowledge_bases: Iterable[KnowledgeBaseGroup]) -> QueryTool:
+        """Create a query tool that searches the given groups of files."""
         request = VapiRequest(
-            "POST", "/tool", what=f"query tool {name}", json=_tool_body(name, knowledge_bases)
+            "POST", "/tool", what="a query tool", json=_tool_body(knowledge_bases)
         )
         return self._parse(_query_tool, await self._call(request), request)
 
@@ -168,14 +204,18 @@ class VapiClient:
         return self._parse(_query_tool, await self._call(request), request)
 
     async def update_query_tool(
-        self, tool_id: str, *, name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]
+        self, tool_id: str, knowledge_bases: Iterable[KnowledgeBaseGroup]
     ) -> QueryTool:
-        """Replace the tool's knowledge bases in place (Vapi needs the full list every time)."""
+        """Replace the tool's knowledge bases in place (Vapi needs the full list every time).
+
+        ``VapiConflict`` when Vapi refuses the write: ``error`` is ``tool_pinned`` or
+        ``tool_write_conflict``. Neither is retried here: read the tool, then decide.
+        """
         request = VapiRequest(
             "PATCH",
             _path("tool", tool_id),
             what=f"tool {tool_id}",
-            json=_tool_body(name, knowledge_bases),
+            json=_tool_body(knowledge_bases),
         )
         return self._parse(_query_tool, await self._call(request), request)
 
@@ -213,36 +253,51 @@ class VapiClient:
     ) -> AssistantToolsUpdate:
         """Attach and detach tool ids in one change of the assistant's ``model.toolIds``.
 
-        Vapi replaces the whole ``model`` on PATCH, so this reads the assistant
-        and sends its full model back with the new ids. Nothing is sent when the
-        ids are already as asked. An id in both ``attach`` and ``detach`` ends up attached.
+        Nothing is sent when the ids are already as asked; a tool the assistant
+        pins in ``model.toolRefs`` counts as attached. An id in both ``attach``
+        and ``detach`` ends up attached.
         """
-        assistant = await self.get_assistant(assistant_id)
-        to_attach = list(dict.fromkeys(attach))
-        to_detach = set(detach) - set(to_attach)
-        current = assistant.tool_ids
-        kept = [tool_id for tool_id in current if tool_id not in to_detach]
-        added = tuple(tool_id for tool_id in to_attach if tool_id not in kept)
-        removed = tuple(dict.fromkeys(t for t in current if t in to_detach))
-        if not added and not removed:
-            return AssistantToolsUpdate(assistant)
-        if assistant.model is None:
+        wanted = list(attach)
+        unwanted = list(detach)
+        update = await self.update_assistant_model(
+            assistant_id, lambda assistant: change_tool_ids(assistant, wanted, unwanted).model
+        )
+        change = change_tool_ids(update.before, wanted, unwanted)
+        return AssistantToolsUpdate(
+            update.after, added=change.added, removed=change.removed, pinned=change.pinned
+        )
+
+    async def update_assistant_model(
+        self, assistant_id: str, change: ModelChange
+    ) -> AssistantModelUpdate:
+        """Read the assistant and PATCH the whole model that ``change`` makes of it.
+
+        Vapi replaces the whole ``model`` on PATCH, so ``change`` gets the assistant
+        as read and returns its complete new model, or ``None`` to leave it alone.
+        Nothing is sent when the model would not change.
+        """
+        before = await self.get_assistant(assistant_id)
+        model = change(before)
+        if model is None or (before.model is not None and dict(model) == dict(before.model)):
+            return AssistantModelUpdate(before, before)
+        if before.model is None:
             raise VapiError(
                 f"Vapi assistant {assistant_id} has no model; configure its model in Vapi first"
             )
-        model = {**assistant.model, "toolIds": [*kept, *added]}
         request = VapiRequest(
             "PATCH",
             _path("assistant", assistant_id),
             what=f"assistant {assistant_id}",
-            json={"model": model},
+            json={"model": dict(model)},
         )
-        updated = self._parse(VapiAssistant.from_json, await self._call(request), request)
-        return AssistantToolsUpdate(updated, added=added, removed=removed)
+        after = self._parse(VapiAssistant.from_json, await self._call(request), request)
+        return AssistantModelUpdate(before, after, changed=True)
 
     # The HTTP exchange
 
     async def _call(self, request: VapiRequest, *, missing_ok: bool = False) -> Any:
+        if self._before_write is not None and request.method in _WRITES:
+            await self._before_write()
         exchange = Exchange(
             api_key=self._api_key,
             base_url=self.base_url,
@@ -313,12 +368,15 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-def _tool_body(name: str, knowledge_bases: Iterable[KnowledgeBaseGroup]) -> dict[str, Any]:
-    return {
-        "type": "query",
-        "function": {"name": name},
-        "knowledgeBases": [kb.to_json() for kb in knowledge_bases],
-    }
+def _purpose(value: object) -> str:
+    if not isinstance(value, str) or not value or not (value.isascii() and value.isprintable()):
+        raise ValidationError("purpose", "must be a non-empty string of visible ASCII characters")
+    return value
+
+
+def _tool_body(knowledge_bases: Iterable[KnowledgeBaseGroup]) -> dict[str, Any]:
+    """``CreateQueryToolDTO`` / ``UpdateQueryToolDTO``: no name, no ``function`` (since 2025-07)."""
+    return {"type": "query", "knowledgeBases": [kb.to_json() for kb in knowledge_bases]}
 
 
 def _query_tool(payload: Any) -> QueryTool:

@@ -7,6 +7,7 @@ Each message is safe to show to a person; what Vapi itself said is kept in
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +36,22 @@ class VapiAuthenticationError(VapiError):
 
 
 class VapiBadRequest(VapiError):
-    """Vapi rejected the request as invalid (400, 422): a bug or an input Vapi does not accept."""
+    """Vapi rejected the request as invalid (400, 422): a bug or an input Vapi does not accept.
+
+    ``unknown_properties`` names the fields Vapi said "should not exist": the
+    request and Vapi's API disagree, and sending it again cannot help.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = 400,
+        vapi_message: str | None = None,
+        unknown_properties: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, status_code=status_code, vapi_message=vapi_message)
+        self.unknown_properties = unknown_properties
 
 
 class VapiNotFound(VapiError):
@@ -100,12 +116,16 @@ class VapiTimeout(VapiUnavailable):
 
 # Answers that retrying cannot change: the class, and the message with {what} and {status}.
 _PERMANENT: Mapping[int, tuple[type[VapiError], str]] = {
-    400: (VapiBadRequest, "Vapi rejected the request for {what}"),
     401: (VapiAuthenticationError, _AUTH_MESSAGE),
     403: (VapiAuthenticationError, _AUTH_MESSAGE),
     404: (VapiNotFound, "Vapi has no {what}"),
-    422: (VapiBadRequest, "Vapi rejected the request for {what}"),
 }
+_CONFLICT_REASONS = {
+    "tool_pinned": "it is pinned",
+    "tool_write_conflict": "another write to it got in the way",
+}
+# class-validator's whitelist message; the name is a property path such as knowledgeBases.0.model.
+_UNKNOWN_PROPERTY = re.compile(r"property ([A-Za-z0-9_.\[\]-]{1,100}) should not exist")
 
 
 def error_for_status(
@@ -119,12 +139,15 @@ def error_for_status(
     vapi_message = _vapi_message(body)
     if status_code == 409:
         code = body.get("error") if isinstance(body, Mapping) else None
-        reason = "it is pinned" if code == "tool_pinned" else "of a conflict"
+        code = code if isinstance(code, str) else None
+        reason = _CONFLICT_REASONS.get(code or "", "of a conflict")
         return VapiConflict(
             f"Vapi refused to change {what} because {reason}",
             vapi_message=vapi_message,
-            error=code if isinstance(code, str) else None,
+            error=code,
         )
+    if status_code in (400, 422):
+        return _bad_request(status_code, vapi_message, what)
     if status_code in (408, 429) or status_code >= 500:
         return _transient(status_code, vapi_message, retry_after)
     cls, message = _PERMANENT.get(
@@ -135,6 +158,21 @@ def error_for_status(
         status_code=status_code,
         vapi_message=vapi_message,
     )
+
+
+def _bad_request(status_code: int, vapi_message: str | None, what: str) -> VapiBadRequest:
+    unknown = tuple(dict.fromkeys(_UNKNOWN_PROPERTY.findall(vapi_message or "")))
+    message = f"Vapi rejected the request for {what}"
+    if unknown:
+        message += f": it does not accept {_properties(unknown)}"
+    return VapiBadRequest(
+        message, status_code=status_code, vapi_message=vapi_message, unknown_properties=unknown
+    )
+
+
+def _properties(names: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{name}'" for name in names)
+    return f"the propert{'y' if len(names) == 1 else 'ies'} {quoted}"
 
 
 def _transient(

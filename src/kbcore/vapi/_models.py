@@ -10,9 +10,11 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "AssistantModelUpdate",
     "AssistantToolsUpdate",
     "KnowledgeBaseGroup",
     "QueryTool",
+    "ToolRef",
     "VapiAssistant",
     "VapiFile",
 ]
@@ -111,14 +113,18 @@ class KnowledgeBaseGroup:
 
 @attrs.frozen
 class QueryTool:
-    """A Vapi query tool: what an assistant searches during a call."""
+    """A Vapi query tool: what an assistant searches during a call.
+
+    Vapi's query tools have no name and no ``function``: kbcore knows its tools by id.
+    ``latest_version`` is the newest published version (``"v3"``), when Vapi says.
+    """
 
     id: str
     org_id: str
-    name: str | None
     knowledge_bases: tuple[KnowledgeBaseGroup, ...]
     created_at: datetime
     updated_at: datetime
+    latest_version: str | None = None
 
     @property
     def file_ids(self) -> tuple[str, ...]:
@@ -127,18 +133,28 @@ class QueryTool:
 
     @classmethod
     def from_json(cls, data: Json) -> QueryTool:
-        function = data.get("function")
-        name = function.get("name") if isinstance(function, Mapping) else None
         return cls(
             id=str(data["id"]),
             org_id=str(data["orgId"]),
-            name=name if isinstance(name, str) else None,
             knowledge_bases=tuple(
                 KnowledgeBaseGroup.from_json(kb) for kb in data.get("knowledgeBases") or ()
             ),
             created_at=_timestamp(data["createdAt"]),
             updated_at=_timestamp(data["updatedAt"]),
+            latest_version=_optional_str(data, "latestVersion"),
         )
+
+
+@attrs.frozen
+class ToolRef:
+    """An assistant's pin on one version of a tool (an entry of ``model.toolRefs``)."""
+
+    tool_id: str
+    version: str
+
+    @classmethod
+    def from_json(cls, data: Json) -> ToolRef:
+        return cls(tool_id=str(data["toolId"]), version=str(data["version"]))
 
 
 @attrs.frozen
@@ -159,6 +175,18 @@ class VapiAssistant:
             return ()
         return tuple(str(tool_id) for tool_id in self.model.get("toolIds") or ())
 
+    @property
+    def tool_refs(self) -> tuple[ToolRef, ...]:
+        """The version pins in ``model.toolRefs``: a pinned tool is attached too."""
+        if self.model is None:
+            return ()
+        refs = self.model.get("toolRefs") or ()
+        return tuple(ToolRef.from_json(ref) for ref in refs if isinstance(ref, Mapping))
+
+    def uses_tool(self, tool_id: str) -> bool:
+        """Whether the assistant has the tool, in ``toolIds`` or pinned in ``toolRefs``."""
+        return tool_id in self.tool_ids or any(ref.tool_id == tool_id for ref in self.tool_refs)
+
     @classmethod
     def from_json(cls, data: Json) -> VapiAssistant:
         model = data.get("model")
@@ -173,14 +201,29 @@ class VapiAssistant:
 
 
 @attrs.frozen
+class AssistantModelUpdate:
+    """What ``VapiClient.update_assistant_model`` did: the assistant before and after."""
+
+    before: VapiAssistant
+    after: VapiAssistant
+    #: Whether a PATCH was sent.
+    changed: bool = False
+
+
+@attrs.frozen
 class AssistantToolsUpdate:
-    """What ``VapiClient.update_assistant_tools`` did to one assistant."""
+    """What ``VapiClient.update_assistant_tools`` did to one assistant.
+
+    ``pinned`` are ids asked for that the assistant already pins in ``toolRefs``:
+    attached, so not added to ``toolIds`` (Vapi would drop them there anyway).
+    """
 
     assistant: VapiAssistant
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        """Whether the assistant was PATCHed."""
+        """Whether the assistant's tool ids were changed."""
         return bool(self.added or self.removed)

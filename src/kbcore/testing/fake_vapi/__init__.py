@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kbcore.testing.fake_vapi._app import INVALID_KEY_MESSAGE, FakeVapi
+from kbcore.testing.fake_vapi._faults import Pause
 from kbcore.testing.fake_vapi._http import ConnectionDropped, RecordedRequest
 from kbcore.testing.fake_vapi._server import serve_fake_vapi
 from kbcore.testing.fake_vapi._state import FakeFile
@@ -12,6 +13,7 @@ __all__ = [
     "ConnectionDropped",
     "FakeFile",
     "FakeVapi",
+    "Pause",
     "RecordedRequest",
     "serve_fake_vapi",
 ]

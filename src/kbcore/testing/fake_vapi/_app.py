@@ -18,6 +18,7 @@ from kbcore.testing.fake_vapi import _routes as routes
 from kbcore.testing.fake_vapi._faults import (
     FaultRule,
     Faults,
+    Pause,
     RateLimit,
     RetryAfterForm,
     Route,
@@ -70,10 +71,13 @@ class FakeVapi:
     clock: Callable[[], float] = attrs.field(default=anyio.current_time, kw_only=True, repr=False)
     wall_clock: Callable[[], datetime] = attrs.field(default=_utc_now, kw_only=True, repr=False)
     processing_seconds: float = attrs.field(default=0.0, kw_only=True)
+    #: Answer ``GET /file`` without ``purpose`` with a 400, as Vapi's spec of 2026-08 says.
+    file_list_needs_purpose: bool = attrs.field(default=False, kw_only=True)
     #: Every request in arrival order, with the answer it got.
     requests: list[RecordedRequest] = attrs.field(factory=list, init=False, repr=False)
     _state: FakeState = attrs.field(init=False, repr=False)
     _faults: Faults = attrs.field(factory=Faults, init=False, repr=False)
+    _late_writes: list[FakeRequest] = attrs.field(factory=list, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._state = FakeState(
@@ -81,6 +85,7 @@ class FakeVapi:
             clock=self._now,
             wall_clock=self._wall_now,
             processing_seconds=lambda: self.processing_seconds,
+            file_list_needs_purpose=lambda: self.file_list_needs_purpose,
         )
 
     # Through methods, so that a test may swap the clocks after construction.
@@ -132,7 +137,10 @@ class FakeVapi:
         assistant_id: str | None = None,
         **fields: Any,
     ) -> str:
-        """Create an assistant as if made in Vapi's dashboard; returns its id."""
+        """Create an assistant as if made in Vapi's dashboard; returns its id.
+
+        A tool pinned in ``model.toolRefs`` leaves ``model.toolIds``, as on every write.
+        """
         assistant = self._state.stamp(
             copy.deepcopy(
                 {"name": name, "model": DEFAULT_MODEL if model is None else model, **fields}
@@ -140,12 +148,25 @@ class FakeVapi:
         )
         if assistant_id is not None:
             assistant["id"] = assistant_id
+        routes.drop_pinned_tool_ids(assistant)
         self.assistants[assistant["id"]] = assistant
         return str(assistant["id"])
 
     def pin_tool(self, tool_id: str) -> None:
-        """Make ``DELETE /tool/{tool_id}`` answer 409 ``tool_pinned``."""
+        """Make ``PATCH`` and ``DELETE /tool/{tool_id}`` answer 409 ``tool_pinned``.
+
+        A tool an assistant pins in ``model.toolRefs`` refuses ``DELETE`` on its own;
+        this is for a pin that refuses updates too (Vapi does not say when it does).
+        """
         self._state.pinned_tool_ids.add(tool_id)
+
+    def unpin_tool(self, tool_id: str) -> None:
+        """Undo ``pin_tool``."""
+        self._state.pinned_tool_ids.discard(tool_id)
+
+    def fail_processing(self, count: int = 1) -> None:
+        """The next ``count`` uploads end their processing ``failed`` instead of ``done``."""
+        self._state.failing_uploads += count
 
     # Faults
 
@@ -157,10 +178,12 @@ class FakeVapi:
         status: int = 500,
         retry_after: float | None = None,
         retry_after_form: RetryAfterForm = "seconds",
+        message: str | list[str] | None = None,
     ) -> None:
         """Answer the next ``count`` requests matching ``route`` with ``status``.
 
-        ``retry_after`` adds a ``Retry-After`` header, in seconds or as an HTTP date.
+        ``retry_after`` adds a ``Retry-After`` header, in seconds or as an HTTP date;
+        ``message`` is the NestJS body's ``message`` (a made-up one by default).
         """
         self._faults.add(
             FaultRule(
@@ -170,6 +193,7 @@ class FakeVapi:
                 status=status,
                 retry_after=retry_after,
                 retry_after_form=retry_after_form,
+                message=message,
             )
         )
 
@@ -182,6 +206,41 @@ class FakeVapi:
         kind: Literal["drop", "drop_after"] = "drop_after" if after_handling else "drop"
         self._faults.add(FaultRule(Route.parse(route), count, kind))
 
+    def conflict_next(
+        self, count: int, route: str = "PATCH /tool/*", *, error: str = "tool_write_conflict"
+    ) -> None:
+        """Answer the next ``count`` matching requests 409 with ``{"error": error, "message"}``.
+
+        ``error`` is ``tool_write_conflict`` or ``tool_pinned``, the two 409s of
+        ``/tool/{id}`` in Vapi's SDK; nothing is changed.
+        """
+        self._faults.add(FaultRule(Route.parse(route), count, "conflict", error=error))
+
+    def apply_late(self, count: int, route: str = "*") -> None:
+        """The next ``count`` matching writes are applied late: after the client gave up.
+
+        The connection drops without an answer and nothing changes yet; Vapi applies
+        each such write, as it was sent, when ``apply_late_writes()`` is called.
+        Reads are not affected.
+        """
+        self._faults.add(FaultRule(Route.parse(route), count, "late"))
+
+    def apply_late_writes(self) -> list[RecordedRequest]:
+        """Apply the writes held by ``apply_late``, in arrival order; what each answered."""
+        held, self._late_writes = self._late_writes, []
+        return [_recorded(request, self._handle(request)) for request in held]
+
+    @property
+    def late_writes(self) -> int:
+        """How many writes ``apply_late`` holds, not applied yet."""
+        return len(self._late_writes)
+
+    def pause_next(self, route: str = "*") -> Pause:
+        """Hold the next matching request before it is handled, until ``resume()``."""
+        pause = Pause()
+        self._faults.add(FaultRule(Route.parse(route), 1, "pause", pause=pause))
+        return pause
+
     def add_latency(self, seconds: float, route: str = "*", *, count: int | None = None) -> None:
         """Answer matching requests ``seconds`` late (the next ``count``, or all of them)."""
         self._faults.add(FaultRule(Route.parse(route), count, "latency", seconds=seconds))
@@ -191,8 +250,9 @@ class FakeVapi:
         self._faults.rate_limit = RateLimit(per_second, retry_after)
 
     def clear_faults(self) -> None:
-        """Disarm every fault and the rate limit."""
+        """Disarm every fault, processing failures and the rate limit (held writes stay held)."""
         self._faults = Faults()
+        self._state.failing_uploads = 0
 
     # Client wiring
 
@@ -219,10 +279,14 @@ class FakeVapi:
 
     async def _respond(self, request: FakeRequest) -> FakeResponse:
         plan = self._faults.plan(request.method, request.path)
+        for pause in plan.pauses:
+            await pause.hold()
         if plan.latency:
             await anyio.sleep(plan.latency)
-        if plan.drop == "before":
+        if plan.drop == "before" or plan.late:
             self._record(request, None)
+            if plan.late:
+                self._late_writes.append(request)
             raise ConnectionDropped
         # Whole seconds: a Retry-After date and the Date header must agree to the second.
         now = self.wall_clock().astimezone(UTC).replace(microsecond=0)
@@ -235,7 +299,7 @@ class FakeVapi:
         return response
 
     def _answer(self, request: FakeRequest, now: datetime) -> FakeResponse:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self._authorised(request):
             return nest_error(401, INVALID_KEY_MESSAGE)
         limit = self._faults.rate_limit
         wait = limit.admit(self.clock()) if limit is not None else None
@@ -248,19 +312,30 @@ class FakeVapi:
             ("retry-after", retry_after_value(max(1, math.ceil(wait)), "seconds", now))
         )
 
+    def _authorised(self, request: FakeRequest) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def _handle(self, request: FakeRequest) -> FakeResponse:
+        """A held write, applied now: no fault and no rate limit stands in its way any more."""
+        if not self._authorised(request):
+            return nest_error(401, INVALID_KEY_MESSAGE)
+        return routes.dispatch(self._state, request)
+
     def _record(self, request: FakeRequest, response: FakeResponse | None) -> None:
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                query=request.query,
-                headers={k: v for k, v in request.headers.items() if k != "authorization"},
-                body=request.body,
-                status=response.status if response else None,
-                response_headers=dict(response.headers) if response else {},
-                response_body=response.body if response else b"",
-            )
-        )
+        self.requests.append(_recorded(request, response))
+
+
+def _recorded(request: FakeRequest, response: FakeResponse | None) -> RecordedRequest:
+    return RecordedRequest(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers={k: v for k, v in request.headers.items() if k != "authorization"},
+        body=request.body,
+        status=response.status if response else None,
+        response_headers=dict(response.headers) if response else {},
+        response_body=response.body if response else b"",
+    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

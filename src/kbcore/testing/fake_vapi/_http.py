@@ -19,6 +19,7 @@ __all__ = [
     "FakeResponse",
     "FormPart",
     "RecordedRequest",
+    "conflict_error",
     "json_response",
     "nest_error",
     "parse_multipart",
@@ -116,6 +117,11 @@ def nest_error(status: int, message: str | list[str], *, error: str | None = Non
             "statusCode": status,
         },
     )
+
+
+def conflict_error(error: str, message: str) -> FakeResponse:
+    """A 409 on ``/tool/{id}``: ``{error, message}``, without the statusCode other errors have."""
+    return json_response(409, {"error": error, "message": message})
 
 
 @attrs.frozen

@@ -5,23 +5,28 @@ from __future__ import annotations
 import copy
 import json
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from kbcore.testing.fake_vapi._assistant_validation import validate_assistant_update
 from kbcore.testing.fake_vapi._http import (
     FakeRequest,
     FakeResponse,
+    conflict_error,
     json_response,
     nest_error,
     parse_multipart,
 )
-from kbcore.testing.fake_vapi._state import FakeFile, FakeState
+from kbcore.testing.fake_vapi._state import FakeFile, FakeState, timestamp
 from kbcore.testing.fake_vapi._validation import (
-    validate_assistant_update,
+    TOOL_LIST_LIMIT,
+    is_uuid,
+    parse_date,
+    validate_file_list_query,
     validate_file_update,
     validate_query_tool,
+    validate_tool_list_query,
     validate_upload_fields,
 )
 
@@ -77,6 +82,7 @@ def upload_file(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
     if errors or upload is None or upload.filename is None:
         return nest_error(400, errors)
     now = state.wall_clock()
+    failing, state.failing_uploads = state.failing_uploads > 0, max(0, state.failing_uploads - 1)
     stored = FakeFile(
         id=state.new_id(),
         org_id=state.org_id,
@@ -90,17 +96,28 @@ def upload_file(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
         created_at=now,
         updated_at=now,
         ready_at=state.clock() + state.processing_seconds(),
+        outcome="failed" if failing else "done",
     )
     state.files[stored.id] = stored
     return json_response(201, stored.to_json())
 
 
 def list_files(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
-    purposes = request.query_params().get("purpose")
+    """Every file of one purpose; without one, all but chat attachments (as the SDK says)."""
+    query = request.query_params()
+    if errors := validate_file_list_query(query, required=state.file_list_needs_purpose()):
+        return nest_error(400, errors)
+    purposes = query.get("purpose")
+    purpose = purposes[0] if purposes else None
     files = [state.file(file_id) for file_id in list(state.files)]
     return json_response(
         200,
-        [f.to_json() for f in files if f is not None and (not purposes or f.purpose in purposes)],
+        [
+            f.to_json()
+            for f in files
+            if f is not None
+            and (f.purpose == purpose if purpose else f.purpose != "composer-attachment")
+        ],
     )
 
 
@@ -124,30 +141,71 @@ def delete_file(state: FakeState, request: FakeRequest, file_id: str) -> FakeRes
 
 
 def create_tool(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
-    tool = state.stamp(copy.deepcopy(_body(request, validate_query_tool)))
+    """A new tool, published as ``v1``: API writes publish a version (the spec hints so)."""
+    tool = state.stamp(
+        {**copy.deepcopy(_body(request, validate_query_tool)), "latestVersion": "v1"}
+    )
     state.tools[tool["id"]] = tool
     return json_response(201, tool)
 
 
 def list_tools(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
-    """Vapi's tool list: a bare array, newest first, at most ``limit`` (default 100)."""
-    limits = request.query_params().get("limit") or ["100"]
-    try:
-        limit = int(limits[0])
-    except ValueError:
-        return nest_error(400, ["limit must be a number"])
-    newest_first = sorted(state.tools.values(), key=lambda t: t["createdAt"], reverse=True)
+    """Vapi's tool list: a bare array, newest first, at most ``limit`` (default 100).
+
+    ``createdAtGt`` ... ``updatedAtLe`` bound the tools' timestamps, as the SDK sends them.
+    """
+    query = request.query_params()
+    if errors := validate_tool_list_query(query):
+        return nest_error(400, errors)
+    limit = min(TOOL_LIST_LIMIT, int(float(query.get("limit", ["100"])[0])))
+    tools = [tool for tool in state.tools.values() if _within(tool, query)]
+    newest_first = sorted(tools, key=lambda t: t["createdAt"], reverse=True)
     return json_response(200, newest_first[:limit])
 
 
-def delete_tool(state: FakeState, request: FakeRequest, tool_id: str) -> FakeResponse:
+_BOUNDS: dict[str, Callable[[str, str], bool]] = {
+    "Gt": lambda value, bound: value > bound,
+    "Lt": lambda value, bound: value < bound,
+    "Ge": lambda value, bound: value >= bound,
+    "Le": lambda value, bound: value <= bound,
+}
+
+
+def _within(tool: dict[str, Any], query: dict[str, list[str]]) -> bool:
+    for name, values in query.items():
+        field, bound = name[:-2], name[-2:]
+        if field not in ("createdAt", "updatedAt"):
+            continue
+        for value in values:
+            moment = parse_date(value)
+            # Vapi's timestamps have one format, so they compare as text.
+            if moment is None or not _BOUNDS[bound](tool[field], timestamp(moment)):
+                return False
+    return True
+
+
+def update_tool(state: FakeState, request: FakeRequest, tool_id: str) -> FakeResponse:
+    """A top-level partial update that publishes the next version; refused when pinned."""
+    body = _body(request, validate_query_tool)
     tool = _existing(state.tools, tool_id, "Tool")
     if tool_id in state.pinned_tool_ids:
-        # Vapi's pinned-delete answer has no statusCode, unlike its other errors.
-        return json_response(
-            409,
-            {"error": "tool_pinned", "message": "This tool is pinned and cannot be deleted."},
-        )
+        return conflict_error("tool_pinned", "This tool is pinned and cannot be updated.")
+    tool.update(copy.deepcopy(body))
+    tool["latestVersion"] = f"v{_version_number(tool.get('latestVersion')) + 1}"
+    state.touch(tool)
+    return json_response(200, tool)
+
+
+def _version_number(version: object) -> int:
+    text = version[1:] if isinstance(version, str) and version.startswith("v") else ""
+    return int(text) if text.isdigit() else 0
+
+
+def delete_tool(state: FakeState, request: FakeRequest, tool_id: str) -> FakeResponse:
+    """Deleted unless pinned: by ``pin_tool``, or by an assistant's ``model.toolRefs``."""
+    tool = _existing(state.tools, tool_id, "Tool")
+    if tool_id in state.pinned_tool_ids or state.pinning_assistants(tool_id):
+        return conflict_error("tool_pinned", "This tool is pinned and cannot be deleted.")
     del state.tools[tool_id]
     return json_response(200, tool)
 
@@ -162,17 +220,24 @@ def _getter(objects: Objects, kind: str) -> Handler:
     return get
 
 
-def _patcher(objects: Objects, kind: str, validate: Callable[[Any], list[str]]) -> Handler:
+def update_assistant(state: FakeState, request: FakeRequest, assistant_id: str) -> FakeResponse:
     """A top-level partial update: every field sent replaces that whole subtree."""
+    body = _body(request, validate_assistant_update)
+    stored = _existing(state.assistants, assistant_id, "Assistant")
+    stored.update(copy.deepcopy(body))
+    drop_pinned_tool_ids(stored)
+    state.touch(stored)
+    return json_response(200, stored)
 
-    def patch(state: FakeState, request: FakeRequest, object_id: str) -> FakeResponse:
-        body = _body(request, validate)
-        stored = _existing(objects(state), object_id, kind)
-        stored.update(copy.deepcopy(body))
-        state.touch(stored)
-        return json_response(200, stored)
 
-    return patch
+def drop_pinned_tool_ids(assistant: dict[str, Any]) -> None:
+    """A tool pinned in ``model.toolRefs`` leaves ``model.toolIds``: the pin wins on write."""
+    model = assistant.get("model")
+    if not isinstance(model, dict) or not model.get("toolRefs"):
+        return
+    pinned = {ref.get("toolId") for ref in model["toolRefs"] if isinstance(ref, dict)}
+    if "toolIds" in model:
+        model["toolIds"] = [tool_id for tool_id in model["toolIds"] if tool_id not in pinned]
 
 
 def _tools(state: FakeState) -> dict[str, dict[str, Any]]:
@@ -195,24 +260,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", "/tool", create_tool),
         ("GET", "/tool", list_tools),
         ("GET", f"/tool/{_ID}", _getter(_tools, "Tool")),
-        ("PATCH", f"/tool/{_ID}", _patcher(_tools, "Tool", validate_query_tool)),
+        ("PATCH", f"/tool/{_ID}", update_tool),
         ("DELETE", f"/tool/{_ID}", delete_tool),
         ("GET", f"/assistant/{_ID}", _getter(_assistants, "Assistant")),
-        (
-            "PATCH",
-            f"/assistant/{_ID}",
-            _patcher(_assistants, "Assistant", validate_assistant_update),
-        ),
+        ("PATCH", f"/assistant/{_ID}", update_assistant),
     ]
 ]
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def dispatch(state: FakeState, request: FakeRequest) -> FakeResponse:
@@ -222,7 +275,7 @@ def dispatch(state: FakeState, request: FakeRequest) -> FakeResponse:
         if match is None or method != request.method:
             continue
         object_id = unquote(match.groupdict().get("id") or "")
-        if object_id and not _is_uuid(object_id):
+        if object_id and not is_uuid(object_id):
             return nest_error(400, "Validation failed (uuid is expected)")
         try:
             return handler(state, request, object_id)

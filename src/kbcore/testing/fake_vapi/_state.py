@@ -32,8 +32,10 @@ class FakeFile:
     status: str
     created_at: datetime
     updated_at: datetime
-    #: The fake clock's time at which ``processing`` becomes ``done``.
+    #: The fake clock's time at which ``processing`` ends.
     ready_at: float = 0.0
+    #: What ``processing`` ends in: ``done``, or ``failed`` when a fault says so.
+    outcome: str = "done"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -67,7 +69,12 @@ class FakeState:
     files: dict[str, FakeFile] = attrs.field(factory=dict)
     tools: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     assistants: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Tools whose PATCH and DELETE answer 409 ``tool_pinned`` (``FakeVapi.pin_tool``).
     pinned_tool_ids: set[str] = attrs.field(factory=set)
+    #: How many of the next uploads end their processing ``failed``.
+    failing_uploads: int = 0
+    #: Whether ``GET /file`` needs ``purpose``, as the spec of 2026-08-18 says.
+    file_list_needs_purpose: Callable[[], bool] = lambda: False
 
     def new_id(self) -> str:
         return str(uuid.uuid4())
@@ -90,5 +97,16 @@ class FakeState:
         """The file, its processing finished if its time has come."""
         stored = self.files.get(file_id)
         if stored is not None and stored.status == "processing" and self.clock() >= stored.ready_at:
-            stored.status = "done"
+            stored.status = stored.outcome
         return stored
+
+    def pinning_assistants(self, tool_id: str) -> list[str]:
+        """Ids of the assistants that pin a version of the tool in ``model.toolRefs``."""
+        return [
+            assistant_id
+            for assistant_id, assistant in self.assistants.items()
+            if any(
+                isinstance(ref, dict) and ref.get("toolId") == tool_id
+                for ref in (assistant.get("model") or {}).get("toolRefs") or ()
+            )
+        ]

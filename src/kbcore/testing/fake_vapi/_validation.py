@@ -2,20 +2,32 @@
 
 Vapi (NestJS with a whitelist) rejects unknown properties and missing required
 ones with a 400 whose ``message`` lists every problem. These checks return that
-list; an empty list means the body is accepted.
+list; an empty list means the body is accepted. Assistants, with their models
+per provider, are checked in ``assistant_validation``.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
     "FILE_NAME_LIMIT",
-    "validate_assistant_update",
+    "FILE_PURPOSES",
+    "TOOL_LIST_LIMIT",
+    "is_uuid",
+    "name_problems",
+    "one_of",
+    "parse_date",
+    "unknown",
+    "validate_file_list_query",
     "validate_file_update",
     "validate_query_tool",
+    "validate_tool_list_query",
     "validate_upload_fields",
 ]
 
@@ -41,17 +53,32 @@ KNOWLEDGE_BASE_MODELS = (
     "gemini-1.5-pro-002",
     "gemini-1.0-pro",
 )
-_TOOL_FIELDS = frozenset({"type", "knowledgeBases", "function", "messages", "rejectionPlan"})
+# CreateQueryToolDTO and UpdateQueryToolDTO: no ``function`` since the spec of 2025-07-08.
+_TOOL_FIELDS = frozenset({"type", "knowledgeBases", "messages", "rejectionPlan"})
 _KNOWLEDGE_BASE_FIELDS = frozenset({"name", "provider", "model", "description", "fileIds"})
-_READ_ONLY_ASSISTANT_FIELDS = frozenset({"id", "orgId", "createdAt", "updatedAt"})
+TOOL_LIST_LIMIT = 1000
+_TOOL_LIST_DATES = tuple(
+    f"{field}{bound}" for field in ("createdAt", "updatedAt") for bound in ("Gt", "Lt", "Ge", "Le")
+)
 
 
-def _unknown(body: Mapping[str, Any], allowed: frozenset[str], prefix: str = "") -> list[str]:
+def unknown(body: Mapping[str, Any], allowed: frozenset[str], prefix: str = "") -> list[str]:
+    """class-validator's whitelist: one message per property the DTO does not declare."""
     return [f"{prefix}property {key} should not exist" for key in body if key not in allowed]
 
 
-def _one_of(field: str, allowed: tuple[str, ...]) -> str:
+def one_of(field: str, allowed: tuple[str, ...]) -> str:
     return f"{field} must be one of the following values: {', '.join(allowed)}"
+
+
+def is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _not_object(body: Any) -> list[str] | None:
@@ -65,11 +92,9 @@ def validate_query_tool(body: Any) -> list[str]:
     """
     if (problem := _not_object(body)) is not None:
         return problem
-    errors = _unknown(body, _TOOL_FIELDS)
+    errors = unknown(body, _TOOL_FIELDS)
     if body.get("type") != "query":
-        errors.append(_one_of("type", ("query",)))
-    if "function" in body and not isinstance(body["function"], dict):
-        errors.append("function must be an object")
+        errors.append(one_of("type", ("query",)))
     if "messages" in body and not isinstance(body["messages"], list):
         errors.append("messages must be an array")
     if "rejectionPlan" in body and not isinstance(body["rejectionPlan"], dict):
@@ -87,9 +112,9 @@ def validate_query_tool(body: Any) -> list[str]:
 def _knowledge_base(kb: Any, prefix: str) -> list[str]:
     if not isinstance(kb, dict):
         return [f"{prefix[:-1]} must be an object"]
-    errors = _unknown(kb, _KNOWLEDGE_BASE_FIELDS, prefix)
+    errors = unknown(kb, _KNOWLEDGE_BASE_FIELDS, prefix)
     if kb.get("provider") != "google":
-        errors.append(_one_of(f"{prefix}provider", ("google",)))
+        errors.append(one_of(f"{prefix}provider", ("google",)))
     for field in ("name", "description"):
         if not isinstance(kb.get(field), str):
             errors.append(f"{prefix}{field} must be a string")
@@ -99,7 +124,7 @@ def _knowledge_base(kb: Any, prefix: str) -> list[str]:
     elif not all(isinstance(file_id, str) for file_id in file_ids):
         errors.append(f"each value in {prefix}fileIds must be a string")
     if "model" in kb and kb["model"] not in KNOWLEDGE_BASE_MODELS:
-        errors.append(_one_of(f"{prefix}model", KNOWLEDGE_BASE_MODELS))
+        errors.append(one_of(f"{prefix}model", KNOWLEDGE_BASE_MODELS))
     return errors
 
 
@@ -107,13 +132,13 @@ def validate_file_update(body: Any) -> list[str]:
     """``UpdateFileDTO``: only the name can change."""
     if (problem := _not_object(body)) is not None:
         return problem
-    errors = _unknown(body, frozenset({"name"}))
+    errors = unknown(body, frozenset({"name"}))
     if "name" in body:
-        errors.extend(_name_problems(body["name"]))
+        errors.extend(name_problems(body["name"]))
     return errors
 
 
-def _name_problems(name: Any) -> list[str]:
+def name_problems(name: Any) -> list[str]:
     if not isinstance(name, str):
         return ["name must be a string"]
     if len(name) > FILE_NAME_LIMIT:
@@ -127,13 +152,13 @@ def validate_upload_fields(
     fields: Mapping[str, str], filename: str | None, has_file: bool
 ) -> list[str]:
     """``CreateFileDTO``: a ``file`` part, and optional ``purpose`` and ``metadata`` fields."""
-    errors = _unknown(fields, frozenset({"purpose", "metadata"}))
+    errors = unknown(fields, frozenset({"purpose", "metadata"}))
     if not has_file:
         errors.append("file should not be empty")
     elif filename is not None:
-        errors.extend(_name_problems(filename))
+        errors.extend(name_problems(filename))
     if "purpose" in fields and fields["purpose"] not in FILE_PURPOSES:
-        errors.append(_one_of("purpose", FILE_PURPOSES))
+        errors.append(one_of("purpose", FILE_PURPOSES))
     if "metadata" in fields:
         metadata = fields["metadata"]
         if len(metadata) > METADATA_LIMIT:
@@ -146,23 +171,46 @@ def validate_upload_fields(
     return errors
 
 
-def validate_assistant_update(body: Any) -> list[str]:
-    """``UpdateAssistantDTO``: any top-level field; a ``model`` must be a whole model."""
-    if (problem := _not_object(body)) is not None:
-        return problem
-    errors = [
-        f"property {key} should not exist" for key in body if key in _READ_ONLY_ASSISTANT_FIELDS
-    ]
-    if "name" in body:
-        errors.extend(_name_problems(body["name"]))
-    if "model" in body:
-        model = body["model"]
-        if not isinstance(model, dict):
-            return [*errors, "model must be an object"]
-        for field in ("provider", "model"):
-            if not isinstance(model.get(field), str) or not model[field]:
-                errors.append(f"model.{field} should not be empty")
-        tool_ids = model.get("toolIds", [])
-        if not isinstance(tool_ids, list) or not all(isinstance(i, str) for i in tool_ids):
-            errors.append("model.each value in toolIds must be a string")
+def validate_file_list_query(query: Mapping[str, list[str]], *, required: bool) -> list[str]:
+    """``GET /file``'s query: an optional ``purpose`` (required by the spec of 2026-08-18)."""
+    errors = unknown(query, frozenset({"purpose"}))
+    purposes = query.get("purpose")
+    if purposes is None and not required:
+        return errors
+    if purposes is None or len(purposes) != 1 or purposes[0] not in FILE_PURPOSES:
+        errors.append(one_of("purpose", FILE_PURPOSES))
     return errors
+
+
+def validate_tool_list_query(query: Mapping[str, list[str]]) -> list[str]:
+    """``GET /tool``'s query: ``limit`` (a number, so ``10.0`` too) and date bounds."""
+    errors = unknown(query, frozenset({"limit", *_TOOL_LIST_DATES}))
+    for value in query.get("limit", ()):
+        limit = _number(value)
+        if limit is None:
+            errors.append("limit must be a number conforming to the specified constraints")
+        elif limit < 0:
+            errors.append("limit must not be less than 0")
+        elif limit > TOOL_LIST_LIMIT:
+            errors.append(f"limit must not be greater than {TOOL_LIST_LIMIT}")
+    for field in _TOOL_LIST_DATES:
+        if any(parse_date(value) is None for value in query.get(field, ())):
+            errors.append(f"{field} must be a Date instance")
+    return errors
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_date(value: str) -> datetime | None:
+    """An ISO 8601 date-time as the SDK sends it (``Z`` or an offset); naive means UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
