@@ -17,7 +17,13 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
-from kbcore.live.vocabulary import FILLER_PHRASES, FILLER_WORDS, NUMBER_WORDS, STOP_WORDS
+from kbcore.live.vocabulary import (
+    COMMON_SYNONYMS,
+    FILLER_PHRASES,
+    FILLER_WORDS,
+    NUMBER_WORDS,
+    STOP_WORDS,
+)
 
 #: A follow-up with fewer terms than this borrows the previous user turn's terms:
 #: "and what about enterprise?" means little without "how much is the pro plan".
@@ -75,9 +81,13 @@ class SpokenQuery:
 
 
 def spoken_query(
-    turn: str, *, previous: str | None = None, synonyms: Synonyms = NO_SYNONYMS
+    turn: str, *, previous: str | None = None, synonyms: Synonyms | None = None
 ) -> SpokenQuery:
-    """The query terms of a caller's turn, borrowing the previous turn's for a follow-up."""
+    """The query terms of a caller's turn, borrowing the previous turn's for a follow-up.
+
+    ``synonyms`` defaults to ``DEFAULT_SYNONYMS``; pass ``NO_SYNONYMS`` for none.
+    """
+    synonyms = DEFAULT_SYNONYMS if synonyms is None else synonyms
     terms = _terms(turn, synonyms)
     if previous is not None and len(terms) < FOLLOW_UP_TERMS:
         terms = _unique([*terms, *_terms(previous, synonyms)])
@@ -87,6 +97,9 @@ def spoken_query(
 def _terms(text: str, synonyms: Synonyms) -> list[str]:
     words = _without_fillers(_joined_letters(_words(text)))
     terms: list[list[str]] = [[word, *_stand_ins(word)] for word in words]
+    for indexes, joined in (*_joined_pairs(words), *_digit_runs(words)):
+        for index in indexes:
+            terms[index].append(joined)
     for start, length, found in synonyms.expansions(words):
         # A phrase's substitutes join the term of its first content word.
         anchor = next(
@@ -94,7 +107,9 @@ def _terms(text: str, synonyms: Synonyms) -> list[str]:
         )
         terms[anchor].extend(found)
     return _unique(
-        " ".join(dict.fromkeys(term)) for term in terms if term[0] not in STOP_WORDS or len(term) > 1
+        " ".join(dict.fromkeys(term))
+        for term in terms
+        if term[0] not in STOP_WORDS or len(term) > 1
     )
 
 
@@ -137,6 +152,26 @@ def _without_fillers(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _joined_pairs(words: tuple[str, ...]) -> Iterator[tuple[range, str]]:
+    """Adjacent words as one, for each of them: speech-to-text splits "salesforce"."""
+    for index in range(len(words) - 1):
+        first, second = words[index], words[index + 1]
+        if not {first, second} & STOP_WORDS and not {first, second} <= NUMBER_WORDS.keys():
+            yield range(index, index + 2), first + second
+
+
+def _digit_runs(words: tuple[str, ...]) -> Iterator[tuple[range, str]]:
+    """Digits said one by one ("nine one one") as the number they spell ("911")."""
+    start = 0
+    for end in range(len(words) + 1):
+        digit = NUMBER_WORDS.get(words[end], 10) < 10 if end < len(words) else False
+        if digit:
+            continue
+        if end - start > 1:
+            yield range(start, end), "".join(str(NUMBER_WORDS[w]) for w in words[start:end])
+        start = end + 1
+
+
 def _stand_ins(word: str) -> list[str]:
     """Other spellings of a word: a spoken number's digits."""
     number = NUMBER_WORDS.get(word)
@@ -145,3 +180,7 @@ def _stand_ins(word: str) -> list[str]:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+#: kbcore's everyday synonyms (``vocabulary.COMMON_SYNONYMS``); extend, don't replace.
+DEFAULT_SYNONYMS = NO_SYNONYMS.extended(COMMON_SYNONYMS)
