@@ -59,7 +59,9 @@ class Writer:
             for _ in range(rng.randint(1, 3)):
                 kind = rng.random()
                 if kind < 0.15:
-                    lines += [f"- {self._sentence(rng, rare, 14)}" for _ in range(rng.randint(2, 5))]
+                    lines += [
+                        f"- {self._sentence(rng, rare, 14)}" for _ in range(rng.randint(2, 5))
+                    ]
                 elif kind < 0.22:
                     lines += self._table(rng, rare)
                 else:
@@ -91,7 +93,6 @@ class Writer:
             words.append(word if word.lower() in self._common else rare())  # type: ignore[operator]
             state = (state[1], word)
         return " ".join(words).capitalize() + "."
-
 
     def _table(self, rng: random.Random, rare: object) -> list[str]:
         header = [rng.choice(self._headings).capitalize() for _ in range(3)]

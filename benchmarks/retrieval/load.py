@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from importlib.resources import files
 from uuid import UUID
 
 import asyncpg
 
 from benchmarks.retrieval.testset import Document
 from kbcore.live.passages import DEFAULT_MAX_WORDS, split_document
+from kbcore.live.schema import passages_schema
 from kbcore.postgres import migrate
-
-
-def passages_schema() -> str:
-    return files("kbcore.live").joinpath("passages_schema.sql").read_text(encoding="utf-8")
 
 
 async def prepare(pool: asyncpg.Pool) -> None:
@@ -36,7 +32,8 @@ async def load(
     document_rows = []
     passage_rows = []
     for doc in documents:
-        document_id = uuid.uuid4()
+        # Ids from the org and the filename: ties in rank break the same way every run.
+        document_id = uuid.uuid5(org_id, doc.filename)
         document_rows.append((document_id, org_id, doc.filename, doc.content))
         passage_rows.extend(
             (document_id, p.position, org_id, p.context, p.text)

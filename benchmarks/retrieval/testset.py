@@ -10,6 +10,8 @@ import attrs
 HERE = Path(__file__).parent
 DOCUMENTS = HERE / "documents"
 QUESTIONS = HERE / "questions.json"
+#: Questions written after the method was tuned, to check it on words it never saw.
+HELD_OUT = HERE / "questions-held-out.json"
 
 
 @attrs.frozen
