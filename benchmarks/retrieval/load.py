@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.retrieval.testset import Document
 from kbcore.live.passages import DEFAULT_MAX_WORDS, split_document
@@ -22,15 +23,15 @@ async def prepare(pool: asyncpg.Pool) -> None:
 
 
 async def load(
-    conn: asyncpg.Connection,
+    conn: PoolConnectionProxy,
     org_id: UUID,
     documents: Iterable[Document],
     *,
     max_words: int = DEFAULT_MAX_WORDS,
 ) -> int:
     """Write the documents and their passages for one org; return how many passages."""
-    document_rows = []
-    passage_rows = []
+    document_rows: list[tuple[UUID, UUID, str, str]] = []
+    passage_rows: list[tuple[UUID, int, UUID, str, str]] = []
     for doc in documents:
         # Ids from the org and the filename: ties in rank break the same way every run.
         document_id = uuid.uuid5(org_id, doc.filename)

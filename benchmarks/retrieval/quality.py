@@ -9,13 +9,13 @@ and with the simplest OR query, on the tuning questions and on the held-out ones
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 import anyio
 import asyncpg
 import attrs
+from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.retrieval import methods, testset
 from benchmarks.retrieval.load import load, prepare
@@ -60,7 +60,7 @@ async def measure(
     return rows
 
 
-async def load_test_set(conn: asyncpg.Connection, org_id: UUID, *, max_words: int) -> None:
+async def load_test_set(conn: PoolConnectionProxy, org_id: UUID, *, max_words: int) -> None:
     async with conn.transaction():
         await load(conn, org_id, testset.documents(), max_words=max_words)
         await refresh_term_counts(conn, org_id)
@@ -82,12 +82,14 @@ def render(rows: Sequence[Row]) -> str:
 
 
 async def run(server_dsn: str, *, max_words: int, threshold: float) -> list[Row]:
-    async with database.temporary_database(server_dsn, prefix="kbcore_retrieval") as dsn:
-        async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
-            await prepare(pool)
-            async with pool.acquire() as conn:
-                await load_test_set(conn, ORG, max_words=max_words)
-                return await measure(conn, ORG, threshold=threshold)
+    async with (
+        database.temporary_database(server_dsn, prefix="kbcore_retrieval") as dsn,
+        asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool,
+    ):
+        await prepare(pool)
+        async with pool.acquire() as conn:
+            await load_test_set(conn, ORG, max_words=max_words)
+            return await measure(conn, ORG, threshold=threshold)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,11 +16,11 @@ import itertools
 import time
 import uuid
 from collections.abc import Sequence
-from uuid import UUID
 
 import anyio
 import asyncpg
 import attrs
+from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.harness import percentile
 from benchmarks.retrieval import methods, testset
@@ -59,7 +59,7 @@ class Latency:
         )
 
 
-async def build(conn: asyncpg.Connection, sizes: Sizes) -> dict[str, int]:
+async def build(conn: PoolConnectionProxy, sizes: Sizes) -> dict[str, int]:
     """The large org and the others; returns passages per org (by label)."""
     writer = Writer(testset.documents())
     real = testset.documents()
@@ -76,7 +76,7 @@ async def build(conn: asyncpg.Connection, sizes: Sizes) -> dict[str, int]:
     return counts
 
 
-async def time_methods(conn: asyncpg.Connection, rounds: int) -> list[Latency]:
+async def time_methods(conn: PoolConnectionProxy, rounds: int) -> list[Latency]:
     questions = testset.questions() + testset.questions(testset.HELD_OUT)
     live = await conn.prepare(RANK_PASSAGES)
     baseline = await conn.prepare(methods.OR_BASELINE)
@@ -104,18 +104,20 @@ async def time_methods(conn: asyncpg.Connection, rounds: int) -> list[Latency]:
 
 
 async def run(server_dsn: str, sizes: Sizes) -> str:
-    async with database.temporary_database(server_dsn, prefix="kbcore_retrieval") as dsn:
-        async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
-            await prepare(pool)
-            async with pool.acquire() as conn:
-                started = time.perf_counter()
-                counts = await build(conn, sizes)
-                built = time.perf_counter() - started
-                # JIT compiles plans whose estimated cost is high; for queries of a few
-                # milliseconds it only adds time (RETRIEVAL.md). Off for both methods.
-                await conn.execute("SET jit = off")
-                latencies = await time_methods(conn, sizes.rounds)
-                recall = await _recall(conn)
+    async with (
+        database.temporary_database(server_dsn, prefix="kbcore_retrieval") as dsn,
+        asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool,
+    ):
+        await prepare(pool)
+        async with pool.acquire() as conn:
+            started = time.perf_counter()
+            counts = await build(conn, sizes)
+            built = time.perf_counter() - started
+            # JIT compiles plans whose estimated cost is high; for queries of a few
+            # milliseconds it only adds time. Off for both methods alike.
+            await conn.execute("SET jit = off")
+            latencies = await time_methods(conn, sizes.rounds)
+            recall = await _recall(conn)
     lines = [
         f"Passages: {', '.join(f'{k} {v:,}' for k, v in counts.items())} (built in {built:.0f} s).",
         "",
@@ -128,7 +130,7 @@ async def run(server_dsn: str, sizes: Sizes) -> str:
     return "\n".join(lines)
 
 
-async def _recall(conn: asyncpg.Connection) -> list[str]:
+async def _recall(conn: PoolConnectionProxy) -> list[str]:
     questions = testset.questions() + testset.questions(testset.HELD_OUT)
     live = quality([await methods.live(conn, ORG, q) for q in questions])
     base = quality([await methods.baseline(conn, ORG, q) for q in questions])

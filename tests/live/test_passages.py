@@ -65,7 +65,9 @@ def test_every_heading_is_in_some_passages_path(
     document: tuple[str, list[tuple[str, list[str]]]], cap: int
 ) -> None:
     content, parts = document
-    paths = {title for p in split_document("doc.md", content, max_words=cap) for title in p.headings}
+    paths = {
+        title for p in split_document("doc.md", content, max_words=cap) for title in p.headings
+    }
     assert {title for title in heading_titles(parts) if title} <= paths
 
 
@@ -108,7 +110,9 @@ def test_any_text_splits_and_keeps_every_word(text: str, cap: int) -> None:
 
 
 def test_a_passage_carries_its_filename_and_heading_path() -> None:
-    content = "# Plans\n\nIntro.\n\n## Pro\n\nPro text.\n\n### Dialer\n\nFast.\n\n## Starter\n\nCheap."
+    content = (
+        "# Plans\n\nIntro.\n\n## Pro\n\nPro text.\n\n### Dialer\n\nFast.\n\n## Starter\n\nCheap."
+    )
     passages = split_document("pricing.md", content)
     assert [(p.headings, p.text) for p in passages] == [
         (("Plans",), "Intro."),

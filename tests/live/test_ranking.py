@@ -8,12 +8,12 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+from asyncpg.pool import PoolConnectionProxy
 from benchmarks.retrieval import testset
 from benchmarks.retrieval.metrics import Ranked, quality
 
 from kbcore.live.passages import CONTEXT_SEPARATOR, split_document
 from kbcore.live.ranking import (
-    SIMILARITY_THRESHOLD,
     rank_passages,
     refresh_term_counts,
     write_passages,
@@ -33,10 +33,13 @@ MRR_FLOOR = 0.78
 HELD_OUT_RECALL_AT_3_FLOOR = 0.75
 
 
-async def add_document(conn: asyncpg.Connection, org_id: UUID, filename: str, content: str) -> UUID:
+async def add_document(
+    conn: PoolConnectionProxy, org_id: UUID, filename: str, content: str
+) -> UUID:
     async with conn.transaction():
         document_id: UUID = await conn.fetchval(
-            "INSERT INTO knowledge_base (org_id, filename, content) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO knowledge_base (org_id, filename, content)"
+            " VALUES ($1, $2, $3) RETURNING id",
             org_id,
             filename,
             content,
@@ -46,7 +49,7 @@ async def add_document(conn: asyncpg.Connection, org_id: UUID, filename: str, co
 
 
 @pytest.fixture
-async def conn(pg_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def conn(pg_pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy]:
     """A connection to a fresh migrated database with the live-knowledge tables."""
     async with pg_pool.acquire() as connection:
         await connection.execute(passages_schema())
@@ -54,7 +57,7 @@ async def conn(pg_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def sales_org(conn: asyncpg.Connection) -> UUID:
+async def sales_org(conn: PoolConnectionProxy) -> UUID:
     """The test set's documents in one org, its terms counted."""
     for document in testset.documents():
         await add_document(conn, ORG, document.filename, document.content)
@@ -63,12 +66,12 @@ async def sales_org(conn: asyncpg.Connection) -> UUID:
     return ORG
 
 
-async def ask(conn: asyncpg.Connection, org_id: UUID, turn: str, **kwargs: object) -> list[str]:
+async def ask(conn: PoolConnectionProxy, org_id: UUID, turn: str, **kwargs: object) -> list[str]:
     found = await rank_passages(conn, org_id, spoken_query(turn), **kwargs)  # type: ignore[arg-type]
     return [hit.context.split(CONTEXT_SEPARATOR)[0] for hit in found]
 
 
-async def ranked(conn: asyncpg.Connection, question: testset.Question) -> Ranked:
+async def ranked(conn: PoolConnectionProxy, question: testset.Question) -> Ranked:
     query = spoken_query(question.turn, previous=question.previous)
     hits = await rank_passages(conn, ORG, query, limit=10, min_similarity=0.0)
     return Ranked(
@@ -78,7 +81,7 @@ async def ranked(conn: asyncpg.Connection, question: testset.Question) -> Ranked
 
 
 async def test_the_test_set_is_answered_above_the_recall_floor(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     """Spoken questions find a right document in the first three passages."""
     tuning = quality([await ranked(conn, q) for q in testset.questions()])
@@ -89,7 +92,7 @@ async def test_the_test_set_is_answered_above_the_recall_floor(
 
 
 async def test_similarities_are_between_zero_and_one_best_first(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     query = spoken_query("how much is the pro plan per user per month")
     hits = await rank_passages(conn, ORG, query, limit=20, min_similarity=0.0)
@@ -100,7 +103,7 @@ async def test_similarities_are_between_zero_and_one_best_first(
 
 
 async def test_a_question_the_documents_do_not_cover_gets_nothing(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     """Below the default threshold nothing is returned, rather than a wrong passage."""
     assert await ask(conn, ORG, "do you guys have a fax feature") == []
@@ -109,7 +112,7 @@ async def test_a_question_the_documents_do_not_cover_gets_nothing(
 
 
 async def test_another_orgs_passages_are_never_returned(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     await add_document(conn, OTHER_ORG, "secret.md", "# Zanzibar\n\nThe zanzibar discount code.")
     assert "secret.md" not in await ask(conn, ORG, "zanzibar discount code", min_similarity=0.0)
@@ -117,7 +120,7 @@ async def test_another_orgs_passages_are_never_returned(
 
 
 async def test_an_edit_is_found_at_once_without_counting_terms_again(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     """Rewriting a document's passages is the whole update; the counts may lag."""
     document_id = await add_document(conn, ORG, "faq.md", "# Fax\n\nWe do not offer fax.")
@@ -131,27 +134,31 @@ async def test_an_edit_is_found_at_once_without_counting_terms_again(
 
 
 async def test_counting_terms_again_replaces_the_counts(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
-    before = await conn.fetchval("SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG)
+    before = await conn.fetchval(
+        "SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG
+    )
     async with conn.transaction():
         passages = await refresh_term_counts(conn, ORG)
-    after = await conn.fetchval("SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG)
+    after = await conn.fetchval(
+        "SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG
+    )
     assert passages == await conn.fetchval("SELECT count(*) FROM knowledge_passages")
     assert before == after > 0
 
 
-async def test_an_org_never_counted_is_still_searched(conn: asyncpg.Connection) -> None:
+async def test_an_org_never_counted_is_still_searched(conn: PoolConnectionProxy) -> None:
     await add_document(conn, OTHER_ORG, "trial.md", "# Free trial\n\nFourteen days, no card.")
     assert await ask(conn, OTHER_ORG, "is there a free trial") == ["trial.md"]
 
 
-async def test_an_empty_query_asks_nothing(conn: asyncpg.Connection) -> None:
+async def test_an_empty_query_asks_nothing(conn: PoolConnectionProxy) -> None:
     assert await rank_passages(conn, uuid.uuid4(), spoken_query("um, yeah")) == []
 
 
 async def test_words_that_look_like_tsquery_syntax_are_only_words(
-    conn: asyncpg.Connection, sales_org: UUID
+    conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     """Quotes, backslashes and operators in a term reach PostgreSQL as plain lexemes."""
     query = spoken_query("pro")
@@ -160,7 +167,7 @@ async def test_words_that_look_like_tsquery_syntax_are_only_words(
     assert hits
 
 
-async def test_the_schema_applies_again_over_itself_keeping_rows(conn: asyncpg.Connection) -> None:
+async def test_the_schema_applies_again_over_itself_keeping_rows(conn: PoolConnectionProxy) -> None:
     await add_document(conn, ORG, "a.md", "# A\n\nText.")
     await conn.execute(passages_schema())
     assert await conn.fetchval("SELECT count(*) FROM knowledge_passages") == 1

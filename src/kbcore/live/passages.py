@@ -13,9 +13,8 @@ of some passage.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import re
+from collections.abc import Iterable, Iterator
 
 import attrs
 

@@ -11,10 +11,10 @@ passages that way. Small orgs, whose every word fits the budget, are ranked whol
 
 Every candidate is then scored against all of the question's terms:
 
-    similarity = 0.4 × share of the terms the passage contains
-               + 0.4 × the same share, each term weighed by its rarity in the org (idf)
-               + 0.1 × the idf-weighed share found in its context (filename, headings)
-               + 0.1 × ts_rank(normalisation 32), which is in 0..1 and breaks ties
+    similarity = 0.4 * share of the terms the passage contains
+               + 0.4 * the same share, each term weighed by its rarity in the org (idf)
+               + 0.1 * the idf-weighed share found in its context (filename, headings)
+               + 0.1 * ts_rank(normalisation 32), which is in 0..1 and breaks ties
 
 It is in 0..1, and 1 only when the passage has every term, in its headings too. A
 question about something the documents do not cover rarely covers its rare terms, so
@@ -50,10 +50,14 @@ SIMILARITY_THRESHOLD = 0.45
 #: count as in no passage, which is near enough for weighing and for choosing sources.
 COUNTED_FROM = 1000
 
-# The question's terms become one tsquery per term (its lexemes OR'd), built as text from
-# lexemes that to_tsvector produced, quoted for the tsquery parser. Terms whose words are
-# all stop words vanish; terms with the same lexemes count once.
-_QUESTION = r"""
+#: $1 org id, $2 the query's terms (``SpokenQuery.terms``), $3 how many passages,
+#: $4 the candidate budget (``DEFAULT_CANDIDATES``), $5 the least similarity.
+#:
+#: Each term becomes one tsquery (its lexemes OR'd), built as text from the lexemes that
+#: to_tsvector produced, each quoted for the tsquery parser, so no word of a caller is
+#: ever read as tsquery syntax. Terms whose words are all stop words vanish; terms with
+#: the same lexemes count once. Parameters only: one statement text, prepared once.
+RANK_PASSAGES = r"""
 WITH org AS (
     SELECT coalesce(
         (SELECT o.passages FROM knowledge_passage_orgs AS o WHERE o.org_id = $1), 0
@@ -104,13 +108,7 @@ WITH org AS (
                 FROM weighed AS a JOIN weighed AS b ON a.n < b.n)::tsquery
            ELSE (SELECT query FROM weighed) END AS in_context
 )
-"""
 
-#: $1 org id, $2 the query's terms (``SpokenQuery.terms``), $3 how many passages,
-#: $4 the candidate budget (``DEFAULT_CANDIDATES``), $5 the least similarity.
-RANK_PASSAGES = (
-    _QUESTION
-    + """
 , candidate AS (
     SELECT p.document_id, p.position, p.context, p.content, p.search_vector, p.context_vector
     FROM knowledge_passages AS p, question
@@ -137,7 +135,6 @@ WHERE similarity >= $5
 ORDER BY similarity DESC, document_id, position
 LIMIT $3
 """
-)
 
 #: $1 org id. Counts the org's passages (first, so that two counts of one org queue).
 COUNT_PASSAGES = """
@@ -147,8 +144,9 @@ ON CONFLICT (org_id) DO UPDATE SET passages = excluded.passages, counted_at = no
 RETURNING passages
 """
 
-#: $1 org id. ts_stat takes its rows as query text; the org id is quoted by format().
-COUNT_TERMS = f"""
+#: $1 org id, $2 ``COUNTED_FROM``. ts_stat takes its rows as query text, so the org id
+#: goes in quoted by format().
+COUNT_TERMS = """
 INSERT INTO knowledge_passage_terms (org_id, lexeme, passages, in_context)
 SELECT $1::uuid, anywhere.word, anywhere.ndoc, coalesce(in_context.ndoc, 0)
 FROM knowledge_passage_orgs AS o
@@ -158,7 +156,7 @@ CROSS JOIN ts_stat(format(
 LEFT JOIN ts_stat(format(
     'SELECT context_vector FROM knowledge_passages WHERE org_id = %L', $1::uuid
 )) AS in_context ON in_context.word = anywhere.word
-WHERE o.org_id = $1::uuid AND anywhere.ndoc * {COUNTED_FROM} >= o.passages
+WHERE o.org_id = $1::uuid AND anywhere.ndoc * $2::int >= o.passages
 """
 
 DELETE_TERMS = "DELETE FROM knowledge_passage_terms WHERE org_id = $1"
@@ -227,7 +225,7 @@ async def refresh_term_counts(conn: Connection, org_id: UUID) -> int:
     """
     rows = await conn.fetch(COUNT_PASSAGES, org_id)
     await conn.execute(DELETE_TERMS, org_id)
-    await conn.execute(COUNT_TERMS, org_id)
+    await conn.execute(COUNT_TERMS, org_id, COUNTED_FROM)
     passages: int = rows[0]["passages"]
     return passages
 
