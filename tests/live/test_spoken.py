@@ -50,6 +50,12 @@ def test_synonyms_join_the_term_of_the_callers_word() -> None:
     assert "refund" in query.terms[0].split()
 
 
+def test_a_phrase_of_fillers_and_stop_words_still_has_its_synonyms() -> None:
+    """ "get out of" is all fillers and stop words, and still means cancelling."""
+    query = spoken_query("how do I get out of the contract", synonyms=DEFAULT_SYNONYMS)
+    assert words(query) == ["contract", "cancel"]
+
+
 def test_a_host_extends_the_default_synonyms() -> None:
     synonyms = DEFAULT_SYNONYMS.extended({"Keep My Number": ["porting"]})
     assert synonyms.entries["keep my number"] == ("porting",)

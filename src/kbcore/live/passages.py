@@ -20,9 +20,10 @@ import attrs
 
 from kbcore.live.markdown import Block, Heading, parse
 
-#: The default cap on a passage's words. Sections of the sales documents this was
-#: measured on run 20 to 120 words; a cap of 120 keeps nearly all of them whole while
-#: a long section still yields passages short enough to rank well and to read aloud.
+#: The default cap on a passage's words. Measured on the retrieval test set, with its
+#: headings and flattened into one section per document: recall@3 and MRR are flat from
+#: 80 to 400 words and fall at 40 (recall@1 0.81 to 0.78, 0.74 flattened). 120 keeps
+#: nearly every section whole while three passages stay a short read for the model.
 DEFAULT_MAX_WORDS = 120
 
 #: Separates the filename and the headings in a passage's context.

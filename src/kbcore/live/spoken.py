@@ -95,7 +95,9 @@ def spoken_query(
 
 
 def _terms(text: str, synonyms: Synonyms) -> list[str]:
-    words = _without_fillers(_joined_letters(_words(text)))
+    said = _joined_letters(_words(text))
+    kept = _content(said)
+    words = tuple(said[position] for position in kept)
     terms: list[list[str]] = [[word, *_stand_ins(word)] for word in words]
     for indexes, joined in (*_joined_pairs(words), *_digit_runs(words)):
         for index in indexes:
@@ -106,6 +108,12 @@ def _terms(text: str, synonyms: Synonyms) -> list[str]:
             (i for i in range(start, start + length) if words[i] not in STOP_WORDS), start
         )
         terms[anchor].extend(found)
+    # A phrase of fillers and stop words only ("get out of") vanished with them, and
+    # still means something ("cancel"): its substitutes make a term of their own.
+    content = {position for position in kept if said[position] not in STOP_WORDS}
+    for start, length, found in synonyms.expansions(said):
+        if content.isdisjoint(range(start, start + length)):
+            terms.append(list(found))
     return _unique(
         " ".join(dict.fromkeys(term))
         for term in terms
@@ -137,8 +145,9 @@ def _joined_letters(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _without_fillers(words: tuple[str, ...]) -> tuple[str, ...]:
-    kept: list[str] = []
+def _content(words: tuple[str, ...]) -> list[int]:
+    """The positions of the words that are not fillers (alone or in a filler phrase)."""
+    kept: list[int] = []
     index = 0
     while index < len(words):
         for length in (3, 2):
@@ -147,9 +156,9 @@ def _without_fillers(words: tuple[str, ...]) -> tuple[str, ...]:
                 break
         else:
             if words[index] not in FILLER_WORDS:
-                kept.append(words[index])
+                kept.append(index)
             index += 1
-    return tuple(kept)
+    return kept
 
 
 def _joined_pairs(words: tuple[str, ...]) -> Iterator[tuple[range, str]]:
