@@ -10,7 +10,12 @@ import asyncpg
 from benchmarks.retrieval.metrics import Ranked
 from benchmarks.retrieval.testset import Question
 from kbcore.live.passages import CONTEXT_SEPARATOR
-from kbcore.live.ranking import DEFAULT_CANDIDATES, RANK_PASSAGES, Connection
+from kbcore.live.ranking import (
+    DEFAULT_CANDIDATES,
+    DEFAULT_SHORTLIST,
+    RANK_PASSAGES,
+    Connection,
+)
 from kbcore.live.spoken import NO_SYNONYMS, Synonyms, spoken_query
 
 #: The baseline: the question's words (fillers stripped), OR'd, ranked by ts_rank over
@@ -37,7 +42,7 @@ def live_arguments(
 ) -> tuple[object, ...]:
     """RANK_PASSAGES's arguments for a question; no similarity floor, to see every rank."""
     query = spoken_query(question.turn, previous=question.previous, synonyms=synonyms)
-    return (org_id, list(query.terms), limit, DEFAULT_CANDIDATES, 0.0)
+    return (org_id, list(query.terms), limit, DEFAULT_CANDIDATES, 0.0, DEFAULT_SHORTLIST)
 
 
 def baseline_arguments(org_id: UUID, question: Question, *, limit: int) -> tuple[object, ...]:
