@@ -146,6 +146,8 @@ async def test_counting_terms_again_replaces_the_counts(
     )
     assert passages == await conn.fetchval("SELECT count(*) FROM knowledge_passages")
     assert before == after > 0
+    org_lexemes = "SELECT count(*) FROM knowledge_passage_terms WHERE lexeme LIKE 'org:%'"
+    assert await conn.fetchval(org_lexemes) == 0
 
 
 async def test_an_org_never_counted_is_still_searched(conn: PoolConnectionProxy) -> None:

@@ -105,7 +105,8 @@ WITH org AS (
 ), chosen AS (
     SELECT query, kind FROM source WHERE reach <= $4
 ), question AS (
-    SELECT (SELECT string_agg('(' || query::text || ')', ' | ') FROM weighed)::tsquery AS any_term,
+    SELECT ('''org:' || $1::text || '''')::tsquery AS org,
+           (SELECT string_agg('(' || query::text || ')', ' | ') FROM weighed)::tsquery AS any_term,
            (SELECT count(*) FROM weighed) AS terms,
            (SELECT sum(idf) FROM weighed) AS idf,
            (SELECT string_agg('(' || query::text || ')', ' | ')
@@ -125,7 +126,8 @@ WITH org AS (
            ts_rank(p.search_vector, question.any_term, 32) AS rank
     FROM knowledge_passages AS p, question
     WHERE p.org_id = $1
-      AND (p.search_vector @@ question.in_text OR p.context_vector @@ question.in_context)
+      AND (p.search_vector @@ (question.org && question.in_text)
+           OR p.context_vector @@ (question.org && question.in_context))
     ORDER BY rank DESC
     LIMIT $6
 ), scored AS (
@@ -171,6 +173,7 @@ LEFT JOIN ts_stat(format(
     'SELECT context_vector FROM knowledge_passages WHERE org_id = %L', $1::uuid
 )) AS in_context ON in_context.word = anywhere.word
 WHERE o.org_id = $1::uuid AND anywhere.ndoc * $2::int >= o.passages
+  AND anywhere.word NOT LIKE 'org:%'
 """
 
 DELETE_TERMS = "DELETE FROM knowledge_passage_terms WHERE org_id = $1"
