@@ -1,0 +1,1 @@
+"""The live-knowledge retrieval benchmark: a test set, its quality figures, its speed."""

@@ -1,0 +1,43 @@
+"""The retrieval benchmarks at tiny sizes, so that they cannot rot between manual runs."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks.retrieval import quality, speed, testset
+
+from kbcore.live.passages import DEFAULT_MAX_WORDS
+from kbcore.live.ranking import SIMILARITY_THRESHOLD
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_test_set_holds_what_its_readme_promises() -> None:
+    """About 40 documents; 80+ questions, 10+ unanswerable; every answer names a document."""
+    filenames = {document.filename for document in testset.documents()}
+    questions = testset.questions()
+    held_out = testset.questions(testset.HELD_OUT)
+    assert len(filenames) >= 30
+    assert len(questions) >= 80
+    assert sum(not q.answerable for q in questions) >= 10
+    assert all(q.answers <= filenames for q in (*questions, *held_out))
+    assert len({q.id for q in (*questions, *held_out)}) == len(questions) + len(held_out)
+
+
+async def test_the_quality_benchmark_reports_every_method_on_both_sets(
+    pg_server_dsn: str,
+) -> None:
+    rows = await quality.run(
+        pg_server_dsn, max_words=DEFAULT_MAX_WORDS, threshold=SIMILARITY_THRESHOLD
+    )
+    table = quality.render(rows)
+    assert len(rows) == len(quality.METHODS) * len(quality.QUESTION_SETS)
+    for name in quality.METHODS:
+        assert f"| tuning | {name} |" in table
+        assert f"| held-out | {name} |" in table
+
+
+async def test_the_speed_benchmark_reports_both_methods(pg_server_dsn: str) -> None:
+    report = await speed.run(pg_server_dsn, speed.Sizes.smoke())
+    assert "| kbcore.live | all |" in report
+    assert "| OR baseline | all |" in report
+    assert "recall@3" in report
