@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "kbcore",
     "kbcore.documents",
     "kbcore.errors",
+    "kbcore.live",
     "kbcore.logging",
     "kbcore.memory",
     "kbcore.postgres",

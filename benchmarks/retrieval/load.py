@@ -10,8 +10,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.retrieval.testset import Document
-from kbcore.live.passages import DEFAULT_MAX_WORDS, split_document
-from kbcore.live.schema import passages_schema
+from kbcore.live._passages import DEFAULT_MAX_WORDS, split_document
+from kbcore.live._schema import passages_schema
 from kbcore.postgres import migrate
 
 

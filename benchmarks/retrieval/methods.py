@@ -9,14 +9,14 @@ import asyncpg
 
 from benchmarks.retrieval.metrics import Ranked
 from benchmarks.retrieval.testset import Question
-from kbcore.live.passages import CONTEXT_SEPARATOR
-from kbcore.live.ranking import (
+from kbcore.live._passages import CONTEXT_SEPARATOR
+from kbcore.live._ranking import (
     DEFAULT_CANDIDATES,
     DEFAULT_SHORTLIST,
     RANK_PASSAGES,
     Connection,
 )
-from kbcore.live.spoken import NO_SYNONYMS, Synonyms, spoken_query
+from kbcore.live._spoken import NO_SYNONYMS, Synonyms, spoken_query
 
 #: The baseline: the question's words (fillers stripped), OR'd, ranked by ts_rank over
 #: every match: the best of the simple lexical queries measured before kbcore.live.

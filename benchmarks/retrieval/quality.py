@@ -22,9 +22,9 @@ from benchmarks.retrieval import methods, testset
 from benchmarks.retrieval.load import load, prepare
 from benchmarks.retrieval.metrics import Quality, Ranked, Separation, quality, separation
 from benchmarks.retrieval.testset import Question
-from kbcore.live.passages import DEFAULT_MAX_WORDS
-from kbcore.live.ranking import SIMILARITY_THRESHOLD, Connection, refresh_term_counts
-from kbcore.live.spoken import NO_SYNONYMS
+from kbcore.live._passages import DEFAULT_MAX_WORDS
+from kbcore.live._ranking import SIMILARITY_THRESHOLD, Connection, refresh_term_counts
+from kbcore.live._spoken import NO_SYNONYMS
 from kbcore.testing import database
 
 ORG = UUID("00000000-0000-4000-8000-00000000000a")

@@ -28,7 +28,7 @@ from benchmarks.retrieval.corpus import Writer
 from benchmarks.retrieval.load import load, prepare
 from benchmarks.retrieval.metrics import quality
 from benchmarks.retrieval.quality import ORG
-from kbcore.live.ranking import RANK_PASSAGES, refresh_term_counts
+from kbcore.live._ranking import RANK_PASSAGES, refresh_term_counts
 from kbcore.testing import database
 
 

@@ -12,14 +12,14 @@ from asyncpg.pool import PoolConnectionProxy
 from benchmarks.retrieval import testset
 from benchmarks.retrieval.metrics import Ranked, quality
 
-from kbcore.live.passages import CONTEXT_SEPARATOR, split_document
-from kbcore.live.ranking import (
+from kbcore.live._passages import CONTEXT_SEPARATOR, split_document
+from kbcore.live._ranking import (
     rank_passages,
     refresh_term_counts,
     write_passages,
 )
-from kbcore.live.schema import passages_schema
-from kbcore.live.spoken import spoken_query
+from kbcore.live._schema import passages_schema
+from kbcore.live._spoken import spoken_query
 
 pytestmark = pytest.mark.anyio
 
@@ -49,9 +49,9 @@ async def add_document(
 
 
 @pytest.fixture
-async def conn(pg_pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy]:
+async def conn(kbcore_pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy]:
     """A connection to a fresh migrated database with the live-knowledge tables."""
-    async with pg_pool.acquire() as connection:
+    async with kbcore_pool.acquire() as connection:
         await connection.execute(passages_schema())
         yield connection
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from benchmarks.retrieval import quality, speed, testset
 
-from kbcore.live.passages import DEFAULT_MAX_WORDS
-from kbcore.live.ranking import SIMILARITY_THRESHOLD
+from kbcore.live._passages import DEFAULT_MAX_WORDS
+from kbcore.live._ranking import SIMILARITY_THRESHOLD
 
 pytestmark = pytest.mark.anyio
 
@@ -24,10 +24,10 @@ def test_the_test_set_holds_what_its_readme_promises() -> None:
 
 
 async def test_the_quality_benchmark_reports_every_method_on_both_sets(
-    pg_server_dsn: str,
+    kbcore_server_dsn: str,
 ) -> None:
     rows = await quality.run(
-        pg_server_dsn, max_words=DEFAULT_MAX_WORDS, threshold=SIMILARITY_THRESHOLD
+        kbcore_server_dsn, max_words=DEFAULT_MAX_WORDS, threshold=SIMILARITY_THRESHOLD
     )
     table = quality.render(rows)
     assert len(rows) == len(quality.METHODS) * len(quality.QUESTION_SETS)
@@ -36,8 +36,8 @@ async def test_the_quality_benchmark_reports_every_method_on_both_sets(
         assert f"| held-out | {name} |" in table
 
 
-async def test_the_speed_benchmark_reports_both_methods(pg_server_dsn: str) -> None:
-    report = await speed.run(pg_server_dsn, speed.Sizes.smoke())
+async def test_the_speed_benchmark_reports_both_methods(kbcore_server_dsn: str) -> None:
+    report = await speed.run(kbcore_server_dsn, speed.Sizes.smoke())
     assert "| kbcore.live | all |" in report
     assert "| OR baseline | all |" in report
     assert "recall@3" in report

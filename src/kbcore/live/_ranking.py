@@ -36,8 +36,8 @@ from uuid import UUID
 import asyncpg
 import attrs
 
-from kbcore.live.passages import Passage
-from kbcore.live.spoken import SpokenQuery
+from kbcore.live._passages import Passage
+from kbcore.live._spoken import SpokenQuery
 
 #: How many candidate rows the rare terms may bring (by the counts), before scoring.
 #: Measured at 10,000 documents (73,600 passages): 1,000 gives a p99 of 12-20 ms and a
