@@ -22,7 +22,7 @@ import asyncpg
 import attrs
 import pytest
 
-from kbcore import Document, KnowledgeBase, StoreUnavailable
+from kbcore import Document, KnowledgeBase, NotSaved, OutcomeUnknown, StoreUnavailable
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import database
@@ -112,7 +112,7 @@ async def test_a_connection_killed_mid_statement_writes_nothing_and_the_pool_rec
 async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothing(
     kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
-    """The commit meets a dead session: StoreUnavailable says the outcome is unknown."""
+    """The commit meets a session found dead: COMMIT never leaves, so nothing was saved."""
     store = PostgresStore(kbcore_pool)
     draft = NewDocument(org_id=org, filename="a.md", content="x", category="general")
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
@@ -127,7 +127,7 @@ async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothin
             )
             assert killed == 1
 
-    with pytest.raises(StoreUnavailable, match="may or may not have been saved"):
+    with pytest.raises(NotSaved, match="closed before committing; nothing was saved"):
         await insert_then_lose_the_session()
     assert await rows(kbcore_pool) == []
     await KnowledgeBase(store).create(org, filename="after.md", content="y")

@@ -17,7 +17,7 @@ import attrs
 import pytest
 from asyncpg.connection import LoggedQuery
 
-from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
+from kbcore import KnowledgeBase, NotSaved, StoreUnavailable, VersionConflict
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore
 from tests.stores import ON_POSTGRES
@@ -87,8 +87,10 @@ async def test_create_writes_nothing_when_its_changelog_fails(
 ) -> None:
     """A failing changelog insert leaves no document behind."""
     await kbcore_pool.execute(FAILING_CHANGELOG)
-    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+    with pytest.raises(NotSaved, match=r"refused the statement \(P0001\) while running a query") as caught:
         await kbcore_kb.create(org, filename="a.md", content="x")
+    assert (caught.value.sqlstate, caught.value.database_message) == ("P0001", "changelog is broken")
+    assert isinstance(caught.value.__cause__, asyncpg.RaiseError)
     assert await document_rows(kbcore_pool) == []
 
 
@@ -100,8 +102,9 @@ async def test_update_changes_nothing_when_its_changelog_fails(
     doc = await kbcore_kb.create(org, filename="a.md", content="x")
     before = await document_rows(kbcore_pool)
     await kbcore_pool.execute(FAILING_CHANGELOG)
-    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+    with pytest.raises(NotSaved, match="nothing was saved") as caught:
         await kbcore_kb.update(org, doc.id, content="y", filename="b.md")
+    assert caught.value.database_message == "changelog is broken"
     assert await document_rows(kbcore_pool) == before
 
 

@@ -31,6 +31,8 @@ class Tables:
     runs: list[SyncRun] = attrs.Factory(list)
     files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
     tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
+    #: The idempotency keys of creates: (org, key) to (document id, fingerprint).
+    keys: dict[tuple[UUID, str], tuple[UUID, str]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
         """A copy whose documents and changes a unit of work may change, the rest shared.

@@ -27,20 +27,26 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Out
 
     A kbcore error (a Vapi failure after its retries, a store error) is
     recorded against its item and the others go on, so one bad document
-    cannot waste the uploads of the rest. Anything else is a bug and
-    propagates.
+    cannot waste the uploads of the rest. Anything else is a bug: it stops
+    the others and propagates as it is, not wrapped in an exception group.
     """
     outcomes: Outcomes[T, R] = Outcomes(succeeded=[], failed=[])
+    bugs: list[Exception] = []
 
     async def run_one(item: T) -> None:
         try:
             result = await work(item)
         except KbError as error:
             outcomes.failed.append((item, error))
+        except Exception as error:  # raised below, unwrapped
+            bugs.append(error)
+            tg.cancel_scope.cancel()
         else:
             outcomes.succeeded.append((item, result))
 
     async with anyio.create_task_group() as tg:
         for item in items:
             tg.start_soon(run_one, item)
+    if bugs:
+        raise bugs[0]
     return outcomes
