@@ -42,17 +42,21 @@ class Action(enum.Enum):
 
 @attrs.define
 class Rule:
-    """Hurt requests whose SQL contains ``text``: ``times`` of them (None: all), each
-    with probability ``chance`` drawn from ``rng``."""
+    """Hurt requests whose SQL contains ``text``: after sparing the first ``after``,
+    ``times`` of them (None: all), each with probability ``chance`` drawn from ``rng``."""
 
     action: Action
     text: str
     times: int | None = 1
+    after: int = 0
     chance: float = 1.0
     rng: random.Random = attrs.field(factory=lambda: random.Random(0))
 
     def strikes(self, sql: str) -> bool:
         if self.times == 0 or self.text not in sql:
+            return False
+        if self.after > 0:
+            self.after -= 1
             return False
         if self.chance < 1.0 and self.rng.random() >= self.chance:
             return False
@@ -70,11 +74,11 @@ class PgProxy:
     #: Each request hurt: the action and the request's SQL.
     hurt: list[tuple[Action, str]] = attrs.Factory(list)
 
-    def lose_answer_to(self, text: str, *, times: int | None = 1) -> None:
-        self.rules.append(Rule(Action.LOSE_ANSWER, text, times))
+    def lose_answer_to(self, text: str, *, times: int | None = 1, after: int = 0) -> None:
+        self.rules.append(Rule(Action.LOSE_ANSWER, text, times, after))
 
-    def cut_before(self, text: str, *, times: int | None = 1) -> None:
-        self.rules.append(Rule(Action.CUT, text, times))
+    def cut_before(self, text: str, *, times: int | None = 1, after: int = 0) -> None:
+        self.rules.append(Rule(Action.CUT, text, times, after))
 
     def fault_for(self, sql: str) -> Action | None:
         for rule in self.rules:

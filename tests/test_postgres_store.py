@@ -87,9 +87,14 @@ async def test_create_writes_nothing_when_its_changelog_fails(
 ) -> None:
     """A failing changelog insert leaves no document behind."""
     await kbcore_pool.execute(FAILING_CHANGELOG)
-    with pytest.raises(NotSaved, match=r"refused the statement \(P0001\) while running a query") as caught:
+    with pytest.raises(
+        NotSaved, match=r"refused the statement \(P0001\) while running a query"
+    ) as caught:
         await kbcore_kb.create(org, filename="a.md", content="x")
-    assert (caught.value.sqlstate, caught.value.database_message) == ("P0001", "changelog is broken")
+    assert (caught.value.sqlstate, caught.value.database_message) == (
+        "P0001",
+        "changelog is broken",
+    )
     assert isinstance(caught.value.__cause__, asyncpg.RaiseError)
     assert await document_rows(kbcore_pool) == []
 

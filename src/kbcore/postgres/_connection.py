@@ -7,8 +7,8 @@ operation needs no BEGIN and COMMIT), ``OnConnection`` runs them on the connecti
 ``OutcomeUnknown`` (see ``_failures``).
 
 A pooled connection that the server ended while it sat idle is only found out when it
-is next used. That use is repeated once, on a fresh connection, where repeating cannot
-write twice: a read, a BEGIN, and a write that never left.
+is next used. That use is repeated on another connection where repeating cannot write
+twice: a read, a BEGIN, and a write that never left.
 """
 
 from __future__ import annotations
@@ -128,19 +128,22 @@ class OnPool(Db):
 async def on_fresh_connection(
     pool: asyncpg.Pool, call: _Call[T], *, doing: str, writes: bool, keep: bool = False
 ) -> T:
-    """``call`` on a pooled connection, once more on another if that one was dead.
+    """``call`` on a pooled connection; on another one for each that turns out dead.
 
-    The second try is made when the first connection turns out to be closed and the
-    request either never left or changes nothing (``writes`` is false). With ``keep``
-    the connection stays out of the pool after a success; the caller releases it.
+    A connection is tried again when it turns out closed and the request either never
+    left or changes nothing (``writes`` is false). The server may have ended every pooled
+    connection at once (a restart), so up to one more than the pool holds are tried; each
+    dead one leaves the pool. With ``keep`` the connection stays out of the pool after a
+    success, for the caller to release.
     """
-    for attempt in (1, 2):
+    attempts = pool.get_max_size() + 1
+    for attempt in range(1, attempts + 1):
         conn = await acquire(pool)
         try:
             result = await call(conn)
         except FAILURES as error:
             await release(pool, conn)
-            if attempt == 1 and _dead_and_repeatable(error, conn, writes=writes):
+            if attempt < attempts and _dead_and_repeatable(error, conn, writes=writes):
                 log.debug("kbcore.postgres.retried", doing=doing, error_type=type(error).__name__)
                 continue
             raise store_error(error, doing=doing, may_commit=writes) from error
@@ -151,7 +154,7 @@ async def on_fresh_connection(
         if not keep:
             await release(pool, conn)
         return result
-    raise AssertionError("unreachable: the second attempt returns or raises")
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _dead_and_repeatable(error: BaseException, conn: PoolConnectionProxy, *, writes: bool) -> bool:

@@ -2,9 +2,11 @@
 
 When asyncpg raises, one of three things happened:
 
-- ``NOT_SENT``: the request never left. The connection was found closed, or in the
-  state that a connection the server ended while it sat idle in the pool is left in
-  (asyncpg then refuses to "switch state" before it writes anything).
+- ``NOT_SENT``: the request never left whole. The connection was found closed, or in
+  the state that a connection the server ended while it sat idle in the pool is left in
+  (asyncpg then refuses to "switch state" before it writes anything), or writing the
+  request failed with a broken pipe: the server was gone before the request was through,
+  and a request it did not receive whole is not run, let alone committed.
 - ``REFUSED``: the server answered with an error. PostgreSQL reports an error only for
   work it did not commit (an ERROR aborts the transaction; a FATAL ends the session
   before its transaction commits), so nothing the statement or its transaction wrote is
@@ -62,6 +64,9 @@ def failure_of(error: BaseException) -> Failure:
         # Raised by asyncpg's own checks, before anything is written to the socket.
         return Failure.NOT_SENT
     if isinstance(error, asyncpg.InternalClientError) and str(error).startswith(_NOT_SENT_PREFIXES):
+        return Failure.NOT_SENT
+    # Only a write fails with EPIPE; asyncpg reports it as the cause of a closed connection.
+    if isinstance(error, BrokenPipeError) or isinstance(error.__cause__, BrokenPipeError):
         return Failure.NOT_SENT
     return Failure.LOST
 
