@@ -4,8 +4,9 @@ It passes the wire protocol through, reading just enough of it (the framing of e
 message, and the SQL of each request) for a test to say which request to hurt:
 
 - ``LOSE_ANSWER``: the request reaches the server, which does the work (and commits,
-  for a COMMIT or a statement outside a transaction); its answer, up to ReadyForQuery,
-  is swallowed and both connections close. The client never hears of it.
+  for a COMMIT or a statement outside a transaction); its answer, up to ReadyForQuery
+  (or the start of a COPY), is swallowed and both connections close. The client never
+  hears of it.
 - ``CUT``: the request never reaches the server; both connections close.
 
 A request is what a client sends up to a Sync or a simple Query. Clients connect
@@ -30,6 +31,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 _FLUSHES = frozenset(b"SQHXdcf")
 #: The messages that end a request, where a fault may strike.
 _REQUEST_ENDS = frozenset(b"SQ")
+#: The server's messages that end its answer: ReadyForQuery, or CopyInResponse (it then
+#: waits for the client's data).
+_ANSWER_ENDS = frozenset(b"ZG")
 _GONE = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, OSError)
 
 Connect = Callable[[], Awaitable[anyio.abc.ByteStream]]
@@ -137,7 +141,7 @@ async def _relay(proxy: PgProxy, client: anyio.abc.ByteStream, connect: Connect)
                 kind, message = await _message(reader)
                 if not swallowing.is_set():
                     await client.send(message)
-                elif kind == ord("Z"):
+                elif kind in _ANSWER_ENDS:
                     return
 
         async def until_either_ends(side: Callable[[], Awaitable[None]]) -> None:

@@ -17,6 +17,8 @@ from tests.cli.conftest import Cli, InProcess, assert_one_error_line, snapshot
 pytestmark = pytest.mark.anyio
 
 ORG = str(uuid.uuid4())
+#: What a completed import's report says it lost: nothing.
+NOTHING_LOST = {"not_saved": [], "outcome_unknown": []}
 
 
 @pytest.fixture
@@ -41,7 +43,13 @@ async def test_a_folder_round_trips_through_export_and_import(
     """import takes the .md and .txt files; export writes them as JSON lines that import again."""
     imported = await cli("import", ORG, str(folder), "--category", "operations", "--json")
     assert imported.code == 0, imported.stderr
-    assert imported.json() == {"created": 2, "updated": 0, "skipped": 0, "errors": []}
+    assert imported.json() == {
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "errors": [],
+        **NOTHING_LOST,
+    }
     assert await filenames(kbcore_pool) == [("faq.txt", "operations"), ("pricing.md", "operations")]
 
     target = tmp_path / "kb.jsonl"
@@ -108,9 +116,21 @@ async def test_conflicts_are_refused_skipped_or_updated(
     refused = await in_process("import", ORG, str(folder))
     assert_one_error_line(refused, 2, "item 1 (faq.txt): filename:")
     skipped = await in_process("import", ORG, str(folder), "--on-conflict", "skip", "--json")
-    assert skipped.json() == {"created": 1, "updated": 0, "skipped": 1, "errors": []}
+    assert skipped.json() == {
+        "created": 1,
+        "updated": 0,
+        "skipped": 1,
+        "errors": [],
+        **NOTHING_LOST,
+    }
     updated = await in_process("import", ORG, str(folder), "--on-conflict", "update", "--json")
-    assert updated.json() == {"created": 0, "updated": 1, "skipped": 1, "errors": []}
+    assert updated.json() == {
+        "created": 0,
+        "updated": 1,
+        "skipped": 1,
+        "errors": [],
+        **NOTHING_LOST,
+    }
 
 
 @pytest.mark.parametrize(
@@ -119,6 +139,7 @@ async def test_conflicts_are_refused_skipped_or_updated(
         (None, "No such file or folder"),
         ("not json\n", "line 1: not valid JSON"),
         ("[1, 2]\n", "line 1: must be a JSON object"),
+        ("[" * 5000 + "]" * 5000 + "\n", "line 1: JSON nested too deeply"),
         ("\n\n", "has no JSON lines to import"),
     ],
 )
