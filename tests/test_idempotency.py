@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import anyio
+import asyncpg
 import pytest
 
 from kbcore import Document, KnowledgeBase, ValidationError
@@ -123,3 +127,25 @@ async def test_concurrent_creates_with_one_key_make_one_document(
             tasks.start_soon(create)
     assert len({doc.id for doc in created}) == 1
     assert len((await kbcore_kb.list(org)).items) == 1
+
+
+async def test_the_example_script_adds_a_file_once(
+    kbcore_database_dsn: str, kbcore_pool: asyncpg.Pool, org: UUID, tmp_path: Path
+) -> None:
+    """examples/safe_create.py run twice on one file: the same document, stored once."""
+    script = Path(__file__).parents[1] / "examples" / "safe_create.py"
+    source = tmp_path / "faq.md"
+    source.write_text("Refunds within 30 days.", encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": kbcore_database_dsn}
+    runs = [
+        await anyio.run_process([sys.executable, str(script), str(org), str(source)], env=env)
+        for _ in range(2)
+    ]
+    # The last line: unconfigured, structlog prints kbcore's debug events before it.
+    first, second = (run.stdout.decode().splitlines()[-1] for run in runs)
+    assert first == second
+    assert first.startswith("faq.md: ")
+    assert (
+        await kbcore_pool.fetchval("SELECT count(*) FROM knowledge_base WHERE org_id = $1", org)
+        == 1
+    )

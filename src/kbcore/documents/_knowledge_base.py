@@ -211,7 +211,7 @@ class KnowledgeBase:
         return await self.update(org_id, document_id, active=False, actor=actor)
 
     async def history(self, org_id: UUID | str, document_id: UUID | str) -> builtins.list[Change]:
-        """The document's changelog, oldest first."""
+        """The document's changelog, in the order its rows were written."""
         org, doc_id = _ids(org_id, document_id)
         _found(await self._store.get(org, doc_id), doc_id)
         return list(await self._store.history(org, doc_id))
