@@ -15,6 +15,7 @@ without TLS (``sslmode=disable``), so that the proxy can read what passes.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,9 +23,7 @@ from contextlib import asynccontextmanager, suppress
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import anyio
-import anyio.abc
 import attrs
-from anyio.streams.buffered import BufferedByteReceiveStream
 
 #: Messages after which a client waits for the server (or streams COPY data): the proxy
 #: forwards what it holds when one passes.
@@ -34,9 +33,9 @@ _REQUEST_ENDS = frozenset(b"SQ")
 #: The server's messages that end its answer: ReadyForQuery, or CopyInResponse (it then
 #: waits for the client's data).
 _ANSWER_ENDS = frozenset(b"ZG")
-_GONE = (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, OSError)
+_GONE = (asyncio.IncompleteReadError, OSError)
 
-Connect = Callable[[], Awaitable[anyio.abc.ByteStream]]
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 class Action(enum.Enum):
@@ -94,74 +93,88 @@ class PgProxy:
 
 @asynccontextmanager
 async def pg_proxy(server_dsn: str) -> AsyncIterator[PgProxy]:
-    """A proxy on a free loopback port in front of the server of ``server_dsn``."""
+    """A proxy on a free loopback port in front of the server of ``server_dsn``.
+
+    asyncio's own streams carry the bytes: they close cleanly under a pending read.
+    """
     connect = _upstream(server_dsn)
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    proxy = PgProxy(dsn=_through(server_dsn, port))
-    async with listener, anyio.create_task_group() as tasks:
+    async with anyio.create_task_group() as relays:
 
-        async def serve(client: anyio.abc.ByteStream) -> None:
-            await _relay(proxy, client, connect)
+        def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            relays.start_soon(_relay, proxy, reader, writer, connect)
 
-        tasks.start_soon(listener.serve, serve)
+        listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        proxy = PgProxy(dsn=_through(server_dsn, port))
         try:
-            yield proxy
+            async with listener:
+                yield proxy
         finally:
-            tasks.cancel_scope.cancel()
+            relays.cancel_scope.cancel()
 
 
-async def _relay(proxy: PgProxy, client: anyio.abc.ByteStream, connect: Connect) -> None:
-    async with client, await connect() as server, anyio.create_task_group() as link:
-        swallowing = anyio.Event()
+async def _relay(
+    proxy: PgProxy,
+    client_in: asyncio.StreamReader,
+    client_out: asyncio.StreamWriter,
+    connect: Connect,
+) -> None:
+    server_in, server_out = await connect()
+    swallowing = anyio.Event()
 
-        async def to_server() -> None:
-            reader = BufferedByteReceiveStream(client)
-            await server.send(await _startup(reader))
-            statements: dict[bytes, str] = {}
-            held = bytearray()
-            sql = ""
-            while True:
-                kind, message = await _message(reader)
-                sql = _sql_of(kind, message, statements) or sql
-                held += message
-                if kind not in _FLUSHES:
-                    continue
-                fault = proxy.fault_for(sql) if kind in _REQUEST_ENDS else None
-                if fault is Action.CUT:
-                    return
-                if fault is Action.LOSE_ANSWER:
-                    swallowing.set()
-                await server.send(bytes(held))
-                held.clear()
+    async def to_server() -> None:
+        server_out.write(await _startup(client_in))
+        statements: dict[bytes, str] = {}
+        held = bytearray()
+        sql = ""
+        while True:
+            kind, message = await _message(client_in)
+            sql = _sql_of(kind, message, statements) or sql
+            held += message
+            if kind not in _FLUSHES:
+                continue
+            fault = proxy.fault_for(sql) if kind in _REQUEST_ENDS else None
+            if fault is Action.CUT:
+                return
+            if fault is Action.LOSE_ANSWER:
+                swallowing.set()
+            server_out.write(bytes(held))
+            await server_out.drain()
+            held.clear()
 
-        async def to_client() -> None:
-            reader = BufferedByteReceiveStream(server)
-            while True:
-                kind, message = await _message(reader)
-                if not swallowing.is_set():
-                    await client.send(message)
-                elif kind in _ANSWER_ENDS:
-                    return
+    async def to_client() -> None:
+        while True:
+            kind, message = await _message(server_in)
+            if not swallowing.is_set():
+                client_out.write(message)
+                await client_out.drain()
+            elif kind in _ANSWER_ENDS:
+                return
 
-        async def until_either_ends(side: Callable[[], Awaitable[None]]) -> None:
-            with suppress(_GONE):
-                await side()
-            link.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as link:
 
-        link.start_soon(until_either_ends, to_server)
-        link.start_soon(until_either_ends, to_client)
+            async def until_either_ends(side: Callable[[], Awaitable[None]]) -> None:
+                with suppress(*_GONE):
+                    await side()
+                link.cancel_scope.cancel()
+
+            link.start_soon(until_either_ends, to_server)
+            link.start_soon(until_either_ends, to_client)
+    finally:
+        client_out.close()
+        server_out.close()
 
 
-async def _startup(reader: BufferedByteReceiveStream) -> bytes:
+async def _startup(reader: asyncio.StreamReader) -> bytes:
     """The client's first message, which has a length and no type."""
-    header = await reader.receive_exactly(4)
-    return header + await reader.receive_exactly(int.from_bytes(header, "big") - 4)
+    header = await reader.readexactly(4)
+    return header + await reader.readexactly(int.from_bytes(header, "big") - 4)
 
 
-async def _message(reader: BufferedByteReceiveStream) -> tuple[int, bytes]:
-    header = await reader.receive_exactly(5)
-    body = await reader.receive_exactly(int.from_bytes(header[1:], "big") - 4)
+async def _message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await reader.readexactly(5)
+    body = await reader.readexactly(int.from_bytes(header[1:], "big") - 4)
     return header[0], header + body
 
 
@@ -186,16 +199,8 @@ def _upstream(dsn: str) -> Connect:
     port = int(query.get("port", [parts.port or 5432])[0])
     if host.startswith("/"):
         path = f"{host}/.s.PGSQL.{port}"
-
-        async def over_unix() -> anyio.abc.ByteStream:
-            return await anyio.connect_unix(path)
-
-        return over_unix
-
-    async def over_tcp() -> anyio.abc.ByteStream:
-        return await anyio.connect_tcp(host, port)
-
-    return over_tcp
+        return lambda: asyncio.open_unix_connection(path)
+    return lambda: asyncio.open_connection(host, port)
 
 
 def _through(dsn: str, port: int) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -128,7 +129,7 @@ async def test_units_of_work_on_sessions_ended_while_idle_all_succeed(
     for round_ in range(2, ROUNDS + 2):
         assert await end_idle_sessions(kbcore_database_dsn, loop_turns) > 0
         outcomes = await at_once(
-            [lambda doc=doc, v=round_: kb.update(org, doc.id, content=f"v{v}") for doc in docs]
+            [partial(kb.update, org, doc.id, content=f"v{round_}") for doc in docs]
         )
         assert [o for o in outcomes if isinstance(o, BaseException)] == []
         assert {o.version for o in outcomes} == {round_}
@@ -148,7 +149,7 @@ async def test_creates_on_sessions_ended_while_idle_are_saved_or_truly_not_saved
         names = [f"r{round_}-{i}.md" for i in range(SIZE)]
         outcomes = await at_once(
             [
-                lambda name=name: kb.create(org, filename=name, content="x", idempotency_key=name)
+                partial(kb.create, org, filename=name, content="x", idempotency_key=name)
                 for name in names
             ]
         )

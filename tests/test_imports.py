@@ -303,7 +303,11 @@ async def test_a_batch_the_store_fails_interrupts_the_import_with_an_exact_repor
 ) -> None:
     """Batch 1 committed; batch 2 failed (not saved, or unknown); batch 3 never started."""
     kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2, error=error))
-    items = [*drafts(3), {"filename": "", "content": "x"}, *drafts(3, "late")]
+    items: list[DocumentDraft | dict[str, str]] = [
+        *drafts(3),
+        {"filename": "", "content": "x"},
+        *drafts(3, "late"),
+    ]
     with pytest.raises(
         ImportInterrupted, match=f"stopped at item 2: .* its batch {fate}"
     ) as caught:

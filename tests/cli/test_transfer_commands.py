@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 ORG = str(uuid.uuid4())
 #: What a completed import's report says it lost: nothing.
-NOTHING_LOST = {"not_saved": [], "outcome_unknown": []}
+NOTHING_LOST: dict[str, list[int]] = {"not_saved": [], "outcome_unknown": []}
 
 
 @pytest.fixture
