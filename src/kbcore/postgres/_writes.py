@@ -49,13 +49,10 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-INSERT_QUERY = f"""
-WITH d AS (
-    INSERT INTO knowledge_base
-        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
+# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), and
+# that document: how both creates below end.
+_CREATED = f"""
+c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
            $12::text
@@ -63,6 +60,14 @@ WITH d AS (
 )
 SELECT * FROM d
 """  # noqa: S608
+
+INSERT_QUERY = f"""
+WITH d AS (
+    INSERT INTO knowledge_base
+        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
+    RETURNING {DOCUMENT_COLUMNS}
+), {_CREATED}"""  # noqa: S608
 
 # As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
 # only a key new to the org lets the document through. Another create holding the same
@@ -80,14 +85,7 @@ WITH k AS (
     SELECT k.document_id, $1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now()
     FROM k
     RETURNING {DOCUMENT_COLUMNS}
-), c AS (
-    INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           $12::text
-    FROM d
-)
-SELECT * FROM d
-"""  # noqa: S608
+), {_CREATED}"""  # noqa: S608
 
 # The document a key created, as it is now, and the fingerprint the key came with.
 _KEYED = f"""
