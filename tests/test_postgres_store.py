@@ -155,11 +155,16 @@ async def test_concurrent_updates_of_one_version_cannot_both_win(
     assert [c.change_type for c in await kbcore_kb.history(org, doc.id)] == ["created", "updated"]
 
 
-async def test_create_is_one_statement(statement_log: StatementLog, org: UUID) -> None:
-    """The document and its changelog row go to the server in one statement, one round trip."""
-    await KnowledgeBase(statement_log.store).create(org, filename="a.md", content="x")
+@pytest.mark.parametrize("key", [None, "req-1"])
+async def test_create_is_one_statement(
+    statement_log: StatementLog, org: UUID, key: str | None
+) -> None:
+    """The document, its changelog row and its key go in one statement, one round trip."""
+    kb = KnowledgeBase(statement_log.store)
+    await kb.create(org, filename="a.md", content="x", idempotency_key=key)
     [statement] = statement_log.statements()
     assert statement.query.lstrip().startswith("WITH")
+    assert ("kb_idempotency_keys" in statement.query) is (key is not None)
 
 
 async def test_update_is_a_locked_read_and_one_write(

@@ -94,7 +94,9 @@ class Importer:
                     await plan.write(writes, org, size)
             except StoreUnavailable as error:
                 report = total.report(problems)
-                raise ImportInterrupted.of(report, items[start:], size, error) from error
+                raise ImportInterrupted.of(
+                    report, items[start:], size, error, first=start == 0
+                ) from error
             total = total.merge(plan)
         return total.report(problems)
 
@@ -114,18 +116,31 @@ class ImportInterrupted(StoreUnavailable):
 
     @classmethod
     def of(
-        cls, done: ImportReport, left: Sequence[_Item], size: int, cause: StoreUnavailable
+        cls,
+        done: ImportReport,
+        left: Sequence[_Item],
+        size: int,
+        cause: StoreUnavailable,
+        *,
+        first: bool,
     ) -> ImportInterrupted:
-        """The error for an import whose batch of ``left[:size]`` failed with ``cause``."""
+        """The error for an import whose batch of ``left[:size]`` failed with ``cause``.
+
+        ``first`` says whether that batch was the import's first one.
+        """
         failed = tuple(item.index for item in left[:size])
+        later = tuple(item.index for item in left[size:])
         unknown = failed if isinstance(cause, OutcomeUnknown) else ()
-        not_saved = tuple(item.index for item in left if item.index not in unknown)
+        not_saved = later if unknown else failed + later
         report = attrs.evolve(done, not_saved=not_saved, outcome_unknown=unknown)
         fate = "may or may not have been saved" if unknown else "were not saved"
+        before = (
+            "Nothing was committed before it" if first else "The batches before it were committed"
+        )
         message = (
-            f"The import stopped at item {failed[0]}: {cause}. The batches before it were "
-            f"committed; the {len(failed)} items of its batch {fate}, and the "
-            f"{len(left) - len(failed)} items after them were not written (see the report)"
+            f"The import stopped at item {failed[0]}: {cause}. {before}; "
+            f"the {len(failed)} items of its batch {fate}, and the {len(later)} items after "
+            "them were not written (see the report)"
         )
         return cls(message, report, cause)
 

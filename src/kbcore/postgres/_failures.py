@@ -86,7 +86,6 @@ def store_error(error: BaseException, *, doing: str, may_commit: bool) -> StoreU
     ``may_commit`` says whether the request could have committed by itself: a COMMIT,
     or a write outside a transaction.
     """
-    failure = failure_of(error)
     refused = server_error(error)
     if refused is not None:
         return NotSaved(
@@ -94,7 +93,10 @@ def store_error(error: BaseException, *, doing: str, may_commit: bool) -> StoreU
             sqlstate=refused.sqlstate,
             database_message=refused.message,
         )
-    if failure is Failure.NOT_SENT:
+    if isinstance(error, asyncpg.DataError):
+        # asyncpg could not encode an argument: a value kbcore should have refused.
+        return NotSaved(f"A value could not be sent to the database while {doing}; {NOTHING_SAVED}")
+    if failure_of(error) is Failure.NOT_SENT:
         return NotSaved(f"The database connection was closed before {doing}; {NOTHING_SAVED}")
     if may_commit:
         return OutcomeUnknown(f"The database connection failed while {doing}; {MAYBE_SAVED}")
