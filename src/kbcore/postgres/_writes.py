@@ -223,15 +223,17 @@ class PostgresWrites:
             row = await self._db.fetchrow(INSERT_QUERY, *arguments)
             assert row is not None  # INSERT ... RETURNING always returns the row
             return document_from_row(row)
-        row = await self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
-        if row is not None:
-            return document_from_row(row)
-        # The key was taken: by the first try of this very create, or by another request.
-        taken = await self._db.fetchrow(_KEYED, draft.org_id, key.key)
-        assert taken is not None  # a key lives as long as its document
-        if taken["fingerprint"] != key.fingerprint:
-            raise ValidationError("idempotency_key", KEY_REUSED_MESSAGE)
-        return document_from_row(taken[:-1])
+        while True:
+            row = await self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
+            if row is not None:
+                return document_from_row(row)
+            # The key was taken: by the first try of this very create, or by another request.
+            taken = await self._db.fetchrow(_KEYED, draft.org_id, key.key)
+            if taken is None:
+                continue  # its document was deleted outright meanwhile, and the key with it
+            if taken["fingerprint"] != key.fingerprint:
+                raise ValidationError("idempotency_key", KEY_REUSED_MESSAGE)
+            return document_from_row(taken[:-1])
 
     async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
         row = await self._db.fetchrow(_LOCK, org_id, document_id)
