@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -22,12 +22,14 @@ class Boom(Exception):
 class FailingStore:
     """A store whose n-th ``insert_many`` writes and then fails, so its unit of work rolls back.
 
-    Everything else is the wrapped store's own: ``writing`` is the one method it changes.
+    It fails with ``error`` (by default ``Boom``, a bug); everything else is the wrapped
+    store's own: ``writing`` is the one method it changes.
     """
 
     inner: Store
     fail_on_insert: int
     inserts: int = 0
+    error: Callable[[], Exception] = Boom
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -50,7 +52,7 @@ class _FailingWrites:
         self.store.inserts += 1
         await self.inner.insert_many(org_id, creations)
         if self.store.inserts == self.store.fail_on_insert:
-            raise Boom
+            raise self.store.error()
 
 
 def drafts(count: int, prefix: str = "doc") -> list[DocumentDraft]:

@@ -33,8 +33,8 @@ LAYERS: dict[str, set[str]] = {
         "kbcore.logging",
         "kbcore.vapi",
     },
-    "kbcore.postgres": {"kbcore._domain", "kbcore._ports", "kbcore.errors"},
-    "kbcore.memory": {"kbcore._domain", "kbcore._ports", "kbcore.errors"},
+    "kbcore.postgres": {"kbcore._domain", "kbcore._ports", "kbcore.errors", "kbcore.logging"},
+    "kbcore.memory": {"kbcore._domain", "kbcore._ports", "kbcore.errors", "kbcore.logging"},
     "kbcore.report": {"kbcore._domain", "kbcore._ports", "kbcore._validators", "kbcore.errors"},
 }
 

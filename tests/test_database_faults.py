@@ -22,7 +22,7 @@ import asyncpg
 import attrs
 import pytest
 
-from kbcore import Document, KnowledgeBase, StoreUnavailable
+from kbcore import Document, KnowledgeBase, NotSaved, StoreUnavailable
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import database
@@ -112,7 +112,7 @@ async def test_a_connection_killed_mid_statement_writes_nothing_and_the_pool_rec
 async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothing(
     kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
-    """The commit meets a dead session: StoreUnavailable says the outcome is unknown."""
+    """The commit meets a session found dead: COMMIT never leaves, so nothing was saved."""
     store = PostgresStore(kbcore_pool)
     draft = NewDocument(org_id=org, filename="a.md", content="x", category="general")
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
@@ -127,32 +127,27 @@ async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothin
             )
             assert killed == 1
 
-    with pytest.raises(StoreUnavailable, match="may or may not have been saved"):
+    with pytest.raises(NotSaved, match="closed before committing; nothing was saved"):
         await insert_then_lose_the_session()
     assert await rows(kbcore_pool) == []
     await KnowledgeBase(store).create(org, filename="after.md", content="y")
 
 
+@pytest.mark.parametrize("write", ["create", "update"])
 async def test_an_idle_pooled_connection_killed_between_calls_is_replaced(
-    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID
+    kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, org: UUID, write: str
 ) -> None:
-    """Killing the pool's idle session: the next call works or is StoreUnavailable, never lost."""
+    """Killing the pool's idle session: the next call simply works, on a new session."""
     async with asyncpg.create_pool(kbcore_database_dsn, min_size=1, max_size=1) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
         doc = await kb.create(org, filename="a.md", content="v1")
         pid = await pool.fetchval("SELECT pg_backend_pid()")  # the pool's only session
         assert await kbcore_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
-        saved = await write_until_saved(kb, org, doc.id, "v2")
-        assert saved.version == 2
-        assert (await kb.get(org, doc.id)).content == "v2"
-
-
-async def write_until_saved(kb: KnowledgeBase, org: UUID, doc_id: UUID, content: str) -> Document:
-    """Update, retrying once on StoreUnavailable: the one retry a host would make."""
-    try:
-        return await kb.update(org, doc_id, content=content)
-    except StoreUnavailable:
-        return await kb.update(org, doc_id, content=content)
+        if write == "create":
+            await kb.create(org, filename="b.md", content="x")
+        else:
+            assert (await kb.update(org, doc.id, content="v2")).version == 2
+        assert await pool.fetchval("SELECT pg_backend_pid()") != pid
 
 
 # Statement timeouts
@@ -291,10 +286,10 @@ async def private_kb(private_server: PrivateServer) -> AsyncIterator[KnowledgeBa
 async def test_a_restart_between_calls_loses_nothing_and_the_pool_reconnects(
     private_server: PrivateServer, private_kb: KnowledgeBase, org: UUID
 ) -> None:
-    """After a restart the data is there and writes work again, after at most one refusal."""
+    """After a restart the data is there, and the next write works on fresh sessions."""
     doc = await private_kb.create(org, filename="a.md", content="v1")
     await private_server.restart()
-    saved = await write_until_saved(private_kb, org, doc.id, "v2")
+    saved = await private_kb.update(org, doc.id, content="v2")
     assert saved.version == 2
     history = await private_kb.history(org, doc.id)
     assert [(c.change_type, c.new_content) for c in history] == [

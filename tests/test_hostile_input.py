@@ -96,6 +96,7 @@ def valid_arguments(method: str, org: UUID, doc_id: UUID) -> dict[str, Any]:
             "category": None,
             "metadata": None,
             "actor": None,
+            "idempotency_key": None,
         },
         "get": {"org_id": org, "document_id": doc_id},
         "list": {

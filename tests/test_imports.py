@@ -5,13 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
 
-from kbcore import DocumentDraft, ImportProblem, ImportReport, KnowledgeBase, ValidationError
+from kbcore import (
+    DocumentDraft,
+    ImportInterrupted,
+    ImportProblem,
+    ImportReport,
+    KnowledgeBase,
+    NotSaved,
+    OutcomeUnknown,
+    StoreUnavailable,
+    ValidationError,
+)
 from kbcore._ports import Store
 from kbcore.postgres import PostgresStore
 from tests.import_support import Boom, FailingStore, by_name, drafts, everything
@@ -277,6 +288,40 @@ async def test_each_batch_is_its_own_transaction(kbcore_store: Store, org: UUID)
     kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2))
     with pytest.raises(Boom):
         await kb.import_documents(org, drafts(5), all_or_nothing=False, batch_size=2)
+    assert sorted(await by_name(KnowledgeBase(kbcore_store), org)) == ["doc-0.md", "doc-1.md"]
+
+
+@pytest.mark.parametrize(
+    ("error", "fate"),
+    [
+        (lambda: NotSaved("The database refused the statement"), "were not saved"),
+        (lambda: OutcomeUnknown("The answer was lost"), "may or may not have been saved"),
+    ],
+)
+async def test_a_batch_the_store_fails_interrupts_the_import_with_an_exact_report(
+    kbcore_store: Store, org: UUID, error: Callable[[], StoreUnavailable], fate: str
+) -> None:
+    """Batch 1 committed; batch 2 failed (not saved, or unknown); batch 3 never started."""
+    kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2, error=error))
+    items: list[DocumentDraft | dict[str, str]] = [
+        *drafts(3),
+        {"filename": "", "content": "x"},
+        *drafts(3, "late"),
+    ]
+    with pytest.raises(
+        ImportInterrupted, match=f"stopped at item 2: .* its batch {fate}"
+    ) as caught:
+        await kb.import_documents(org, items, all_or_nothing=False, batch_size=2)
+    report = caught.value.report
+    assert isinstance(caught.value.__cause__, type(error()))
+    assert (report.created, report.updated, report.skipped) == (2, 0, 0)
+    assert [problem.index for problem in report.errors] == [3]
+    failed_batch = (2, 4)  # the third and fourth valid items; item 3 is invalid
+    if isinstance(caught.value.__cause__, OutcomeUnknown):
+        assert (report.outcome_unknown, report.not_saved) == (failed_batch, (5, 6))
+    else:
+        assert (report.outcome_unknown, report.not_saved) == ((), (*failed_batch, 5, 6))
+    assert not report.ok
     assert sorted(await by_name(KnowledgeBase(kbcore_store), org)) == ["doc-0.md", "doc-1.md"]
 
 

@@ -17,7 +17,7 @@ import attrs
 import pytest
 from asyncpg.connection import LoggedQuery
 
-from kbcore import KnowledgeBase, StoreUnavailable, VersionConflict
+from kbcore import KnowledgeBase, NotSaved, StoreUnavailable, VersionConflict
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore
 from tests.stores import ON_POSTGRES
@@ -87,8 +87,15 @@ async def test_create_writes_nothing_when_its_changelog_fails(
 ) -> None:
     """A failing changelog insert leaves no document behind."""
     await kbcore_pool.execute(FAILING_CHANGELOG)
-    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+    with pytest.raises(
+        NotSaved, match=r"refused the statement \(P0001\) while running a query"
+    ) as caught:
         await kbcore_kb.create(org, filename="a.md", content="x")
+    assert (caught.value.sqlstate, caught.value.database_message) == (
+        "P0001",
+        "changelog is broken",
+    )
+    assert isinstance(caught.value.__cause__, asyncpg.RaiseError)
     assert await document_rows(kbcore_pool) == []
 
 
@@ -100,8 +107,9 @@ async def test_update_changes_nothing_when_its_changelog_fails(
     doc = await kbcore_kb.create(org, filename="a.md", content="x")
     before = await document_rows(kbcore_pool)
     await kbcore_pool.execute(FAILING_CHANGELOG)
-    with pytest.raises(asyncpg.RaiseError, match="changelog is broken"):
+    with pytest.raises(NotSaved, match="nothing was saved") as caught:
         await kbcore_kb.update(org, doc.id, content="y", filename="b.md")
+    assert caught.value.database_message == "changelog is broken"
     assert await document_rows(kbcore_pool) == before
 
 
@@ -147,11 +155,16 @@ async def test_concurrent_updates_of_one_version_cannot_both_win(
     assert [c.change_type for c in await kbcore_kb.history(org, doc.id)] == ["created", "updated"]
 
 
-async def test_create_is_one_statement(statement_log: StatementLog, org: UUID) -> None:
-    """The document and its changelog row go to the server in one statement, one round trip."""
-    await KnowledgeBase(statement_log.store).create(org, filename="a.md", content="x")
+@pytest.mark.parametrize("key", [None, "req-1"])
+async def test_create_is_one_statement(
+    statement_log: StatementLog, org: UUID, key: str | None
+) -> None:
+    """The document, its changelog row and its key go in one statement, one round trip."""
+    kb = KnowledgeBase(statement_log.store)
+    await kb.create(org, filename="a.md", content="x", idempotency_key=key)
     [statement] = statement_log.statements()
     assert statement.query.lstrip().startswith("WITH")
+    assert ("kb_idempotency_keys" in statement.query) is (key is not None)
 
 
 async def test_update_is_a_locked_read_and_one_write(

@@ -7,7 +7,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
@@ -193,11 +193,38 @@ async def test_rows_older_than_the_window_are_left_out() -> None:
     assert (await sync_stats(store, since=timedelta(days=2))).total == 1
 
 
-@pytest.mark.parametrize("since", [datetime(2025, 1, 1), timedelta(0), "24h"])  # naive first
-async def test_bad_windows_are_validation_errors(since: object) -> None:
-    """A naive datetime, a non-positive duration or another type is refused."""
+async def test_since_the_first_instant_of_the_year_1_counts_every_row(
+    kbcore_store: Store, history: tuple[UUID, UUID]
+) -> None:
+    """All of time: every row, and the window starts where it was asked to."""
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    stats = await sync_stats(kbcore_store, since=first)
+    assert stats.total == (await sync_stats(kbcore_store, since=timedelta(days=1))).total > 0
+    assert stats.since == first
+
+
+async def test_the_longest_duration_reaches_back_to_the_year_1(kbcore_store: Store) -> None:
+    """A duration that ends a day after the year 1 began is a window like any other."""
+    longest = datetime.now(UTC) - datetime(1, 1, 3, tzinfo=UTC)
+    stats = await sync_stats(kbcore_store, since=longest)
+    assert stats.since.year == 1
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        datetime(2025, 1, 1),  # naive
+        timedelta(0),
+        "24h",
+        timedelta(days=10**8),
+        timedelta(days=365 * 2100),
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),  # the year 0 in UTC
+    ],
+)
+async def test_bad_windows_are_validation_errors(kbcore_store: Store, since: object) -> None:
+    """A naive datetime, a non-positive duration, another type, or before the year 1."""
     with pytest.raises(ValidationError) as caught:
-        await sync_stats(MemoryStore(), since=since)  # type: ignore[arg-type]
+        await sync_stats(kbcore_store, since=since)  # type: ignore[arg-type]
     assert caught.value.field == "since"
 
 

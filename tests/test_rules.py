@@ -153,6 +153,35 @@ def test_invalid_metadata_is_rejected(value: object, message: str) -> None:
     assert caught.value.message == message
 
 
+def nested(levels: int, inner: object = 1) -> dict[str, object]:
+    """Metadata whose objects and arrays nest ``levels`` deep, alternating."""
+    value = inner
+    for level in range(levels - 1):
+        value = [value] if level % 2 else {"k": value}
+    return {"top": value}
+
+
+DEEP = "Metadata nested too deeply. Max 64 levels."
+
+
+def test_metadata_nests_at_most_64_levels() -> None:
+    """64 levels are kept; 65 are refused, before anything recursive meets them."""
+    assert rules.metadata(nested(64)) == nested(64)
+    for too_deep in (nested(65), nested(100_000)):
+        with pytest.raises(ValidationError) as caught:
+            rules.metadata(too_deep)
+        assert caught.value.message == DEEP
+
+
+def test_metadata_that_contains_itself_is_refused() -> None:
+    """A cycle nests for ever: refused as too deep, not a RecursionError."""
+    looped: dict[str, object] = {}
+    looped["self"] = [looped]
+    with pytest.raises(ValidationError) as caught:
+        rules.metadata(looped)
+    assert caught.value.message == DEEP
+
+
 def test_metadata_comes_back_in_the_form_the_database_keeps() -> None:
     """Tuples become lists, nested keys strings, and an escaped NUL spelled out is just text."""
     assert rules.metadata({"a": (1, 2), "b": {1: "x"}, "c": "\\u0000", "d": 1e15}) == {

@@ -1,7 +1,8 @@
 """PostgresStore and MemoryStore stay equivalent under any sequence of operations.
 
-A hypothesis state machine applies each random operation (create, update, delete,
-restore, get, history, paged listings, calls from the wrong org) to a
+A hypothesis state machine applies each random operation (create, with or without an
+idempotency key, update, delete, restore, get, history, paged listings, calls from the
+wrong org) to a
 ``KnowledgeBase`` on each store and compares what the two answer: documents and
 changes field by field, with ids mapped between the stores and timestamps left
 out; errors by type and field. asyncpg is bound to the event loop that opened the
@@ -186,6 +187,27 @@ class StoreEquivalence(RuleBasedStateMachine):
         )
         assert handle is not None, "a valid draft was rejected"
         return handle
+
+    @rule(
+        org=org_indexes,
+        draft=strategies.new_documents(),
+        key=st.sampled_from(("req-1", "req-2")),
+        actor=actors,
+    )
+    def create_with_key(self, org: int, draft: DocumentDraft, key: str, actor: str | None) -> None:
+        """The first create with a key makes a document; a repeat returns it; another is refused."""
+        results = self.both(
+            lambda side: side.kb.create(
+                self.orgs[org], **attrs.asdict(draft), actor=actor, idempotency_key=key
+            )
+        )
+        on_postgres, on_memory = results
+        if isinstance(on_postgres, Document) and on_postgres.id in self.ids:
+            assert isinstance(on_memory, Document)
+            assert self.ids[on_postgres.id] == on_memory.id
+            self.same_document(results)
+        else:
+            self.created(org, results)
 
     @rule(
         org=org_indexes,

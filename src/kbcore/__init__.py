@@ -14,10 +14,12 @@ from kbcore._domain import (
     Page,
     SearchHit,
 )
-from kbcore.documents import KnowledgeBase, Rules
+from kbcore.documents import ImportInterrupted, KnowledgeBase, Rules
 from kbcore.errors import (
     KbError,
     NotFound,
+    NotSaved,
+    OutcomeUnknown,
     RateLimited,
     StoreUnavailable,
     SyncFailed,
@@ -36,11 +38,14 @@ __all__ = [
     "Document",
     "DocumentDraft",
     "DocumentSummary",
+    "ImportInterrupted",
     "ImportProblem",
     "ImportReport",
     "KbError",
     "KnowledgeBase",
     "NotFound",
+    "NotSaved",
+    "OutcomeUnknown",
     "Page",
     "RateLimited",
     "Rules",

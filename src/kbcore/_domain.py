@@ -282,6 +282,22 @@ RATE_LIMITED_PREFIX = "Rate limited"
 
 
 @attrs.frozen
+class IdempotencyKey:
+    """A create's idempotency key, and the fingerprint of the request it came with.
+
+    A create that brings back a key its org used before writes nothing and gets the
+    document that key created; the fingerprints tell a retry from a different request.
+    """
+
+    key: str
+    fingerprint: str
+
+
+#: The message of a key brought back with a different request.
+KEY_REUSED_MESSAGE = "was already used to create a different document"
+
+
+@attrs.frozen
 class DocumentDraft:
     """One document to import, as the caller gave it; ``import_documents`` validates it."""
 
@@ -302,17 +318,25 @@ class ImportProblem:
 
 @attrs.frozen
 class ImportReport:
-    """What an import did. ``skipped`` counts items that wrote nothing on purpose."""
+    """What an import did. ``skipped`` counts items that wrote nothing on purpose.
+
+    The counts are those of committed items. An import that the database stopped
+    (``ImportInterrupted``) lists, by index, the items it did not write (``not_saved``)
+    and those of the batch whose commit went unanswered (``outcome_unknown``); every
+    other valid item was committed.
+    """
 
     created: int = 0
     updated: int = 0
     skipped: int = 0
     errors: tuple[ImportProblem, ...] = ()
+    not_saved: tuple[int, ...] = ()
+    outcome_unknown: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when no item had a problem."""
-        return not self.errors
+        """True when every item was written or skipped on purpose."""
+        return not (self.errors or self.not_saved or self.outcome_unknown)
 
 
 @attrs.frozen

@@ -32,6 +32,7 @@ from kbcore._domain import (
     Document,
     DocumentState,
     DocumentSummary,
+    IdempotencyKey,
     LedgerFile,
     LedgerTool,
     NewDocument,
@@ -69,7 +70,7 @@ class Documents(Protocol):
         ...
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
-        """The document's changelog, oldest first."""
+        """The document's changelog, in the order its rows were written."""
         ...
 
     def export(self, org_id: UUID, *, include_inactive: bool) -> AsyncGenerator[Document, None]:
@@ -79,8 +80,16 @@ class Documents(Protocol):
         """
         ...
 
-    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        """Store a new document at version 1 together with its ``created`` change."""
+    async def create(
+        self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
+    ) -> Document:
+        """Store a new document at version 1 together with its ``created`` change.
+
+        With a ``key`` the org used before, write nothing and return the document that
+        key created, as it is now; raise ``ValidationError`` (``KEY_REUSED_MESSAGE``)
+        when the key came with a different fingerprint. The key is stored with the
+        document, atomically.
+        """
         ...
 
     def writing(self) -> AbstractAsyncContextManager[DocumentWrites]:
@@ -100,7 +109,7 @@ class DocumentWrites(Protocol):
         ...
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
-        """The document's changelog, oldest first, as this unit of work sees it."""
+        """The document's changelog in the order of writes, as this unit of work sees it."""
         ...
 
     async def update(

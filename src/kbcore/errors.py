@@ -12,6 +12,8 @@ import math
 __all__ = [
     "KbError",
     "NotFound",
+    "NotSaved",
+    "OutcomeUnknown",
     "RateLimited",
     "StoreUnavailable",
     "SyncFailed",
@@ -51,7 +53,32 @@ class VersionConflict(KbError):
 
 
 class StoreUnavailable(KbError):
-    """The database could not complete the operation; nothing was half written."""
+    """The database could not complete the operation; nothing was half written.
+
+    Every one raised is one of two kinds, which say what became of the writes:
+    ``NotSaved`` or ``OutcomeUnknown``. ``sqlstate`` and ``database_message`` are
+    what PostgreSQL said, when it said something; they are for operators and logs.
+    """
+
+    def __init__(
+        self, message: str, *, sqlstate: str | None = None, database_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.database_message = database_message
+
+
+class NotSaved(StoreUnavailable):
+    """Nothing of the operation was written: the database refused it, rolled it back,
+    or was never reached. Trying again is safe.
+    """
+
+
+class OutcomeUnknown(StoreUnavailable):
+    """The answer was lost after the database may have committed: the change may or may
+    not be there. Retry only what is safe to repeat (a create with the same
+    ``idempotency_key``), or read first.
+    """
 
 
 class RateLimited(KbError):

@@ -10,6 +10,7 @@ figure in one round trip; nothing is loaded row by row.
 
 from __future__ import annotations
 
+from datetime import UTC as _UTC
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -42,6 +43,10 @@ __all__ = [
 #: The runbook's window: ``created_at > NOW() - INTERVAL '24 hours'``.
 DEFAULT_WINDOW = timedelta(hours=24)
 
+# The earliest start of a window from a duration: Python's datetime ends at year 1.
+_EARLIEST = datetime(1, 1, 2, tzinfo=_UTC)
+_OUT_OF_RANGE = "must not reach back before the year 1"
+
 
 async def sync_stats(
     store: SyncStatsSource,
@@ -64,10 +69,17 @@ def _valid_since(value: object) -> datetime | timedelta:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError("since", "must be a timezone-aware datetime")
+        try:
+            value.astimezone(_UTC)
+        except OverflowError:
+            raise ValidationError("since", _OUT_OF_RANGE) from None
         return value
     if isinstance(value, timedelta):
         if value <= timedelta(0):
             raise ValidationError("since", "must be a positive duration")
+        # The database's clock is not this one; a day's margin keeps both in range.
+        if value > datetime.now(_UTC) - _EARLIEST:
+            raise ValidationError("since", _OUT_OF_RANGE)
         return value
     raise ValidationError("since", f"must be a datetime or a timedelta, not {type(value).__name__}")
 

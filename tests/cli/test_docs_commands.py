@@ -129,6 +129,11 @@ BAD_INPUT = [
     (["docs", "add", ORG, "{file}", "--category", "gossip"], "category: Invalid category."),
     (["docs", "add", ORG, "{file}", "--filename", "../etc"], "Filename cannot contain path"),
     (["docs", "add", ORG, "{file}", "--metadata", "[1]"], "must be a JSON object"),
+    (["docs", "add", ORG, "{file}", "--metadata", "[" * 5000], "JSON nested too deeply"),
+    (
+        ["docs", "add", ORG, "{file}", "--metadata", '{{"a":' * 65 + "1" + "}}" * 65],
+        "Max 64 levels",
+    ),
     (["docs", "show", ORG, "123"], "argument DOCUMENT_ID: not a valid UUID"),
     (["docs", "show", ORG, str(uuid.uuid4())], "not found"),
     (["docs", "edit", ORG, "{doc}"], "Nothing to change"),

@@ -115,6 +115,18 @@ async def test_the_key_may_come_from_the_environment(
     assert run.code == 0, run.stderr
 
 
+async def test_a_report_since_the_year_1(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
+    """The earliest instant there is means all of time, not a crash."""
+    await kbcore_pool.execute(
+        "INSERT INTO kb_sync_log (org_id, status, duration_ms) VALUES ($1, 'success', 5)",
+        uuid.uuid4(),
+    )
+    run = await in_process("report", "--since", "0001-01-01T00:00:00Z")
+    assert run.code == 0, run.stderr
+    assert "since 0001-01-01 00:00 UTC" in run.stdout
+    assert run.stdout.splitlines()[0].endswith("(all orgs): 1 attempt, 1 successful")
+
+
 async def test_report_for_people(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """The report reads like the runbook: days, durations, refusals, failures by kind."""
     org_id = uuid.uuid4()

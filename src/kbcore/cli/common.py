@@ -19,6 +19,7 @@ from kbcore.errors import (
     KbError,
     NotFound,
     RateLimited,
+    StoreUnavailable,
     SyncInProgress,
     ValidationError,
     VersionConflict,
@@ -91,10 +92,14 @@ def exit_code(error: BaseException) -> int:
 
 def error_message(error: BaseException) -> str:
     """One line saying what went wrong, with no secret in it."""
-    if isinstance(error, KbError | CliError):
-        text = str(error)
-    elif isinstance(error, asyncpg.UndefinedTableError):
+    # kbcore's errors keep what PostgreSQL said as their cause.
+    cause = error.__cause__ if isinstance(error, StoreUnavailable) else error
+    if isinstance(cause, asyncpg.UndefinedTableError):
         text = "The database has no kbcore schema; run `kbcore migrate` first"
+    elif isinstance(error, StoreUnavailable) and error.database_message:
+        text = f"{error} (PostgreSQL: {error.database_message})"
+    elif isinstance(error, KbError | CliError):
+        text = str(error)
     elif isinstance(error, asyncpg.PostgresError):
         text = f"The database refused the request: {error}"
     else:

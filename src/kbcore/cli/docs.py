@@ -74,6 +74,8 @@ def _json_object(value: str) -> dict[str, Any]:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         raise argparse.ArgumentTypeError("not valid JSON") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError("JSON nested too deeply") from None
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError("must be a JSON object")
     return parsed

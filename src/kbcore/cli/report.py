@@ -41,7 +41,9 @@ async def run(args: argparse.Namespace, out: Output) -> None:
 def render(stats: SyncStats) -> list[str]:
     """The statistics for people: a header, the days, durations, refusals and errors."""
     scope = "all orgs" if stats.org_id is None else f"org {stats.org_id}"
-    since = stats.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    start = stats.since.astimezone(UTC)
+    # The year by hand: strftime leaves years before 1000 unpadded on some platforms.
+    since = f"{start.year:04d}-{start:%m-%d %H:%M} UTC"
     attempts = plural(stats.total, "attempt")
     lines = [f"Syncs since {since} ({scope}): {attempts}, {stats.successful} successful"]
     if stats.days:

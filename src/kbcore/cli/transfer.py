@@ -122,6 +122,8 @@ def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
         item = json.loads(line)
     except json.JSONDecodeError:
         raise UsageError(f"{path} line {number}: not valid JSON") from None
+    except RecursionError:
+        raise UsageError(f"{path} line {number}: JSON nested too deeply") from None
     if not isinstance(item, dict):
         raise UsageError(f"{path} line {number}: must be a JSON object")
     return item

@@ -32,7 +32,7 @@ from kbcore._ports import Documents, DocumentWrites
 from kbcore.documents._edits import Edit
 from kbcore.documents._rules import Rules
 from kbcore.documents._rules import metadata as metadata_rule
-from kbcore.errors import ValidationError
+from kbcore.errors import OutcomeUnknown, StoreUnavailable, ValidationError
 
 #: What an import does with an item whose filename an active document already has.
 OnConflict = Literal["error", "skip", "update"]
@@ -88,11 +88,61 @@ class Importer:
             return plan.report(problems)
         total = _Plan()
         for start in range(0, len(items), size):
-            async with self.store.writing() as writes:
-                plan = await planner.plan(writes, org, items[start : start + size])
-                await plan.write(writes, org, size)
+            try:
+                async with self.store.writing() as writes:
+                    plan = await planner.plan(writes, org, items[start : start + size])
+                    await plan.write(writes, org, size)
+            except StoreUnavailable as error:
+                report = total.report(problems)
+                raise ImportInterrupted.of(
+                    report, items[start:], size, error, first=start == 0
+                ) from error
             total = total.merge(plan)
         return total.report(problems)
+
+
+class ImportInterrupted(StoreUnavailable):
+    """The database stopped an import that writes in batches; ``report`` says what it kept.
+
+    The report counts the batches committed before, and lists by index the items of the
+    batch that failed and of those never started: in ``not_saved``, or in
+    ``outcome_unknown`` when the failed batch's commit went unanswered. The cause is that
+    batch's ``NotSaved`` or ``OutcomeUnknown``.
+    """
+
+    def __init__(self, message: str, report: ImportReport, cause: StoreUnavailable) -> None:
+        super().__init__(message, sqlstate=cause.sqlstate, database_message=cause.database_message)
+        self.report = report
+
+    @classmethod
+    def of(
+        cls,
+        done: ImportReport,
+        left: Sequence[_Item],
+        size: int,
+        cause: StoreUnavailable,
+        *,
+        first: bool,
+    ) -> ImportInterrupted:
+        """The error for an import whose batch of ``left[:size]`` failed with ``cause``.
+
+        ``first`` says whether that batch was the import's first one.
+        """
+        failed = tuple(item.index for item in left[:size])
+        later = tuple(item.index for item in left[size:])
+        unknown = failed if isinstance(cause, OutcomeUnknown) else ()
+        not_saved = later if unknown else failed + later
+        report = attrs.evolve(done, not_saved=not_saved, outcome_unknown=unknown)
+        fate = "may or may not have been saved" if unknown else "were not saved"
+        before = (
+            "Nothing was committed before it" if first else "The batches before it were committed"
+        )
+        message = (
+            f"The import stopped at item {failed[0]}: {cause}. {before}; "
+            f"the {len(failed)} items of its batch {fate}, and the {len(later)} items after "
+            "them were not written (see the report)"
+        )
+        return cls(message, report, cause)
 
 
 def on_conflict(value: object) -> OnConflict:

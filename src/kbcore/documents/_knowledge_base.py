@@ -30,6 +30,7 @@ from kbcore._domain import (
     SearchHit,
 )
 from kbcore._ports import Documents, DocumentWrites
+from kbcore.documents import _idempotency as idempotency
 from kbcore.documents import _imports as imports
 from kbcore.documents import _rules as rules
 from kbcore.documents._edits import Edit
@@ -62,7 +63,15 @@ class KnowledgeBase:
         category: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         actor: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Document:
+        """Add a document at version 1, with its ``created`` change.
+
+        With ``idempotency_key``, trying the create again (after ``OutcomeUnknown``, say)
+        returns the document the first try created, as it is now, never a second one.
+        The key is the org's for as long as the document lives; bringing it back with
+        other fields is a ``ValidationError``.
+        """
         draft = NewDocument(
             org_id=check.uuid("org_id", org_id),
             filename=self._rules.filename(filename),
@@ -77,7 +86,8 @@ class KnowledgeBase:
             version_to=1,
             new_content=draft.content,
         )
-        document = await self._store.create(draft, change)
+        key = idempotency.key_for(idempotency_key, draft)
+        document = await self._store.create(draft, change, key=key)
         # Debug, not info: the changelog already records every write, and a host at INFO
         # would otherwise get a line per document (ten thousand for one import).
         log.debug(
@@ -201,7 +211,7 @@ class KnowledgeBase:
         return await self.update(org_id, document_id, active=False, actor=actor)
 
     async def history(self, org_id: UUID | str, document_id: UUID | str) -> builtins.list[Change]:
-        """The document's changelog, oldest first."""
+        """The document's changelog, in the order its rows were written."""
         org, doc_id = _ids(org_id, document_id)
         _found(await self._store.get(org, doc_id), doc_id)
         return list(await self._store.history(org, doc_id))
@@ -264,7 +274,9 @@ class KnowledgeBase:
         leaves the document alone, ``"update"`` gives it the item's content as a new
         version. With ``all_or_nothing`` (the default) a single problem means nothing
         is written, and the whole import is one transaction; otherwise the valid
-        items are written in batches of ``batch_size``, one transaction per batch.
+        items are written in batches of ``batch_size``, one transaction per batch, and a
+        database failure raises ``ImportInterrupted``, whose report says exactly which
+        items were committed.
         """
         org = check.uuid("org_id", org_id)
         importer = imports.Importer(

@@ -25,6 +25,8 @@ DEFAULT_CATEGORY = "general"
 MAX_FILENAME_CHARS = 255
 MAX_CONTENT_BYTES = 300_000
 MAX_METADATA_BYTES = 16_384
+#: Levels of nested objects and arrays in metadata, the metadata object being the first.
+MAX_METADATA_DEPTH = 64
 MAX_PAGE_SIZE = 500
 #: Versions are PostgreSQL integers.
 MAX_VERSION = 2**31 - 1
@@ -107,6 +109,11 @@ def metadata(value: object) -> Mapping[str, Any]:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise ValidationError("metadata", "must be a JSON object with string keys")
+    # Before anything recursive (json itself) meets it, and without recursing.
+    if _deeper_than(value, MAX_METADATA_DEPTH):
+        raise ValidationError(
+            "metadata", f"Metadata nested too deeply. Max {MAX_METADATA_DEPTH} levels."
+        )
     try:
         encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
@@ -118,6 +125,23 @@ def metadata(value: object) -> Mapping[str, Any]:
     canonical: dict[str, Any] = json.loads(encoded)
     _check_json_values(canonical)
     return canonical
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels (a cycle nests forever)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _check_json_values(value: object) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 import anyio
 import attrs
 
-from kbcore._domain import Assistant, ChangeDraft, Document, NewDocument
+from kbcore._domain import Assistant, ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.memory._reads import MemoryReads
 from kbcore.memory._stats import MemorySyncStats
 from kbcore.memory._sync import MemorySyncState
@@ -32,9 +32,11 @@ class MemoryStore(MemoryReads, MemorySyncState, MemorySyncStats):
     _clock: Clock = attrs.field(factory=Clock, init=False, repr=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False, repr=False)
 
-    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
+    async def create(
+        self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
+    ) -> Document:
         async with self._lock:
-            return await MemoryWrites(self._tables, self._clock).create(draft, change)
+            return await MemoryWrites(self._tables, self._clock).create(draft, change, key=key)
 
     def writing(self) -> _UnitOfWork:
         return _UnitOfWork(self)

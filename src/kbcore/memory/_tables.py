@@ -40,6 +40,8 @@ class Tables:
     files: dict[tuple[UUID, str], list[LedgerFile]] = attrs.Factory(dict)
     tools: dict[UUID, list[LedgerTool]] = attrs.Factory(dict)
     tool_intents: dict[UUID, list[ToolIntent]] = attrs.Factory(dict)
+    #: The idempotency keys of creates: (org, key) to (document id, fingerprint).
+    keys: dict[tuple[UUID, str], tuple[UUID, str]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
         """A copy whose documents and changes a unit of work may change, the rest shared.

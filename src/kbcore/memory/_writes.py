@@ -16,15 +16,17 @@ from uuid import UUID
 import attrs
 
 from kbcore._domain import (
+    KEY_REUSED_MESSAGE,
     Change,
     ChangeDraft,
     Creation,
     Document,
     DocumentState,
+    IdempotencyKey,
     NewDocument,
     Revision,
 )
-from kbcore.errors import NotFound
+from kbcore.errors import NotFound, ValidationError
 from kbcore.memory._reads import document, history, named
 from kbcore.memory._tables import Clock, Tables
 
@@ -36,8 +38,18 @@ class MemoryWrites:
     _tables: Tables
     _clock: Clock
 
-    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        return self._add(uuid.uuid4(), draft, change, self._clock.now())
+    async def create(
+        self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
+    ) -> Document:
+        if key is not None and (taken := self._tables.keys.get((draft.org_id, key.key))):
+            document_id, fingerprint = taken
+            if fingerprint != key.fingerprint:
+                raise ValidationError("idempotency_key", KEY_REUSED_MESSAGE)
+            return self._tables.documents[document_id]
+        created = self._add(uuid.uuid4(), draft, change, self._clock.now())
+        if key is not None:
+            self._tables.keys[draft.org_id, key.key] = (created.id, key.fingerprint)
+        return created
 
     async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
         # Units of work run one at a time: reading is locking.

@@ -1,9 +1,14 @@
-"""Statements on the host's pool, transactions, and connection failures as StoreUnavailable.
+"""Statements on the host's pool and transactions, with their failures as kbcore errors.
 
 ``Db`` is where every statement kbcore sends goes through: ``OnPool`` runs each one
 on a pooled connection of its own (a statement is atomic by itself, so a one-statement
 operation needs no BEGIN and COMMIT), ``OnConnection`` runs them on the connection of a
-``Transaction``.
+``Transaction``. Every failure of asyncpg leaves here as ``NotSaved`` or
+``OutcomeUnknown`` (see ``_failures``).
+
+A pooled connection that the server ended while it sat idle is only found out when it
+is next used. That use is repeated on another connection where repeating cannot write
+twice: a read, a BEGIN, and a write that never left.
 """
 
 from __future__ import annotations
@@ -19,56 +24,21 @@ import attrs
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction as PgTransaction
 
-from kbcore.errors import StoreUnavailable
+from kbcore.logging import get_logger
+from kbcore.postgres._failures import FAILURES, Failure, failure_of, store_error, unreachable
 
 T = TypeVar("T")
 
-#: Failures that say the server or the connection to it is gone, not that a query was wrong.
-_LOST = (
-    asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
-    asyncpg.exceptions.OperatorInterventionError,  # query canceled, admin shutdown, crash
-    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout: the write gave up waiting
-    asyncpg.exceptions.TooManyConnectionsError,
-    OSError,  # refused, reset, unreachable, timed out
-)
-
-#: What became of the writes when a connection failed, as the error's message says it.
-NOTHING_SAVED = "nothing was saved"
-MAYBE_SAVED = "the change may or may not have been saved"
-
-
-def unavailable(
-    error: BaseException, conn: PoolConnectionProxy | None, doing: str, outcome: str
-) -> StoreUnavailable | None:
-    """The ``StoreUnavailable`` that a failure stands for, or None for a query's own error.
-
-    ``outcome`` tells the reader what became of the writes made so far.
-    """
-    if isinstance(error, asyncpg.PostgresError) and isinstance(error, _LOST):
-        # The server answered with an error, so the statement (and with it any
-        # transaction) was rolled back: whatever ``outcome`` feared did not happen.
-        return StoreUnavailable(
-            f"The database stopped the statement while {doing}; {NOTHING_SAVED}"
-        )
-    # InterfaceError also reports misuse (an operation already in progress); only a
-    # closed connection means the database went away.
-    if isinstance(error, _LOST) or (conn is not None and is_gone(conn)):
-        return StoreUnavailable(f"The database connection failed while {doing}; {outcome}")
-    return None
+log = get_logger()
 
 
 @contextmanager
-def unavailable_on_failure(
-    conn: PoolConnectionProxy | None, doing: str, *, outcome: str = NOTHING_SAVED
-) -> Iterator[None]:
-    """Turn a lost connection into ``StoreUnavailable``; let query errors through."""
+def mapped_failures(doing: str, *, may_commit: bool = False) -> Iterator[None]:
+    """Turn whatever asyncpg raises into ``NotSaved`` or ``OutcomeUnknown``."""
     try:
         yield
-    except (*_LOST, asyncpg.InterfaceError) as error:
-        mapped = unavailable(error, conn, doing, outcome)
-        if mapped is None:
-            raise
-        raise mapped from error
+    except FAILURES as error:
+        raise store_error(error, doing=doing, may_commit=may_commit) from error
 
 
 def is_gone(conn: PoolConnectionProxy) -> bool:
@@ -81,20 +51,31 @@ def is_gone(conn: PoolConnectionProxy) -> bool:
 
 
 async def acquire(pool: asyncpg.Pool) -> PoolConnectionProxy:
-    """A connection from the pool; ``StoreUnavailable`` when none can be had."""
+    """A connection from the pool; ``NotSaved`` when none can be had."""
     try:
         return await pool.acquire()
-    except _LOST as error:
-        raise StoreUnavailable(
-            f"The database connection failed while connecting; {NOTHING_SAVED}"
-        ) from error
+    except FAILURES as error:
+        raise unreachable(error) from error
+
+
+async def release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    """Hand the connection back to the pool, whatever became of it.
+
+    When the pool's reset of the connection fails, asyncpg closes it and the pool opens
+    another one later; what was done on it is settled either way (committed, or rolled
+    back with the session), so the caller is not told.
+    """
+    try:
+        await pool.release(conn)
+    except FAILURES as error:
+        log.debug("kbcore.postgres.release_failed", error_type=type(error).__name__)
 
 
 _Call = Callable[[PoolConnectionProxy], Awaitable[T]]
 
 
 class Db:
-    """The statements a repository runs, each one mapped for connection failures."""
+    """The statements a repository runs, each one mapped for failures."""
 
     __slots__ = ()
 
@@ -116,14 +97,13 @@ class Db:
 
 @attrs.frozen
 class OnConnection(Db):
-    """Statements on one connection, a transaction's."""
+    """Statements on one connection, a transaction's: none of them commits by itself."""
 
     conn: PoolConnectionProxy
-    #: What a lost connection means for the writes made through this ``Db``.
-    outcome: str = NOTHING_SAVED
 
     async def _run(self, call: _Call[T]) -> T:
-        return await _statement(self.conn, self.outcome, call)
+        with mapped_failures("running a query"):
+            return await call(self.conn)
 
 
 @attrs.frozen
@@ -135,26 +115,50 @@ class OnPool(Db):
     """
 
     pool: asyncpg.Pool
-    #: What a lost connection means for the statement: a write's answer may be lost.
-    outcome: str = NOTHING_SAVED
+    #: Whether the statements write: then each commits by itself, and a lost answer
+    #: leaves the outcome unknown.
+    writes: bool = False
 
     async def _run(self, call: _Call[T]) -> T:
-        conn = await acquire(self.pool)
+        return await on_fresh_connection(
+            self.pool, call, doing="running a query", writes=self.writes
+        )
+
+
+async def on_fresh_connection(
+    pool: asyncpg.Pool, call: _Call[T], *, doing: str, writes: bool, keep: bool = False
+) -> T:
+    """``call`` on a pooled connection; on another one for each that turns out dead.
+
+    A connection is tried again when it turns out closed and the request either never
+    left or changes nothing (``writes`` is false). The server may have ended every pooled
+    connection at once (a restart), so up to one more than the pool holds are tried; each
+    dead one leaves the pool. With ``keep`` the connection stays out of the pool after a
+    success, for the caller to release.
+    """
+    attempts = pool.get_max_size() + 1
+    for attempt in range(1, attempts + 1):
+        conn = await acquire(pool)
         try:
-            return await _statement(conn, self.outcome, call)
-        finally:
+            result = await call(conn)
+        except FAILURES as error:
+            await release(pool, conn)
+            if attempt < attempts and _dead_and_repeatable(error, conn, writes=writes):
+                log.debug("kbcore.postgres.retried", doing=doing, error_type=type(error).__name__)
+                continue
+            raise store_error(error, doing=doing, may_commit=writes) from error
+        except BaseException:
             # No shield needed: asyncpg shields the release from cancellation itself.
-            await self.pool.release(conn)
-
-
-async def _statement(conn: PoolConnectionProxy, outcome: str, call: _Call[T]) -> T:
-    try:
-        return await call(conn)
-    except (*_LOST, asyncpg.InterfaceError) as error:
-        mapped = unavailable(error, conn, "running a query", outcome)
-        if mapped is None:
+            await release(pool, conn)
             raise
-        raise mapped from error
+        if not keep:
+            await release(pool, conn)
+        return result
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _dead_and_repeatable(error: BaseException, conn: PoolConnectionProxy, *, writes: bool) -> bool:
+    return is_gone(conn) and (not writes or failure_of(error) is Failure.NOT_SENT)
 
 
 class Transaction(Generic[T]):
@@ -162,7 +166,8 @@ class Transaction(Generic[T]):
 
     The transaction runs at READ COMMITTED and hands its statements (an ``OnConnection``)
     to ``opened``, whose result is what the ``async with`` gives. It commits on a normal
-    exit and rolls back on an exception; a lost connection surfaces as ``StoreUnavailable``.
+    exit and rolls back on an exception. A failed COMMIT is ``NotSaved``, or
+    ``OutcomeUnknown`` when its answer was lost.
     """
 
     __slots__ = ("_conn", "_opened", "_pool", "_tx")
@@ -172,15 +177,10 @@ class Transaction(Generic[T]):
         self._opened = opened
 
     async def __aenter__(self) -> T:
-        self._conn = conn = await acquire(self._pool)
-        self._tx = conn.transaction(isolation="read_committed")
-        try:
-            with unavailable_on_failure(conn, "starting a transaction"):
-                await self._tx.start()
-        except BaseException:
-            await self._pool.release(conn)
-            raise
-        return self._opened(OnConnection(conn))
+        self._conn, self._tx = await on_fresh_connection(
+            self._pool, _begin, doing="starting a transaction", writes=False, keep=True
+        )
+        return self._opened(OnConnection(self._conn))
 
     async def __aexit__(
         self,
@@ -193,14 +193,21 @@ class Transaction(Generic[T]):
             # Shielded: a cancelled caller must still roll back and hand the connection back.
             with anyio.CancelScope(shield=True):
                 await _roll_back(conn, self._tx)
-                await self._pool.release(conn)
+                await release(self._pool, conn)
             return
         try:
             # The server may have committed before the connection dropped.
-            with unavailable_on_failure(conn, "committing", outcome=MAYBE_SAVED):
+            with mapped_failures("committing", may_commit=True):
                 await self._tx.commit()
         finally:
-            await self._pool.release(conn)
+            await release(self._pool, conn)
+
+
+async def _begin(conn: PoolConnectionProxy) -> tuple[PoolConnectionProxy, PgTransaction]:
+    """BEGIN on ``conn``, which stays out of the pool until the transaction ends."""
+    tx = conn.transaction(isolation="read_committed")
+    await tx.start()
+    return conn, tx
 
 
 def transaction(pool: asyncpg.Pool) -> Transaction[OnConnection]:
@@ -220,5 +227,5 @@ async def _roll_back(conn: PoolConnectionProxy, tx: PgTransaction) -> None:
     """
     if is_gone(conn):
         return
-    with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    with suppress(*FAILURES):
         await tx.rollback()

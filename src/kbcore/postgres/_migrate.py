@@ -8,6 +8,8 @@ from importlib import resources
 import asyncpg
 import attrs
 
+from kbcore.postgres._connection import transaction
+
 #: Serialises concurrent ``migrate`` calls on one database ("kbcore" in ASCII).
 _LOCK_KEY = 0x6B62636F7265
 
@@ -52,24 +54,25 @@ async def migrate(pool: asyncpg.Pool) -> list[int]:
     Idempotent, and safe when many processes call it at once: the advisory lock is
     taken before anything else (the version table included), so callers run one
     after another and all but the first find nothing to do. Everything pending is
-    applied in one transaction, so a failure leaves the schema as it was.
+    applied in one transaction, so a failure (``NotSaved``, or ``OutcomeUnknown`` when
+    the answer to COMMIT was lost) leaves the schema as it was or fully migrated: run
+    it again.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-        await conn.execute(_CREATE_VERSION_TABLE)
+    async with transaction(pool) as db:
+        await db.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await db.execute(_CREATE_VERSION_TABLE)
         done = {
-            row["version"]
-            for row in await conn.fetch("SELECT version FROM kbcore_schema_migrations")
+            row["version"] for row in await db.fetch("SELECT version FROM kbcore_schema_migrations")
         }
         applied = []
         for migration in migrations():
             if migration.version in done:
                 continue
-            await conn.execute(migration.sql)
-            await conn.execute(
+            await db.execute(migration.sql)
+            await db.execute(
                 "INSERT INTO kbcore_schema_migrations (version, name) VALUES ($1, $2)",
                 migration.version,
                 migration.name,
             )
             applied.append(migration.version)
-        return applied
+    return applied

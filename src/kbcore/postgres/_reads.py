@@ -8,7 +8,7 @@ trips fewer. Only ``export`` opens a transaction: its cursor reads one snapshot.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from kbcore._domain import (
     PageRequest,
     SearchHit,
 )
-from kbcore.postgres._connection import Db, transaction, unavailable_on_failure
+from kbcore.postgres._connection import Db, mapped_failures, transaction
 from kbcore.postgres._search import SEARCH_QUERY, hit_from_row
 
 # The f-strings below splice in these constant column lists only; every value is a
@@ -47,7 +47,7 @@ SELECT id, knowledge_base_id, org_id, change_type, version_from, version_to, cha
        change_summary, previous_content, new_content, created_at
 FROM knowledge_base_changelog
 WHERE org_id = $1 AND knowledge_base_id = $2
-ORDER BY created_at, seq
+ORDER BY seq
 """
 
 # Each filter is its own statement text, so the planner can use the partial index on active.
@@ -98,10 +98,10 @@ class PostgresReads:
         # A server-side cursor: rows come a few at a time, all from the statement's snapshot.
         query = _EXPORT if include_inactive else _EXPORT_ACTIVE
         async with transaction(self._pool) as db:
-            with unavailable_on_failure(db.conn, "opening a cursor"):
+            with mapped_failures("opening a cursor"):
                 cursor = await db.conn.cursor(query, org_id)
             while True:
-                with unavailable_on_failure(db.conn, "reading a cursor"):
+                with mapped_failures("reading a cursor"):
                     rows = await cursor.fetch(EXPORT_PREFETCH)
                 if not rows:
                     return
@@ -137,7 +137,7 @@ def page_query(
     return query, args
 
 
-def document_from_row(row: asyncpg.Record) -> Document:
+def document_from_row(row: Iterable[Any]) -> Document:
     """A row of ``DOCUMENT_COLUMNS``, unpacked by position (a listing converts many)."""
     id_, org_id, filename, content, category, version, active, metadata, created, updated = row
     return Document(

@@ -116,16 +116,17 @@ class PostgresSyncStats:
             args.append(org_id)
         row = await self._read.fetchrow(_ALL_ORGS if org_id is None else _ONE_ORG, *args)
         assert row is not None  # an aggregate over bounds always returns one row
-        return _stats_from_row(row, org_id)
+        # An instant as given: asyncpg sends the year 1's first one as -infinity.
+        return _stats_from_row(row, org_id, since=row["since"] if instant is None else instant)
 
 
-def _stats_from_row(row: asyncpg.Record, org_id: UUID | None) -> SyncStats:
+def _stats_from_row(row: asyncpg.Record, org_id: UUID | None, since: datetime) -> SyncStats:
     days = zip(
         row["day_dates"], row["day_totals"], row["day_successes"], row["day_rates"], strict=True
     )
     errors = zip(row["error_kinds"], row["error_counts"], row["error_samples"], strict=True)
     return SyncStats(
-        since=row["since"],
+        since=since,
         until=row["until"],
         org_id=org_id,
         days=tuple(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 import attrs
 
-from kbcore._domain import ChangeDraft, Document, NewDocument
-from kbcore.postgres._connection import MAYBE_SAVED, Db, OnPool, Transaction
+from kbcore._domain import ChangeDraft, Document, IdempotencyKey, NewDocument
+from kbcore.postgres._connection import Db, OnPool, Transaction
 from kbcore.postgres._reads import PostgresReads
 from kbcore.postgres._stats import PostgresSyncStats
 from kbcore.postgres._sync import PostgresSyncState
@@ -19,7 +19,9 @@ class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
 
     An operation that is one statement runs on a pooled connection without BEGIN
     and COMMIT; a unit of work holds one pooled connection at READ COMMITTED until it
-    ends. A lost connection surfaces as ``StoreUnavailable``; the pool replaces it.
+    ends. A failure surfaces as ``NotSaved`` or ``OutcomeUnknown``; the pool replaces a
+    lost connection, and a call that meets one the server ended while it sat idle is
+    repeated on a fresh one when that cannot write twice.
     """
 
     _pool: asyncpg.Pool
@@ -31,12 +33,14 @@ class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
     def __attrs_post_init__(self) -> None:
         self._read = OnPool(self._pool)
         # The server may commit a statement whose answer the lost connection ate.
-        self._write = OnPool(self._pool, MAYBE_SAVED)
+        self._write = OnPool(self._pool, writes=True)
         self._creates = PostgresWrites(self._write)
 
-    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
+    async def create(
+        self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
+    ) -> Document:
         # One statement, atomic on its own: no BEGIN and COMMIT, one round trip.
-        return await self._creates.create(draft, change)
+        return await self._creates.create(draft, change, key=key)
 
     def writing(self) -> Transaction[PostgresWrites]:
         return Transaction(self._pool, PostgresWrites)

@@ -1,10 +1,11 @@
 """Every write of a document on PostgreSQL: the one place that writes knowledge_base.
 
-A create is one statement (the document and its ``created`` change), atomic on its
-own; an update is one statement after the locked read; an import copies new documents
-(binary COPY) into a temporary table and moves them from there into ``knowledge_base``
-and its changelog by one statement, and updates many documents by another. Whatever
-must be written in the same transaction as a document belongs here.
+A create is one statement (the document, its ``created`` change and its idempotency
+key, if it has one), atomic on its own; an update is one statement after the locked
+read; an import copies new documents (binary COPY) into a temporary table and moves
+them from there into ``knowledge_base`` and its changelog by one statement, and updates
+many documents by another. Whatever must be written in the same transaction as a
+document belongs here.
 
 Staging costs the server one extra write of rows that are never WAL-logged, and buys
 three things: each content crosses the wire once though it is stored twice (document
@@ -23,16 +24,18 @@ import attrs
 from asyncpg.pool import PoolConnectionProxy
 
 from kbcore._domain import (
+    KEY_REUSED_MESSAGE,
     Change,
     ChangeDraft,
     Creation,
     Document,
     DocumentState,
+    IdempotencyKey,
     NewDocument,
     Revision,
 )
-from kbcore.errors import NotFound
-from kbcore.postgres._connection import Db, OnConnection, unavailable_on_failure
+from kbcore.errors import NotFound, ValidationError
+from kbcore.postgres._connection import Db, OnConnection, mapped_failures
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
     GET,
@@ -46,19 +49,50 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-INSERT_QUERY = f"""
-WITH d AS (
-    INSERT INTO knowledge_base
-        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
-    RETURNING {DOCUMENT_COLUMNS}
-), c AS (
+# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), and
+# that document: how both creates below end.
+_CREATED = f"""
+c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
            $12::text
     FROM d
 )
 SELECT * FROM d
+"""  # noqa: S608
+
+INSERT_QUERY = f"""
+WITH d AS (
+    INSERT INTO knowledge_base
+        (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
+    RETURNING {DOCUMENT_COLUMNS}
+), {_CREATED}"""  # noqa: S608
+
+# As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
+# only a key new to the org lets the document through. Another create holding the same
+# key makes this one wait for its end; then the statement writes nothing and returns no row.
+_INSERT_KEYED = f"""
+WITH k AS (
+    INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
+    VALUES ($1, $13, gen_random_uuid(), $14)
+    ON CONFLICT (org_id, key) DO NOTHING
+    RETURNING document_id
+), d AS (
+    INSERT INTO knowledge_base
+        (id, org_id, filename, content, category, version, active, metadata, created_at,
+         updated_at)
+    SELECT k.document_id, $1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now()
+    FROM k
+    RETURNING {DOCUMENT_COLUMNS}
+), {_CREATED}"""  # noqa: S608
+
+# The document a key created, as it is now, and the fingerprint the key came with.
+_KEYED = f"""
+SELECT d.*, k.fingerprint
+FROM kb_idempotency_keys AS k,
+     LATERAL (SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE id = k.document_id) AS d
+WHERE k.org_id = $1 AND k.key = $2
 """  # noqa: S608
 
 # The changes arrive as parallel arrays; WITH ORDINALITY keeps their order in seq.
@@ -168,9 +202,10 @@ class PostgresWrites:
     _db: Db
     _staging: bool = False
 
-    async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        row = await self._db.fetchrow(
-            INSERT_QUERY,
+    async def create(
+        self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
+    ) -> Document:
+        arguments = (
             draft.org_id,
             draft.filename,
             draft.content,
@@ -184,8 +219,21 @@ class PostgresWrites:
             change.previous_content,
             change.new_content,
         )
-        assert row is not None  # INSERT ... RETURNING always returns the row
-        return document_from_row(row)
+        if key is None:
+            row = await self._db.fetchrow(INSERT_QUERY, *arguments)
+            assert row is not None  # INSERT ... RETURNING always returns the row
+            return document_from_row(row)
+        while True:
+            row = await self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
+            if row is not None:
+                return document_from_row(row)
+            # The key was taken: by the first try of this very create, or by another request.
+            taken = await self._db.fetchrow(_KEYED, draft.org_id, key.key)
+            if taken is None:
+                continue  # its document was deleted outright meanwhile, and the key with it
+            if taken["fingerprint"] != key.fingerprint:
+                raise ValidationError("idempotency_key", KEY_REUSED_MESSAGE)
+            return document_from_row(taken[:-1])
 
     async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
         row = await self._db.fetchrow(_LOCK, org_id, document_id)
@@ -244,7 +292,7 @@ class PostgresWrites:
             )
             for creation in creations
         ]
-        with unavailable_on_failure(self._conn, "copying documents"):
+        with mapped_failures("copying documents"):
             await self._conn.copy_records_to_table(
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )

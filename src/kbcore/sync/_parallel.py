@@ -29,10 +29,11 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Out
     recorded against its item and the others go on, so one bad document
     cannot waste the uploads of the rest. ``SyncFailed`` stops the whole sync
     (its claim is gone, say): the others are cancelled and it is raised as it
-    is, after the fan-out. Anything else is a bug and propagates.
+    is, after the fan-out. Anything else is a bug: it stops the others too and
+    propagates as it is, not wrapped in an exception group.
     """
     outcomes: Outcomes[T, R] = Outcomes(succeeded=[], failed=[])
-    stopped: list[SyncFailed] = []
+    stopped: list[Exception] = []
 
     async def run_one(item: T) -> None:
         try:
@@ -42,6 +43,9 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> Out
             tg.cancel_scope.cancel()
         except KbError as error:
             outcomes.failed.append((item, error))
+        except Exception as error:  # raised below, unwrapped
+            stopped.append(error)
+            tg.cancel_scope.cancel()
         else:
             outcomes.succeeded.append((item, result))
 
