@@ -165,12 +165,20 @@ async def test_an_unusable_stored_key_is_refused_before_the_claim(
     assert await snapshot(kbcore_pool) == before
 
 
+_WITH_CTRL_C = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'kbcore'; runpy.run_module('kbcore', run_name='__main__', alter_sys=True)"
+)
+
+
 async def test_ctrl_c_records_a_cancelled_sync_and_prints_one_line(
     kbcore_database_dsn: str, ready_org: UUID, kbcore_pool: asyncpg.Pool
 ) -> None:
     """Interrupted mid-call: exit 130, "interrupted", and the audit row says cancelled."""
     async with silent_server() as server:
-        command = [sys.executable, "-m", "kbcore", "sync", str(ready_org)]
+        # A shell starts background jobs with SIGINT ignored, and a child keeps that: the
+        # command is started with Ctrl-C's default meaning, as a terminal would give it.
+        command = [sys.executable, "-c", _WITH_CTRL_C, "sync", str(ready_org)]
         command += ["--vapi-base-url", server.url, "--vapi-timeout", "60"]
         env = clean_environment(DATABASE_URL=kbcore_database_dsn)
         async with await anyio.open_process(command, env=env) as process:
