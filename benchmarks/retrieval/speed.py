@@ -28,7 +28,8 @@ from benchmarks.retrieval.corpus import Writer
 from benchmarks.retrieval.load import load, prepare
 from benchmarks.retrieval.metrics import quality
 from benchmarks.retrieval.quality import ORG
-from kbcore.live._ranking import RANK_PASSAGES, refresh_term_counts
+from kbcore.postgres._connection import OnConnection
+from kbcore.postgres._ranking import RANK_PASSAGES, refresh_term_counts
 from kbcore.testing import database
 
 
@@ -73,7 +74,7 @@ async def build(conn: PoolConnectionProxy, sizes: Sizes) -> dict[str, int]:
         counts[f"org {index + 1}"] = await load(conn, org, itertools.chain(real, docs))
     for org_id in [ORG, *(uuid.UUID(int=i + 1) for i in range(sizes.other_orgs))]:
         async with conn.transaction():
-            await refresh_term_counts(conn, org_id)
+            await refresh_term_counts(OnConnection(conn), org_id)
     await conn.execute("VACUUM ANALYZE knowledge_passages")
     return counts
 

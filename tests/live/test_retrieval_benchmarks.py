@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from benchmarks.retrieval import quality, speed, testset
 
-from kbcore.live._passages import DEFAULT_MAX_WORDS
-from kbcore.live._ranking import SIMILARITY_THRESHOLD
+from kbcore.retrieval._passages import DEFAULT_MAX_WORDS
+from kbcore.retrieval._similarity import SIMILARITY_THRESHOLD
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,8 @@ A create is one statement (the document and its ``created`` change), atomic on i
 own; an update is one statement after the locked read; an import copies new documents
 (binary COPY) into a temporary table and moves them from there into ``knowledge_base``
 and its changelog by one statement, and updates many documents by another. Whatever
-must be written in the same transaction as a document belongs here.
+must be written in the same transaction as a document belongs here: each write ends
+with its documents' passages (``_passages.py``).
 
 Staging costs the server one extra write of rows that are never WAL-logged, and buys
 three things: each content crosses the wire once though it is stored twice (document
@@ -33,6 +34,7 @@ from kbcore._domain import (
 )
 from kbcore.errors import NotFound
 from kbcore.postgres._connection import Db, OnConnection, unavailable_on_failure
+from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
     GET,
@@ -40,6 +42,7 @@ from kbcore.postgres._reads import (
     change_from_row,
     document_from_row,
 )
+from kbcore.retrieval import split_document
 
 _CHANGE_COLUMNS = """
     knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
@@ -57,7 +60,7 @@ WITH d AS (
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
            $12::text
     FROM d
-)
+), {new_passages(13)}
 SELECT * FROM d
 """  # noqa: S608
 
@@ -183,6 +186,7 @@ class PostgresWrites:
             change.summary,
             change.previous_content,
             change.new_content,
+            *passage_arrays(split_document(draft.filename, draft.content)),
         )
         assert row is not None  # INSERT ... RETURNING always returns the row
         return document_from_row(row)
@@ -224,7 +228,9 @@ class PostgresWrites:
         )
         if row is None:
             raise NotFound(f"Document {document_id} not found")
-        return document_from_row(row)
+        document = document_from_row(row)
+        await write_passages(self._db, [_written(document)])
+        return document
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         if not creations:
@@ -249,6 +255,13 @@ class PostgresWrites:
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
         await self._db.execute(_MOVE_STAGED, org_id)
+        await write_passages(
+            self._db,
+            (
+                Written(c.id, org_id, c.document.filename, c.document.content, True)
+                for c in creations
+            ),
+        )
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
@@ -273,9 +286,22 @@ class PostgresWrites:
             [c.previous_content for _, c in changes],
             [c.new_content for _, c in changes],
         )
+        await write_passages(
+            self._db,
+            (
+                Written(r.document_id, org_id, r.state.filename, r.state.content, r.state.active)
+                for r in revisions
+            ),
+        )
 
     @property
     def _conn(self) -> PoolConnectionProxy:
         # COPY into the staging table needs the unit of work's own connection.
         assert isinstance(self._db, OnConnection), "imports run in a unit of work"
         return self._db.conn
+
+
+def _written(document: Document) -> Written:
+    return Written(
+        document.id, document.org_id, document.filename, document.content, document.active
+    )
