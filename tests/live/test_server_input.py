@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 import anyio
@@ -15,6 +16,7 @@ import pytest
 from kbcore import KnowledgeBase
 from kbcore._ports import Store
 from kbcore.live import LiveKnowledgeServer, ServerSecret
+from kbcore.live._asgi import Receive, Scope, Send
 from kbcore.postgres import PostgresStore
 from tests.live.conftest import SERVER_URL
 
@@ -115,7 +117,7 @@ async def test_a_body_over_the_cap_is_a_413(
     ) as http:
         response = await http.post(f"/orgs/{org}", content=asking("x" * 2000), headers=auth)
 
-        async def streamed() -> object:
+        async def streamed() -> AsyncIterator[bytes]:
             for _ in range(3):
                 yield b"x" * 600
 
@@ -194,8 +196,8 @@ async def test_mounted_below_a_prefix_the_routes_are_the_same(
     """An ASGI framework that mounts the app sets ``root_path``: the routes follow it."""
     server = LiveKnowledgeServer(kbcore_store, server_secret)
 
-    async def mounted(scope: dict[str, object], receive: object, send: object) -> None:
-        await server({**scope, "root_path": "/live"}, receive, send)  # type: ignore[arg-type]
+    async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        await server({**scope, "root_path": "/live"}, receive, send)
 
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=mounted), base_url=SERVER_URL

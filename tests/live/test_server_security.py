@@ -61,7 +61,7 @@ def counter(kbcore_store: Store) -> ReadCounter:
 
 @pytest.fixture
 async def client(counter: ReadCounter, server_secret: ServerSecret) -> Any:
-    server = LiveKnowledgeServer(counter, server_secret, clock=lambda: NOW)  # type: ignore[arg-type]
+    server = LiveKnowledgeServer(counter, server_secret, clock=lambda: NOW)
     transport = httpx.ASGITransport(app=server)
     async with httpx.AsyncClient(transport=transport, base_url=SERVER_URL) as http:
         yield http
@@ -178,7 +178,7 @@ async def test_credentials_of_the_hosts_choice(
 ) -> None:
     """Header, prefix and HMAC plan are configurable; what is not configured is refused."""
     server = LiveKnowledgeServer(
-        counter,  # type: ignore[arg-type]
+        counter,
         server_secret,
         credentials=[
             BearerToken("X-Api-Key", bearer_prefix=False),
