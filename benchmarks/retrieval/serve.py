@@ -16,7 +16,6 @@ Prints p50, p99 and max of both over all rounds, and the ratio of the two.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -179,16 +178,7 @@ async def run(server_dsn: str, sizes: Sizes) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.retrieval.serve", description=__doc__
-    )
-    defaults = Sizes()
-    parser.add_argument("--documents", type=int, default=defaults.documents)
-    parser.add_argument("--other-orgs", type=int, default=defaults.other_orgs)
-    parser.add_argument("--other-documents", type=int, default=defaults.other_documents)
-    parser.add_argument("--rounds", type=int, default=defaults.rounds)
-    args = parser.parse_args(argv)
-    sizes = Sizes(args.documents, args.other_orgs, args.other_documents, args.rounds)
+    sizes = Sizes.from_command_line("python -m benchmarks.retrieval.serve", __doc__, argv)
     with database.postgres_server() as server_dsn:
         print(anyio.run(run, server_dsn, sizes))
     return 0

@@ -19,7 +19,7 @@ from kbcore.live import ServerSecret
 from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line, clean_environment
+from tests.cli.conftest import Cli, InProcess, Run, assert_one_error_line, clean_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +56,21 @@ async def org(kbcore_pool: asyncpg.Pool, vapi: tuple[FakeVapi, str]) -> UUID:
     return org_id
 
 
+async def live(cli: Cli, action: str, org: UUID, url: str, vapi_url: str, *more: str) -> Run:
+    """``kbcore live ACTION ORG --url URL`` against the fake Vapi, with the server secret."""
+    return await cli(
+        "live",
+        action,
+        str(org),
+        "--url",
+        url,
+        "--vapi-base-url",
+        vapi_url,
+        *more,
+        KBCORE_LIVE_SECRET=SECRET,
+    )
+
+
 async def wait_until_up(url: str) -> None:
     """Poll the health endpoint until the server listens (bounded by the caller's scope)."""
     async with httpx.AsyncClient() as client:
@@ -74,29 +89,10 @@ async def test_attach_serve_and_ask_over_loopback(
     fake, vapi_url = vapi
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    attached = await cli(
-        "live",
-        "attach",
-        str(org),
-        "--url",
-        url,
-        "--vapi-base-url",
-        vapi_url,
-        "--json",
-        KBCORE_LIVE_SECRET=SECRET,
-    )
+    attached = await live(cli, "attach", org, url, vapi_url, "--json")
     assert attached.code == 0, attached.stderr
     assert len(attached.json()["changed"]) == 2
-    again = await cli(
-        "live",
-        "attach",
-        str(org),
-        "--url",
-        url,
-        "--vapi-base-url",
-        vapi_url,
-        KBCORE_LIVE_SECRET=SECRET,
-    )
+    again = await live(cli, "attach", org, url, vapi_url)
     assert "2 assistants already asked it." in again.stdout
     assert again.stdout.startswith("0 assistants now ask"), again.stdout
 
@@ -130,16 +126,7 @@ async def test_attach_serve_and_ask_over_loopback(
     assert SECRET not in logged
     assert ServerSecret(SECRET).for_org(org) not in logged
 
-    detached = await cli(
-        "live",
-        "detach",
-        str(org),
-        "--url",
-        url,
-        "--vapi-base-url",
-        vapi_url,
-        KBCORE_LIVE_SECRET=SECRET,
-    )
+    detached = await live(cli, "detach", org, url, vapi_url)
     assert detached.stdout.startswith("2 assistants no longer ask"), detached.stdout
     assert all("knowledgeBase" not in a["model"] for a in fake.assistants.values())
 

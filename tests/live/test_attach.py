@@ -10,12 +10,23 @@ import pytest
 
 from kbcore import ValidationError
 from kbcore._ports import Store
-from kbcore.live import ServerSecret, attach_live_knowledge, detach_live_knowledge
+from kbcore.live import (
+    LiveKnowledgeLinks,
+    ServerSecret,
+    attach_live_knowledge,
+    detach_live_knowledge,
+)
 from kbcore.testing import FakeVapi
 
 pytestmark = pytest.mark.anyio
 
 URL = "https://kb.example.com/vapi"
+
+
+async def attach(
+    store: Store, org: UUID, secret: ServerSecret, http: httpx.AsyncClient
+) -> LiveKnowledgeLinks:
+    return await attach_live_knowledge(store, org, server_url=URL, secret=secret, http_client=http)
 
 
 async def test_attaching_sets_only_the_knowledge_base_and_once(
@@ -26,12 +37,8 @@ async def test_attaching_sets_only_the_knowledge_base_and_once(
     fake_vapi_http: httpx.AsyncClient,
 ) -> None:
     before = copy.deepcopy(fake_vapi.assistants)
-    first = await attach_live_knowledge(
-        kbcore_store, kbcore_org, server_url=URL, secret=server_secret, http_client=fake_vapi_http
-    )
-    again = await attach_live_knowledge(
-        kbcore_store, kbcore_org, server_url=URL, secret=server_secret, http_client=fake_vapi_http
-    )
+    first = await attach(kbcore_store, kbcore_org, server_secret, fake_vapi_http)
+    again = await attach(kbcore_store, kbcore_org, server_secret, fake_vapi_http)
     assert (len(first.changed), again.changed, len(again.unchanged)) == (2, (), 2)
     assert len(fake_vapi.requests_to("PATCH /assistant/*")) == 2
     for assistant_id, assistant in fake_vapi.assistants.items():
@@ -55,9 +62,7 @@ async def test_detaching_removes_only_this_servers_knowledge_base(
     fake_vapi: FakeVapi,
     fake_vapi_http: httpx.AsyncClient,
 ) -> None:
-    await attach_live_knowledge(
-        kbcore_store, kbcore_org, server_url=URL, secret=server_secret, http_client=fake_vapi_http
-    )
+    await attach(kbcore_store, kbcore_org, server_secret, fake_vapi_http)
     foreign_id, foreign = next(iter(fake_vapi.assistants.items()))
     foreign["model"]["knowledgeBase"] = {
         "provider": "custom-knowledge-base",
@@ -110,9 +115,7 @@ async def test_an_org_without_assistants_is_told_what_to_fix(
     kbcore_store: Store, server_secret: ServerSecret, fake_vapi_http: httpx.AsyncClient, org: UUID
 ) -> None:
     with pytest.raises(ValidationError, match="no agents with a Vapi assistant id"):
-        await attach_live_knowledge(
-            kbcore_store, org, server_url=URL, secret=server_secret, http_client=fake_vapi_http
-        )
+        await attach(kbcore_store, org, server_secret, fake_vapi_http)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import anyio
 import attrs
 import httpx
 
+from kbcore.live._asgi import lifespan
 from kbcore.testing.fake_vapi import _routes as routes
 from kbcore.testing.fake_vapi._caller import KnowledgeAnswer, call_knowledge_server
 from kbcore.testing.fake_vapi._faults import (
@@ -301,7 +302,7 @@ class FakeVapi:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         request = await _read_request(scope, receive)
         response = await self._respond(request)
@@ -373,16 +374,6 @@ def _recorded(request: FakeRequest, response: FakeResponse | None) -> RecordedRe
         response_headers=dict(response.headers) if response else {},
         response_body=response.body if response else b"",
     )
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _read_request(scope: MutableMapping[str, Any], receive: Receive) -> FakeRequest:
