@@ -11,7 +11,8 @@ the test set and for ``--rounds`` rounds, two things taking turns:
 - **bare SQL**: the same ranking statement, prepared, on one warm asyncpg connection
   (``jit`` off, as the server's), with the terms computed beforehand.
 
-Prints p50, p99 and max of both over all rounds, and the ratio of the two.
+Prints p50, p99 and max of both over all rounds, and the ratio of the two; and, for
+scale, ``GET /healthz`` through the same server and client: the cost of HTTP alone.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ SECRET = ServerSecret(SECRET_TEXT)
 class Timings:
     served: tuple[float, ...]
     bare: tuple[float, ...]
+    #: ``GET /healthz`` through the same server and client: what HTTP alone costs.
+    http: tuple[float, ...]
 
     def lines(self) -> list[str]:
         rows = []
         for name, samples in (
             ("kbcore serve, loopback HTTP", self.served),
             ("bare SQL", self.bare),
+            ("HTTP alone: GET /healthz, same server and client", self.http),
         ):
             ms = [s * 1000 for s in samples]
             rows.append(
@@ -99,6 +103,7 @@ async def time_both(dsn: str, url: str, rounds: int) -> Timings:
     headers = {"authorization": f"Bearer {SECRET.for_org(ORG)}", "content-type": "application/json"}
     served: list[float] = []
     bare: list[float] = []
+    http: list[float] = []
     conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})
     try:
         statement = await conn.prepare(RANK_PASSAGES)
@@ -115,14 +120,22 @@ async def time_both(dsn: str, url: str, rounds: int) -> Timings:
                     else:
                         bare.append(await _bare(statement, args))
                         served.append(await _served(client, body))
+                    http.append(await _health(client))
     finally:
         await conn.close()
-    return Timings(tuple(served), tuple(bare))
+    return Timings(tuple(served), tuple(bare), tuple(http))
 
 
 async def _served(client: httpx.AsyncClient, body: bytes) -> float:
     started = time.perf_counter()
     response = await client.post(f"/orgs/{ORG}", content=body)
+    response.json()
+    return time.perf_counter() - started
+
+
+async def _health(client: httpx.AsyncClient) -> float:
+    started = time.perf_counter()
+    response = await client.get("/healthz")
     response.json()
     return time.perf_counter() - started
 
