@@ -20,6 +20,9 @@ from benchmarks.scenarios import SCENARIOS, run
 from kbcore.testing import database
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+#: Live knowledge's figures, measured by ``benchmarks.retrieval`` (its own, longer runs) and
+#: kept in RESULTS.md below this suite's.
+LIVE_RESULTS = Path(__file__).with_name("retrieval") / "RESULTS.md"
 
 
 def _quiet_logging() -> None:
@@ -56,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(render_table(figures))
     args.output.write_text(
-        render_markdown(figures, described, ran_at=datetime.now(UTC), elapsed=elapsed),
+        render_markdown(
+            figures,
+            described,
+            ran_at=datetime.now(UTC),
+            elapsed=elapsed,
+            appendix=LIVE_RESULTS.read_text(encoding="utf-8"),
+        ),
         encoding="utf-8",
     )
     print(f"\nWritten to {args.output} ({elapsed:.0f} s)")

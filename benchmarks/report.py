@@ -65,7 +65,9 @@ def render_markdown(
     *,
     ran_at: datetime,
     elapsed: float,
+    appendix: str = "",
 ) -> str:
+    """The results page; ``appendix`` (Markdown measured elsewhere) goes at its end."""
     lines = [
         "# Benchmark results",
         "",
@@ -95,4 +97,6 @@ def render_markdown(
         lines += ["## Notes", ""]
         lines += [f"- **{_cell(f.scenario)}** ({f.verdict}): {f.note}" for f in notes]
         lines.append("")
+    if appendix:
+        lines += [appendix.rstrip(), ""]
     return "\n".join(lines)

@@ -28,9 +28,11 @@ from kbcore import DocumentDraft, KnowledgeBase
 from kbcore._domain import ChangeType, PageKey, PageRequest
 from kbcore.documents._paging import encode_cursor
 from kbcore.postgres import PostgresStore
+from kbcore.postgres._passages import passage_arrays
 from kbcore.postgres._reads import SUMMARY_COLUMNS, page_query
 from kbcore.postgres._search import SEARCH_QUERY
 from kbcore.postgres._writes import INSERT_QUERY
+from kbcore.retrieval import split_document
 
 _RAW_INSERT = """
 INSERT INTO knowledge_base (org_id, filename, content, category, metadata)
@@ -80,8 +82,10 @@ async def create(env: Env) -> list[Figure]:
             if ratio <= 1.25
             else "create is one statement without BEGIN and COMMIT, as many round trips as the "
             "raw INSERT; that statement also writes the changelog row, which stores the content "
-            f"again ({ratio_text(alone.ratio())} of the raw INSERT on its own, next row). The rest "
-            "is Python per call: validation, the row read back into a Document, the log call.",
+            "again, and the document's passages for live knowledge, with their index entries "
+            f"({ratio_text(alone.ratio())} of the raw INSERT on its own, next row). The rest "
+            "is Python per call: validation, splitting into passages, the row read back into a "
+            "Document, the log call.",
         ),
         Figure(
             "create's statement alone, without BEGIN and COMMIT",
@@ -97,7 +101,10 @@ async def create(env: Env) -> list[Figure]:
 
 
 def _create_arguments(org: uuid.UUID, filename: str, content: str) -> tuple[object, ...]:
-    """The arguments ``PostgresWrites.create`` gives its statement for a new document."""
+    """The arguments ``PostgresWrites.create`` gives its statement for a new document.
+
+    Its passages included, split as ``create`` splits them.
+    """
     return (
         org,
         filename,
@@ -111,6 +118,7 @@ def _create_arguments(org: uuid.UUID, filename: str, content: str) -> tuple[obje
         f"Created: {filename}",
         None,
         content,
+        *passage_arrays(split_document(filename, content)),
     )
 
 

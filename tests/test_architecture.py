@@ -17,6 +17,7 @@ LAYERS: dict[str, set[str]] = {
     "kbcore._validators": {"kbcore.errors"},
     "kbcore.logging": {"kbcore.errors"},
     "kbcore._ports": {"kbcore._domain"},
+    "kbcore.retrieval": set(),
     "kbcore.vapi": {"kbcore._domain", "kbcore.errors", "kbcore.logging"},
     "kbcore.documents": {
         "kbcore._domain",
@@ -33,8 +34,29 @@ LAYERS: dict[str, set[str]] = {
         "kbcore.logging",
         "kbcore.vapi",
     },
-    "kbcore.postgres": {"kbcore._domain", "kbcore._ports", "kbcore.errors", "kbcore.logging"},
-    "kbcore.memory": {"kbcore._domain", "kbcore._ports", "kbcore.errors", "kbcore.logging"},
+    "kbcore.live": {
+        "kbcore._domain",
+        "kbcore._ports",
+        "kbcore._validators",
+        "kbcore.errors",
+        "kbcore.logging",
+        "kbcore.retrieval",
+        "kbcore.vapi",
+    },
+    "kbcore.postgres": {
+        "kbcore._domain",
+        "kbcore._ports",
+        "kbcore.errors",
+        "kbcore.logging",
+        "kbcore.retrieval",
+    },
+    "kbcore.memory": {
+        "kbcore._domain",
+        "kbcore._ports",
+        "kbcore.errors",
+        "kbcore.logging",
+        "kbcore.retrieval",
+    },
     "kbcore.report": {"kbcore._domain", "kbcore._ports", "kbcore._validators", "kbcore.errors"},
 }
 

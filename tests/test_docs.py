@@ -161,3 +161,9 @@ async def test_the_downstream_example_passes(kbcore_server_dsn: str, tmp_path: P
     """examples/downstream, a project that uses only the public kit, passes its tests."""
     output = await run_pytest(ROOT / "examples" / "downstream", kbcore_server_dsn, tmp_path)
     assert re.search(r"^4 passed in ", output, re.MULTILINE), output
+
+
+async def test_the_fastapi_host_example_passes(kbcore_server_dsn: str, tmp_path: Path) -> None:
+    """examples/fastapi_host, a FastAPI backend served on loopback, passes its tests."""
+    output = await run_pytest(ROOT / "examples" / "fastapi_host", kbcore_server_dsn, tmp_path)
+    assert re.search(r"^4 passed in ", output, re.MULTILINE), output

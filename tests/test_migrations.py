@@ -105,11 +105,54 @@ async def schema(pool: asyncpg.Pool, *tables: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows if not tables or row[0] in tables]
 
 
-def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
-    """The package ships its .sql files, versions 1..n in order."""
+def test_shipped_migrations_are_numbered_once_each_from_one() -> None:
+    """The package ships its .sql files, each version once, in order, starting at 1.
+
+    Versions may skip a number: work in progress elsewhere may hold it.
+    """
     versions = [migration.version for migration in migrations()]
-    assert versions == list(range(1, len(versions) + 1))
-    assert versions
+    assert versions[0] == 1
+    assert versions == sorted(set(versions))
+
+
+async def test_a_version_that_arrives_after_a_higher_one_is_applied_then(
+    empty_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gap in the numbers is harmless: the missing version is applied when it ships."""
+    shipped = migrations()
+    held_back = shipped[-2]
+    monkeypatch.setattr(
+        "kbcore.postgres._migrate.migrations", lambda: [m for m in shipped if m is not held_back]
+    )
+    applied_first = await migrate(empty_pool)
+    monkeypatch.setattr("kbcore.postgres._migrate.migrations", lambda: shipped)
+    assert held_back.version not in applied_first
+    assert await migrate(empty_pool) == [held_back.version]
+    assert await migrate(empty_pool) == []
+
+
+async def test_existing_documents_get_their_passages_and_counts(empty_pool: asyncpg.Pool) -> None:
+    """Migration 0007 splits the active documents already stored; inactive ones get none."""
+    org = uuid.uuid4()
+    await empty_pool.execute(LEGACY_SCHEMA)
+    await empty_pool.execute(
+        "INSERT INTO knowledge_base (org_id, filename, content, active) VALUES"
+        " ($1, 'pricing.md', '# Plans\n\nPro costs $99.\n\n# Trial\n\nFourteen days.', true),"
+        " ($1, 'old.md', '# Old\n\nGone.', false)",
+        org,
+    )
+
+    await migrate(empty_pool)
+
+    rows = await empty_pool.fetch(
+        "SELECT context, content FROM knowledge_passages WHERE org_id = $1 ORDER BY position", org
+    )
+    assert [(row["context"], row["content"]) for row in rows] == [
+        ("pricing.md > Plans", "Pro costs $99."),
+        ("pricing.md > Trial", "Fourteen days."),
+    ]
+    counted = "SELECT passages FROM knowledge_passage_orgs WHERE org_id = $1"
+    assert await empty_pool.fetchval(counted, org) == 2
 
 
 async def test_migrating_twice_applies_nothing_the_second_time(empty_pool: asyncpg.Pool) -> None:

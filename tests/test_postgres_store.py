@@ -159,8 +159,10 @@ async def test_concurrent_updates_of_one_version_cannot_both_win(
 async def test_create_is_one_statement(
     statement_log: StatementLog, org: UUID, key: str | None
 ) -> None:
-    """The document, its changelog row and its key go in one statement, one round trip."""
+    """The document, its changelog row, its passages and its key: one statement, one round trip."""
     kb = KnowledgeBase(statement_log.store)
+    await kb.create(org, filename="warm-up.md", content="the type cache")
+    statement_log.records.clear()
     await kb.create(org, filename="a.md", content="x", idempotency_key=key)
     [statement] = statement_log.statements()
     assert statement.query.lstrip().startswith("WITH")
@@ -170,15 +172,16 @@ async def test_create_is_one_statement(
 async def test_update_is_a_locked_read_and_one_write(
     statement_log: StatementLog, org: UUID
 ) -> None:
-    """An update with several changes: one SELECT ... FOR UPDATE, then one statement."""
+    """An update with several changes: one SELECT ... FOR UPDATE, one write, its passages."""
     kb = KnowledgeBase(statement_log.store)
     doc = await kb.create(org, filename="a.md", content="x")
     await kb.update(org, doc.id, content="warm up the type cache")
     statement_log.records.clear()
     await kb.update(org, doc.id, filename="b.md", content="y", category="operations")
     [statements] = statement_log.transactions()
-    assert len(statements) == 2
+    assert len(statements) == 3
     assert statements[0].query.strip().endswith("FOR UPDATE")
+    assert "INSERT INTO knowledge_passages" in statements[2].query
     kinds = [c.change_type for c in await kb.history(org, doc.id)]
     assert kinds == ["created", "updated", "renamed", "updated", "recategorized"]
 

@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "kbcore.memory",
     "kbcore.postgres",
     "kbcore.report",
+    "kbcore.retrieval",
     "kbcore.sync",
     "kbcore.testing",
     "kbcore.testing.database",

@@ -10,16 +10,13 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.retrieval.testset import Document
-from kbcore.live._passages import DEFAULT_MAX_WORDS, split_document
-from kbcore.live._schema import passages_schema
 from kbcore.postgres import migrate
+from kbcore.retrieval import DEFAULT_MAX_WORDS, split_document
 
 
 async def prepare(pool: asyncpg.Pool) -> None:
-    """kbcore's schema, then the passages table (not a migration yet)."""
+    """kbcore's schema, the passages table included."""
     await migrate(pool)
-    async with pool.acquire() as conn:
-        await conn.execute(passages_schema())
 
 
 async def load(

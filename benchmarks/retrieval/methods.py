@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from benchmarks.retrieval.metrics import Ranked
 from benchmarks.retrieval.testset import Question
-from kbcore.live._passages import CONTEXT_SEPARATOR
-from kbcore.live._ranking import (
+from kbcore.postgres._ranking import (
     DEFAULT_CANDIDATES,
     DEFAULT_SHORTLIST,
     RANK_PASSAGES,
-    Connection,
 )
-from kbcore.live._spoken import NO_SYNONYMS, Synonyms, spoken_query
+from kbcore.retrieval._passages import CONTEXT_SEPARATOR
+from kbcore.retrieval._spoken import NO_SYNONYMS, Synonyms, spoken_query
 
 #: The baseline: the question's words (fillers stripped), OR'd, ranked by ts_rank over
 #: every match: the best of the simple lexical queries measured before kbcore.live.
@@ -53,7 +53,7 @@ def baseline_arguments(org_id: UUID, question: Question, *, limit: int) -> tuple
 
 
 async def live(
-    conn: Connection,
+    conn: PoolConnectionProxy,
     org_id: UUID,
     question: Question,
     *,
@@ -67,7 +67,7 @@ async def live(
 
 
 async def baseline(
-    conn: Connection, org_id: UUID, question: Question, *, limit: int = 10
+    conn: PoolConnectionProxy, org_id: UUID, question: Question, *, limit: int = 10
 ) -> Ranked:
     rows = await conn.fetch(OR_BASELINE, *baseline_arguments(org_id, question, limit=limit))
     return _ranked(question, rows)

@@ -22,14 +22,16 @@ from benchmarks.retrieval import methods, testset
 from benchmarks.retrieval.load import load, prepare
 from benchmarks.retrieval.metrics import Quality, Ranked, Separation, quality, separation
 from benchmarks.retrieval.testset import Question
-from kbcore.live._passages import DEFAULT_MAX_WORDS
-from kbcore.live._ranking import SIMILARITY_THRESHOLD, Connection, refresh_term_counts
-from kbcore.live._spoken import NO_SYNONYMS
+from kbcore.postgres._connection import OnConnection
+from kbcore.postgres._ranking import refresh_term_counts
+from kbcore.retrieval._passages import DEFAULT_MAX_WORDS
+from kbcore.retrieval._similarity import SIMILARITY_THRESHOLD
+from kbcore.retrieval._spoken import NO_SYNONYMS
 from kbcore.testing import database
 
 ORG = UUID("00000000-0000-4000-8000-00000000000a")
 
-Method = Callable[[Connection, UUID, Question], Awaitable[Ranked]]
+Method = Callable[[PoolConnectionProxy, UUID, Question], Awaitable[Ranked]]
 
 LIVE = "kbcore.live"
 
@@ -57,7 +59,7 @@ class Row:
 
 
 async def measure(
-    conn: Connection, org_id: UUID, *, threshold: float = SIMILARITY_THRESHOLD
+    conn: PoolConnectionProxy, org_id: UUID, *, threshold: float = SIMILARITY_THRESHOLD
 ) -> list[Row]:
     """Every method on every question set, on an org that holds the test set."""
     rows = []
@@ -85,7 +87,7 @@ async def load_test_set(
         ]
     async with conn.transaction():
         await load(conn, org_id, documents, max_words=max_words)
-        await refresh_term_counts(conn, org_id)
+        await refresh_term_counts(OnConnection(conn), org_id)
 
 
 def render(rows: Sequence[Row]) -> str:

@@ -28,7 +28,8 @@ from benchmarks.retrieval.corpus import Writer
 from benchmarks.retrieval.load import load, prepare
 from benchmarks.retrieval.metrics import quality
 from benchmarks.retrieval.quality import ORG
-from kbcore.live._ranking import RANK_PASSAGES, refresh_term_counts
+from kbcore.postgres._connection import OnConnection
+from kbcore.postgres._ranking import RANK_PASSAGES, refresh_term_counts
 from kbcore.testing import database
 
 
@@ -42,6 +43,18 @@ class Sizes:
     @classmethod
     def smoke(cls) -> Sizes:
         return cls(documents=60, other_orgs=1, other_documents=20, rounds=1)
+
+    @classmethod
+    def from_command_line(cls, prog: str, doc: str | None, argv: Sequence[str] | None) -> Sizes:
+        """The sizes ``--documents``, ``--other-orgs``, ``--other-documents``, ``--rounds`` say."""
+        parser = argparse.ArgumentParser(prog=prog, description=doc)
+        defaults = cls()
+        parser.add_argument("--documents", type=int, default=defaults.documents)
+        parser.add_argument("--other-orgs", type=int, default=defaults.other_orgs)
+        parser.add_argument("--other-documents", type=int, default=defaults.other_documents)
+        parser.add_argument("--rounds", type=int, default=defaults.rounds)
+        args = parser.parse_args(argv)
+        return cls(args.documents, args.other_orgs, args.other_documents, args.rounds)
 
 
 @attrs.frozen
@@ -73,7 +86,7 @@ async def build(conn: PoolConnectionProxy, sizes: Sizes) -> dict[str, int]:
         counts[f"org {index + 1}"] = await load(conn, org, itertools.chain(real, docs))
     for org_id in [ORG, *(uuid.UUID(int=i + 1) for i in range(sizes.other_orgs))]:
         async with conn.transaction():
-            await refresh_term_counts(conn, org_id)
+            await refresh_term_counts(OnConnection(conn), org_id)
     await conn.execute("VACUUM ANALYZE knowledge_passages")
     return counts
 
@@ -144,16 +157,7 @@ async def _recall(conn: PoolConnectionProxy) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.retrieval.speed", description=__doc__
-    )
-    defaults = Sizes()
-    parser.add_argument("--documents", type=int, default=defaults.documents)
-    parser.add_argument("--other-orgs", type=int, default=defaults.other_orgs)
-    parser.add_argument("--other-documents", type=int, default=defaults.other_documents)
-    parser.add_argument("--rounds", type=int, default=defaults.rounds)
-    args = parser.parse_args(argv)
-    sizes = Sizes(args.documents, args.other_orgs, args.other_documents, args.rounds)
+    sizes = Sizes.from_command_line("python -m benchmarks.retrieval.speed", __doc__, argv)
     with database.postgres_server() as server_dsn:
         print(anyio.run(run, server_dsn, sizes))
     return 0

@@ -396,6 +396,21 @@ class SearchHit:
     snippet: str
 
 
+@attrs.frozen
+class RankedPassage:
+    """A passage of a document that answers a caller's question, with how well.
+
+    ``context`` says where it comes from (``pricing.md > Plans > Pro``); ``similarity``
+    is in 0..1, near 1 only when the passage holds every word of the question.
+    """
+
+    document_id: UUID
+    position: int
+    context: str
+    content: str = attrs.field(repr=False)
+    similarity: float
+
+
 @attrs.frozen(kw_only=True)
 class DayStats:
     """Attempts of one calendar day (the database session's time zone).

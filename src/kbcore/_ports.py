@@ -9,9 +9,11 @@
 - ``SyncState``: what ``SyncCoordinator`` reads and records: the claim that keeps the
   syncs of an org apart, the audit log, the host's agents and Vapi key, the ledger of
   what kbcore put on Vapi; ``kbcore.report`` reads the log's statistics.
+- ``Passages``: what the live-knowledge server reads: an org's passages ranked for a
+  caller's question. Every document write keeps them, in its own transaction.
 
 Whether an operation needs BEGIN and COMMIT, and how many round trips it takes, is
-the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all three;
+the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all four;
 services depend on these protocols only.
 """
 
@@ -37,6 +39,7 @@ from kbcore._domain import (
     LedgerTool,
     NewDocument,
     PageRequest,
+    RankedPassage,
     Revision,
     SearchHit,
     Secret,
@@ -226,5 +229,35 @@ class SyncState(SyncStatsSource, Protocol):
         ...
 
 
-class Store(Documents, SyncState, Protocol):
-    """Documents and sync state in one store, as ``PostgresStore`` and ``MemoryStore`` are."""
+class Passages(Protocol):
+    """An org's passages, as the live-knowledge server ranks them; each call on its own."""
+
+    async def rank_passages(
+        self, org_id: UUID, terms: Sequence[str], *, limit: int, min_similarity: float
+    ) -> Sequence[RankedPassage]:
+        """The org's ``limit`` passages most similar to the terms, best first.
+
+        ``terms`` are ``SpokenQuery.terms``: each a word and its stand-ins, separated by
+        spaces. Only passages at ``min_similarity`` or above.
+        """
+        ...
+
+    async def count_terms(self, org_id: UUID, *, older_than: timedelta) -> bool:
+        """Count the org's words again if the last count is older than ``older_than``.
+
+        The ranking weighs words by these counts; a stale count costs speed or a little
+        precision, never a wrong answer. True when this call counted.
+        """
+        ...
+
+    async def assistant_orgs(self, vapi_assistant_id: str) -> Sequence[UUID]:
+        """The orgs whose agents (a host table) have this Vapi assistant id."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store answers; raise ``StoreUnavailable`` when it does not."""
+        ...
+
+
+class Store(Documents, SyncState, Passages, Protocol):
+    """Every port in one store, as ``PostgresStore`` and ``MemoryStore`` are."""

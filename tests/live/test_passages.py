@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore.live._passages import DEFAULT_MAX_WORDS, Passage, split_document, word_count
+from kbcore.retrieval._passages import DEFAULT_MAX_WORDS, Passage, split_document, word_count
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
 SENTENCE = st.lists(WORD, min_size=1, max_size=30).map(lambda words: " ".join(words) + ".")

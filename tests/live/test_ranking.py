@@ -12,14 +12,12 @@ from asyncpg.pool import PoolConnectionProxy
 from benchmarks.retrieval import testset
 from benchmarks.retrieval.metrics import Ranked, quality
 
-from kbcore.live._passages import CONTEXT_SEPARATOR, split_document
-from kbcore.live._ranking import (
-    rank_passages,
-    refresh_term_counts,
-    write_passages,
-)
-from kbcore.live._schema import passages_schema
-from kbcore.live._spoken import spoken_query
+from kbcore._domain import RankedPassage
+from kbcore.postgres._connection import OnConnection
+from kbcore.postgres._passages import Written, write_passages
+from kbcore.postgres._ranking import rank_passages, refresh_term_counts
+from kbcore.retrieval import CONTEXT_SEPARATOR, SpokenQuery, spoken_query
+from kbcore.retrieval._similarity import SIMILARITY_THRESHOLD
 
 pytestmark = pytest.mark.anyio
 
@@ -44,15 +42,16 @@ async def add_document(
             filename,
             content,
         )
-        await write_passages(conn, org_id, document_id, split_document(filename, content))
+        await write_passages(
+            OnConnection(conn), [Written(document_id, org_id, filename, content, True)]
+        )
     return document_id
 
 
 @pytest.fixture
 async def conn(kbcore_pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy]:
-    """A connection to a fresh migrated database with the live-knowledge tables."""
+    """A connection to a fresh migrated database."""
     async with kbcore_pool.acquire() as connection:
-        await connection.execute(passages_schema())
         yield connection
 
 
@@ -62,18 +61,38 @@ async def sales_org(conn: PoolConnectionProxy) -> UUID:
     for document in testset.documents():
         await add_document(conn, ORG, document.filename, document.content)
     async with conn.transaction():
-        await refresh_term_counts(conn, ORG)
+        await refresh_term_counts(OnConnection(conn), ORG)
     return ORG
 
 
-async def ask(conn: PoolConnectionProxy, org_id: UUID, turn: str, **kwargs: object) -> list[str]:
-    found = await rank_passages(conn, org_id, spoken_query(turn), **kwargs)  # type: ignore[arg-type]
+async def ask(
+    conn: PoolConnectionProxy,
+    org_id: UUID,
+    turn: str,
+    *,
+    limit: int = 3,
+    min_similarity: float = SIMILARITY_THRESHOLD,
+) -> list[str]:
+    found = await rank(conn, org_id, spoken_query(turn), limit=limit, min_similarity=min_similarity)
     return [hit.context.split(CONTEXT_SEPARATOR)[0] for hit in found]
+
+
+async def rank(
+    conn: PoolConnectionProxy,
+    org_id: UUID,
+    query: SpokenQuery,
+    *,
+    limit: int = 3,
+    min_similarity: float = SIMILARITY_THRESHOLD,
+) -> list[RankedPassage]:
+    return await rank_passages(
+        OnConnection(conn), org_id, query.terms, limit=limit, min_similarity=min_similarity
+    )
 
 
 async def ranked(conn: PoolConnectionProxy, question: testset.Question) -> Ranked:
     query = spoken_query(question.turn, previous=question.previous)
-    hits = await rank_passages(conn, ORG, query, limit=10, min_similarity=0.0)
+    hits = await rank(conn, ORG, query, limit=10, min_similarity=0.0)
     return Ranked(
         question,
         tuple((hit.context.split(CONTEXT_SEPARATOR)[0], hit.similarity) for hit in hits),
@@ -95,7 +114,7 @@ async def test_similarities_are_between_zero_and_one_best_first(
     conn: PoolConnectionProxy, sales_org: UUID
 ) -> None:
     query = spoken_query("how much is the pro plan per user per month")
-    hits = await rank_passages(conn, ORG, query, limit=20, min_similarity=0.0)
+    hits = await rank(conn, ORG, query, limit=20, min_similarity=0.0)
     similarities = [hit.similarity for hit in hits]
     assert hits
     assert all(0.0 <= s <= 1.0 for s in similarities)
@@ -126,10 +145,10 @@ async def test_an_edit_is_found_at_once_without_counting_terms_again(
     document_id = await add_document(conn, ORG, "faq.md", "# Fax\n\nWe do not offer fax.")
     assert await ask(conn, ORG, "do you guys have a fax feature") == ["faq.md"]
     content = "# Parking\n\nVisitors park in the garage."
-    await write_passages(conn, ORG, document_id, split_document("faq.md", content))
+    await write_passages(OnConnection(conn), [Written(document_id, ORG, "faq.md", content, True)])
     assert await ask(conn, ORG, "do you guys have a fax feature") == []
     assert await ask(conn, ORG, "where do visitors park", limit=1) == ["faq.md"]
-    await write_passages(conn, ORG, document_id, [])
+    await write_passages(OnConnection(conn), [Written(document_id, ORG, "faq.md", content, False)])
     assert "faq.md" not in await ask(conn, ORG, "where do visitors park", min_similarity=0.0)
 
 
@@ -140,7 +159,7 @@ async def test_counting_terms_again_replaces_the_counts(
         "SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG
     )
     async with conn.transaction():
-        passages = await refresh_term_counts(conn, ORG)
+        passages = await refresh_term_counts(OnConnection(conn), ORG)
     after = await conn.fetchval(
         "SELECT count(*) FROM knowledge_passage_terms WHERE org_id = $1", ORG
     )
@@ -156,7 +175,7 @@ async def test_an_org_never_counted_is_still_searched(conn: PoolConnectionProxy)
 
 
 async def test_an_empty_query_asks_nothing(conn: PoolConnectionProxy) -> None:
-    assert await rank_passages(conn, uuid.uuid4(), spoken_query("um, yeah")) == []
+    assert await rank(conn, uuid.uuid4(), spoken_query("um, yeah")) == []
 
 
 async def test_words_that_look_like_tsquery_syntax_are_only_words(
@@ -165,11 +184,5 @@ async def test_words_that_look_like_tsquery_syntax_are_only_words(
     """Quotes, backslashes and operators in a term reach PostgreSQL as plain lexemes."""
     query = spoken_query("pro")
     hostile = type(query)(("it's \\ ' & | ! <-> :*", *query.terms))
-    hits = await rank_passages(conn, ORG, hostile, min_similarity=0.0)
+    hits = await rank(conn, ORG, hostile, min_similarity=0.0)
     assert hits
-
-
-async def test_the_schema_applies_again_over_itself_keeping_rows(conn: PoolConnectionProxy) -> None:
-    await add_document(conn, ORG, "a.md", "# A\n\nText.")
-    await conn.execute(passages_schema())
-    assert await conn.fetchval("SELECT count(*) FROM knowledge_passages") == 1

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from benchmarks.retrieval import quality, speed, testset
+from benchmarks.retrieval import quality, serve, speed, testset
 
-from kbcore.live._passages import DEFAULT_MAX_WORDS
-from kbcore.live._ranking import SIMILARITY_THRESHOLD
+from kbcore.retrieval._passages import DEFAULT_MAX_WORDS
+from kbcore.retrieval._similarity import SIMILARITY_THRESHOLD
 
 pytestmark = pytest.mark.anyio
 
@@ -41,3 +41,10 @@ async def test_the_speed_benchmark_reports_both_methods(kbcore_server_dsn: str) 
     assert "| kbcore.live | all |" in report
     assert "| OR baseline | all |" in report
     assert "recall@3" in report
+
+
+async def test_the_serve_benchmark_reports_both_paths(kbcore_server_dsn: str) -> None:
+    report = await serve.run(kbcore_server_dsn, speed.Sizes.smoke())
+    assert "| kbcore serve, loopback HTTP |" in report
+    assert "| bare SQL |" in report
+    assert "kbcore serve / bare SQL:" in report

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore.live._spoken import (
+from kbcore.retrieval._spoken import (
     DEFAULT_SYNONYMS,
     MAX_TERMS,
     NO_SYNONYMS,
@@ -15,7 +15,7 @@ from kbcore.live._spoken import (
     Synonyms,
     spoken_query,
 )
-from kbcore.live._vocabulary import FILLER_WORDS, STOP_WORDS
+from kbcore.retrieval._vocabulary import FILLER_WORDS, STOP_WORDS
 
 
 def words(query: SpokenQuery) -> list[str]:

@@ -187,10 +187,18 @@ def database_url(args: argparse.Namespace) -> str:
 
 
 @asynccontextmanager
-async def connect(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+async def connect(
+    dsn: str, *, max_size: int = 4, server_settings: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncpg.Pool]:
     """A small pool on ``dsn``; a connection failure is one line, without the DSN."""
     try:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, timeout=15)
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            timeout=15,
+            server_settings=dict(server_settings or {}),
+        )
     except (asyncpg.ClientConfigurationError, ValueError) as error:  # a malformed DSN
         raise UsageError(f"Invalid database URL: {error}") from error
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

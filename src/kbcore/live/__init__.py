@@ -1,9 +1,36 @@
-"""Live knowledge: answer a caller's question from the org's passages, in PostgreSQL.
+"""Live knowledge: kbcore answers Vapi's knowledge-base requests straight from its passages.
 
-The pieces, each in its own module: ``passages`` splits a Markdown document into
-passages, ``spoken`` turns what a caller said into query terms, ``ranking`` holds the
-SQL that ranks an org's passages for those terms, and ``passages_schema.sql`` the table
-they live in. Nothing is exported from here yet.
+An assistant whose ``model.knowledgeBase`` is a ``custom-knowledge-base`` asks a server
+for knowledge on every user turn. ``LiveKnowledgeServer`` is that server, an ASGI app
+over any kbcore store: an edit is live on the caller's next sentence, with no upload and
+no sync. ``attach_live_knowledge`` points an org's assistants at it.
 """
 
-__all__: list[str] = []
+from kbcore.live._attach import (
+    DEFAULT_TIMEOUT_SECONDS,
+    SECRET_HEADER,
+    LiveKnowledgeLinks,
+    attach_live_knowledge,
+    detach_live_knowledge,
+    org_url,
+)
+from kbcore.live._auth import DEFAULT_CREDENTIALS, BearerToken, HmacSignature
+from kbcore.live._secret import MIN_SECRET_LENGTH, ServerSecret
+from kbcore.live._server import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, LiveKnowledgeServer
+
+__all__ = [
+    "DEFAULT_CREDENTIALS",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "MIN_SECRET_LENGTH",
+    "SECRET_HEADER",
+    "BearerToken",
+    "HmacSignature",
+    "LiveKnowledgeLinks",
+    "LiveKnowledgeServer",
+    "ServerSecret",
+    "attach_live_knowledge",
+    "detach_live_knowledge",
+    "org_url",
+]

@@ -17,6 +17,7 @@ import anyio
 import attrs
 
 from kbcore._domain import Assistant, ChangeDraft, Document, IdempotencyKey, NewDocument
+from kbcore.memory._passages import MemoryPassages
 from kbcore.memory._reads import MemoryReads
 from kbcore.memory._stats import MemorySyncStats
 from kbcore.memory._sync import MemorySyncState
@@ -25,7 +26,7 @@ from kbcore.memory._writes import MemoryWrites
 
 
 @attrs.define
-class MemoryStore(MemoryReads, MemorySyncState, MemorySyncStats):
+class MemoryStore(MemoryReads, MemorySyncState, MemorySyncStats, MemoryPassages):
     """kbcore's store in memory. ``add_agent`` and ``set_vapi_key`` stand in for host tables."""
 
     _tables: Tables = attrs.field(factory=Tables, init=False, repr=False)

@@ -16,6 +16,7 @@ from kbcore._domain import (
     SyncRun,
     ToolIntent,
 )
+from kbcore.retrieval import Passage
 
 
 @attrs.define
@@ -33,6 +34,8 @@ class Tables:
 
     documents: dict[UUID, Document] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
+    #: Each document's passages (none when inactive), as knowledge_passages holds them.
+    passages: dict[UUID, tuple[Passage, ...]] = attrs.Factory(dict)
     agents: list[Assistant] = attrs.Factory(list)
     vapi_keys: dict[UUID, str] = attrs.Factory(dict)
     claims: dict[UUID, Claim] = attrs.Factory(dict)
@@ -44,12 +47,17 @@ class Tables:
     keys: dict[tuple[UUID, str], tuple[UUID, str]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
-        """A copy whose documents and changes a unit of work may change, the rest shared.
+        """A copy whose documents, changes and passages a unit of work may change.
 
-        Documents and changes are frozen values, so copying the containers is enough
-        to throw the unit's writes away on a rollback.
+        They are frozen values, so copying the containers is enough to throw the unit's
+        writes away on a rollback; the rest is shared.
         """
-        return attrs.evolve(self, documents=dict(self.documents), changes=list(self.changes))
+        return attrs.evolve(
+            self,
+            documents=dict(self.documents),
+            changes=list(self.changes),
+            passages=dict(self.passages),
+        )
 
 
 @attrs.define

@@ -1,8 +1,8 @@
 """Every write of a document in memory: the one place that writes the documents table.
 
 Each write, one document or many, ends in ``_put``, which stores the document's new
-row and its changelog rows at one instant, as one statement of postgres/_writes.py
-does; whatever must be written with a document belongs there.
+row, its changelog rows and its passages at one instant, as one statement of
+postgres/_writes.py does; whatever must be written with a document belongs there.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from kbcore._domain import (
     Revision,
 )
 from kbcore.errors import NotFound, ValidationError
+from kbcore.memory._passages import passages_of
 from kbcore.memory._reads import document, history, named
 from kbcore.memory._tables import Clock, Tables
 
@@ -131,8 +132,9 @@ class MemoryWrites:
         return self._put(revised, changes, now)
 
     def _put(self, written: Document, changes: Sequence[ChangeDraft], now: datetime) -> Document:
-        """Store a document's new row and its changelog rows, all at ``now``."""
+        """Store a document's new row, its changelog rows and its passages, all at ``now``."""
         self._tables.documents[written.id] = written
+        self._tables.passages[written.id] = passages_of(written)
         self._tables.changes.extend(
             Change(
                 id=uuid.uuid4(),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 
 import asyncpg
 import attrs
+from asyncpg.pool import PoolConnectionProxy
 
 from kbcore.postgres._connection import transaction
+from kbcore.postgres._passages import fill_passages
 
 #: Serialises concurrent ``migrate`` calls on one database ("kbcore" in ASCII).
 _LOCK_KEY = 0x6B62636F7265
@@ -22,6 +25,13 @@ CREATE TABLE IF NOT EXISTS kbcore_schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
+
+
+#: What follows a migration's SQL, in its transaction, where SQL alone cannot do the job:
+#: 0007's passages of the documents already stored come from the splitter, in Python.
+_DATA_STEPS: Mapping[int, Callable[[PoolConnectionProxy], Awaitable[None]]] = {
+    7: fill_passages,
+}
 
 
 @attrs.frozen
@@ -56,7 +66,8 @@ async def migrate(pool: asyncpg.Pool) -> list[int]:
     after another and all but the first find nothing to do. Everything pending is
     applied in one transaction, so a failure (``NotSaved``, or ``OutcomeUnknown`` when
     the answer to COMMIT was lost) leaves the schema as it was or fully migrated: run
-    it again.
+    it again. Versions may have gaps: each is applied once, whenever it arrives, lowest
+    pending first.
     """
     async with transaction(pool) as db:
         await db.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
@@ -69,6 +80,9 @@ async def migrate(pool: asyncpg.Pool) -> list[int]:
             if migration.version in done:
                 continue
             await db.execute(migration.sql)
+            step = _DATA_STEPS.get(migration.version)
+            if step is not None:
+                await step(db.conn)
             await db.execute(
                 "INSERT INTO kbcore_schema_migrations (version, name) VALUES ($1, $2)",
                 migration.version,

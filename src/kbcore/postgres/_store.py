@@ -7,6 +7,7 @@ import attrs
 
 from kbcore._domain import ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.postgres._connection import Db, OnPool, Transaction
+from kbcore.postgres._ranking import PostgresPassages
 from kbcore.postgres._reads import PostgresReads
 from kbcore.postgres._stats import PostgresSyncStats
 from kbcore.postgres._sync import PostgresSyncState
@@ -14,7 +15,7 @@ from kbcore.postgres._writes import PostgresWrites
 
 
 @attrs.define
-class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
+class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats, PostgresPassages):
     """kbcore's store on a pool the host created; run ``migrate(pool)`` once first.
 
     An operation that is one statement runs on a pooled connection without BEGIN

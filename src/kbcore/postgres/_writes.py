@@ -5,7 +5,7 @@ key, if it has one), atomic on its own; an update is one statement after the loc
 read; an import copies new documents (binary COPY) into a temporary table and moves
 them from there into ``knowledge_base`` and its changelog by one statement, and updates
 many documents by another. Whatever must be written in the same transaction as a
-document belongs here.
+document belongs here: each write ends with its documents' passages (``_passages.py``).
 
 Staging costs the server one extra write of rows that are never WAL-logged, and buys
 three things: each content crosses the wire once though it is stored twice (document
@@ -36,6 +36,7 @@ from kbcore._domain import (
 )
 from kbcore.errors import NotFound, ValidationError
 from kbcore.postgres._connection import Db, OnConnection, mapped_failures
+from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
     GET,
@@ -43,21 +44,22 @@ from kbcore.postgres._reads import (
     change_from_row,
     document_from_row,
 )
+from kbcore.retrieval import split_document
 
 _CHANGE_COLUMNS = """
     knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
     change_summary, previous_content, new_content
 """
 
-# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), and
-# that document: how both creates below end.
+# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), its
+# passages ($13 to $15), and that document: how both creates below end.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
            $12::text
     FROM d
-)
+), {new_passages(13)}
 SELECT * FROM d
 """  # noqa: S608
 
@@ -75,7 +77,7 @@ WITH d AS (
 _INSERT_KEYED = f"""
 WITH k AS (
     INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
-    VALUES ($1, $13, gen_random_uuid(), $14)
+    VALUES ($1, $16, gen_random_uuid(), $17)
     ON CONFLICT (org_id, key) DO NOTHING
     RETURNING document_id
 ), d AS (
@@ -218,6 +220,7 @@ class PostgresWrites:
             change.summary,
             change.previous_content,
             change.new_content,
+            *passage_arrays(split_document(draft.filename, draft.content)),
         )
         if key is None:
             row = await self._db.fetchrow(INSERT_QUERY, *arguments)
@@ -272,7 +275,9 @@ class PostgresWrites:
         )
         if row is None:
             raise NotFound(f"Document {document_id} not found")
-        return document_from_row(row)
+        document = document_from_row(row)
+        await write_passages(self._db, [_written(document)])
+        return document
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         if not creations:
@@ -297,6 +302,13 @@ class PostgresWrites:
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
         await self._db.execute(_MOVE_STAGED, org_id)
+        await write_passages(
+            self._db,
+            (
+                Written(c.id, org_id, c.document.filename, c.document.content, True)
+                for c in creations
+            ),
+        )
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
@@ -321,9 +333,22 @@ class PostgresWrites:
             [c.previous_content for _, c in changes],
             [c.new_content for _, c in changes],
         )
+        await write_passages(
+            self._db,
+            (
+                Written(r.document_id, org_id, r.state.filename, r.state.content, r.state.active)
+                for r in revisions
+            ),
+        )
 
     @property
     def _conn(self) -> PoolConnectionProxy:
         # COPY into the staging table needs the unit of work's own connection.
         assert isinstance(self._db, OnConnection), "imports run in a unit of work"
         return self._db.conn
+
+
+def _written(document: Document) -> Written:
+    return Written(
+        document.id, document.org_id, document.filename, document.content, document.active
+    )

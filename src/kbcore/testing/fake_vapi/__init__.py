@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kbcore.testing.fake_vapi._app import INVALID_KEY_MESSAGE, FakeVapi
+from kbcore.testing.fake_vapi._caller import KnowledgeAnswer
 from kbcore.testing.fake_vapi._faults import Pause
 from kbcore.testing.fake_vapi._http import ConnectionDropped, RecordedRequest
 from kbcore.testing.fake_vapi._server import serve_fake_vapi
@@ -13,6 +14,7 @@ __all__ = [
     "ConnectionDropped",
     "FakeFile",
     "FakeVapi",
+    "KnowledgeAnswer",
     "Pause",
     "RecordedRequest",
     "serve_fake_vapi",

@@ -6,7 +6,7 @@ import copy
 import email.utils
 import math
 import uuid
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,7 +14,9 @@ import anyio
 import attrs
 import httpx
 
+from kbcore.live._asgi import lifespan
 from kbcore.testing.fake_vapi import _routes as routes
+from kbcore.testing.fake_vapi._caller import KnowledgeAnswer, call_knowledge_server
 from kbcore.testing.fake_vapi._faults import (
     FaultRule,
     Faults,
@@ -164,6 +166,42 @@ class FakeVapi:
         """Undo ``pin_tool``."""
         self._state.pinned_tool_ids.discard(tool_id)
 
+    def add_credential(self, authentication_plan: Mapping[str, Any]) -> str:
+        """Make a custom credential, as in Vapi's dashboard; returns its id.
+
+        ``authentication_plan`` as Vapi's: ``{"type": "bearer", "token": ...,
+        "headerName"?, "bearerPrefixEnabled"?}`` or ``{"type": "hmac", "secretKey": ...,
+        "algorithm": "sha256", "signatureHeader"?, "timestampHeader"?, ...}``.
+        """
+        credential = self._state.stamp(
+            {"provider": "custom-credential", "authenticationPlan": dict(authentication_plan)}
+        )
+        self._state.credentials[credential["id"]] = credential
+        return str(credential["id"])
+
+    async def request_knowledge(
+        self,
+        assistant_id: str,
+        turn: str,
+        *,
+        previous_turns: Sequence[str] = (),
+        http_client: httpx.AsyncClient | None = None,
+    ) -> KnowledgeAnswer:
+        """Play the caller: send the assistant's knowledge server what Vapi would send.
+
+        The caller says ``turn`` after ``previous_turns``; the request goes to the
+        assistant's ``model.knowledgeBase.server.url`` with its ``headers`` and its
+        credential's authentication, through ``http_client`` (a new client if none).
+        """
+        return await call_knowledge_server(
+            self.assistants[assistant_id],
+            self._state.credentials,
+            org_id=self.org_id,
+            turns=[*previous_turns, turn],
+            now=self.wall_clock(),
+            http_client=http_client,
+        )
+
     def fail_processing(self, count: int = 1) -> None:
         """The next ``count`` uploads end their processing ``failed`` instead of ``done``."""
         self._state.failing_uploads += count
@@ -264,7 +302,7 @@ class FakeVapi:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         request = await _read_request(scope, receive)
         response = await self._respond(request)
@@ -336,16 +374,6 @@ def _recorded(request: FakeRequest, response: FakeResponse | None) -> RecordedRe
         response_headers=dict(response.headers) if response else {},
         response_body=response.body if response else b"",
     )
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _read_request(scope: MutableMapping[str, Any], receive: Receive) -> FakeRequest:

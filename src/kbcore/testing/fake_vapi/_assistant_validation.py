@@ -87,12 +87,16 @@ def validate_assistant_update(body: Any) -> list[str]:
     errors = unknown(body, frozenset(ASSISTANT_FIELDS))
     for field, kind in ASSISTANT_FIELDS.items():
         if field in body and kind is not None and not _is_a(body[field], kind):
-            errors.append(f"{field} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+            errors.append(_must_be(field, kind))
     if isinstance(body.get("name"), str):
         errors.extend(name_problems(body["name"]))
     if isinstance(body.get("model"), dict):
         errors.extend(validate_model(body["model"]))
     return errors
+
+
+def _must_be(field: str, kind: str) -> str:
+    return f"{field} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _is_a(value: Any, kind: str) -> bool:
@@ -116,6 +120,46 @@ def validate_model(model: Mapping[str, Any]) -> list[str]:
         errors.append("model.each value in toolIds must be a string")
     errors.extend(_each(model.get("toolRefs", []), "toolRefs", _tool_ref))
     errors.extend(_each(model.get("messages", []), "messages", _message))
+    if "knowledgeBase" in model:
+        errors.extend(_knowledge_base(model["knowledgeBase"]))
+    return errors
+
+
+#: ``Server``'s properties in the subset, each with the JSON type it must have.
+_SERVER_FIELDS: Mapping[str, str] = {
+    "url": "string",
+    "timeoutSeconds": "number",
+    "credentialId": "string",
+    "headers": "object",
+    "staticIpAddressesEnabled": "boolean",
+    "encryptedPaths": "array",
+    "backoffPlan": "object",
+}
+
+
+def _knowledge_base(value: Any) -> list[str]:
+    """``CreateCustomKnowledgeBaseDTO``: the only knowledge base a model may still name."""
+    prefix = "model.knowledgeBase."
+    if not isinstance(value, dict):
+        return ["model.knowledgeBase must be an object"]
+    errors = unknown(value, frozenset({"provider", "server"}), prefix)
+    if value.get("provider") != "custom-knowledge-base":
+        errors.append(one_of(f"{prefix}provider", ("custom-knowledge-base",)))
+    server = value.get("server")
+    if not isinstance(server, dict):
+        return [*errors, f"{prefix}server must be an object"]
+    errors.extend(unknown(server, frozenset(_SERVER_FIELDS), f"{prefix}server."))
+    for field, kind in _SERVER_FIELDS.items():
+        if field in server and not _is_a(server[field], kind):
+            errors.append(
+                f"{prefix}server.{field} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            )
+    timeout = server.get("timeoutSeconds", 20)
+    if _is_a(timeout, "number") and not 1 <= timeout <= 300:
+        errors.append(f"{prefix}server.timeoutSeconds must not be less than 1 or greater than 300")
+    headers = server.get("headers", {})
+    if isinstance(headers, dict) and not all(isinstance(v, str) for v in headers.values()):
+        errors.append(f"{prefix}server.headers values must be strings")
     return errors
 
 

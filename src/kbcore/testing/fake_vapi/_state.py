@@ -69,6 +69,8 @@ class FakeState:
     files: dict[str, FakeFile] = attrs.field(factory=dict)
     tools: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     assistants: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Credentials by id, as Vapi's JSON (``authenticationPlan`` holds how to sign).
+    credentials: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Tools whose PATCH and DELETE answer 409 ``tool_pinned`` (``FakeVapi.pin_tool``).
     pinned_tool_ids: set[str] = attrs.field(factory=set)
     #: How many of the next uploads end their processing ``failed``.

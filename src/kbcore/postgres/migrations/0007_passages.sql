@@ -1,9 +1,11 @@
 -- Live knowledge: the passages of every active document, ranked for callers' questions.
 --
--- One row per passage (see kbcore.live._passages): its document, its place in it, its
--- org (copied from the document so that a search reads this table alone), its context
+-- One row per passage (see kbcore.retrieval): its document, its place in it, its org
+-- (copied from the document so that a search reads this table alone), its context
 -- ("filename > heading > subheading") and its text. Rows are replaced in the same
--- transaction as every write of their document; an inactive document has none.
+-- transaction as every write of their document (kbcore.postgres._ranking); an inactive
+-- document has none. The passages of the documents already stored are written right
+-- after this file, in the same transaction, by the splitter in Python (_migrate.py).
 
 CREATE TABLE IF NOT EXISTS knowledge_passages (
     document_id uuid NOT NULL REFERENCES knowledge_base (id) ON DELETE CASCADE,
@@ -48,7 +50,7 @@ CREATE INDEX IF NOT EXISTS knowledge_passages_context_vector_idx
 -- How many of an org's passages contain each of its common lexemes (those in at least
 -- one passage in a thousand), and how many passages the org had, when last counted.
 -- The search reads them to weigh rare words above common ones and to find candidates
--- through rare words first. Counted by kbcore.live._ranking.refresh_term_counts (under a
+-- through rare words first. Counted by kbcore.postgres._ranking.refresh_term_counts (under a
 -- second for 70,000 passages); a stale count costs speed or a little precision, never
 -- a wrong org's rows. An org never counted is searched as if every word were rare.
 CREATE TABLE IF NOT EXISTS knowledge_passage_orgs (

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from kbcore.live._markdown import Block, Heading, parse
+from kbcore.retrieval._markdown import Block, Heading, parse
 
 #: The default cap on a passage's words. Measured on the retrieval test set, with its
 #: headings and flattened into one section per document: recall@3 and MRR are flat from

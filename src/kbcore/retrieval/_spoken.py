@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
-from kbcore.live._vocabulary import (
+from kbcore.retrieval._vocabulary import (
     COMMON_SYNONYMS,
     FILLER_PHRASES,
     FILLER_WORDS,

@@ -11,33 +11,25 @@ that way. When not even the cheapest source fits, the candidates are the passage
 headings say two of the terms (or, for a one-term question, that term's context
 passages). Small orgs, whose every word fits the budget, are ranked whole. Of the
 candidates, the ``shortlist`` best by ts_rank (cheap) are then scored in full, against
-all of the question's terms:
-
-    similarity = 0.4 * share of the terms the passage contains
-               + 0.4 * the same share, each term weighed by its rarity in the org (idf)
-               + 0.1 * the idf-weighed share found in its context (filename, headings)
-               + 0.1 * ts_rank(normalisation 32), which is in 0..1 and breaks ties
-
-It is in 0..1, near 1 only when the passage has every term, in its headings too. A
-question about something the documents do not cover rarely covers its rare terms, so
-its best similarity stays low: ``SIMILARITY_THRESHOLD`` is where the test set divides
-them best.
+all of the question's terms, as ``kbcore.retrieval._similarity`` says (the rank there is
+ts_rank with normalisation 32, which is in 0..1).
 
 The term counts come from ``knowledge_passage_terms``, which ``refresh_term_counts``
 fills; an org never counted has every term ranked as rare (slow only if it is large).
+``count_terms`` counts again when the last count is older than asked, judged by the
+database's clock, so that many server processes count each org once between them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
-import attrs
 
-from kbcore.live._passages import Passage
-from kbcore.live._spoken import SpokenQuery
+from kbcore._domain import RankedPassage
+from kbcore.postgres._connection import Db, transaction
 
 #: How many candidate rows the rare terms may bring (by the counts), before scoring.
 #: Measured at 10,000 documents (73,600 passages): 1,000 gives a p99 of 12-20 ms and a
@@ -49,12 +41,6 @@ DEFAULT_CANDIDATES = 1000
 #: documents, 400 takes the p99 from 18 to 8 ms and ranks exactly as scoring all of
 #: them; 200 and 100 lose a few held-out questions.
 DEFAULT_SHORTLIST = 400
-
-#: The least similarity worth sending to the model. On the tuning questions it keeps 97 %
-#: of the right first answers and lets through 2 of the 12 questions no document covers;
-#: on the held-out questions, 65 % and 3 of 5. A host that prefers silence to a near
-#: miss raises it; the model sees the similarity either way.
-SIMILARITY_THRESHOLD = 0.45
 
 #: A lexeme is counted when at least one passage in this many contains it; rarer ones
 #: count as in no passage, which is near enough for weighing and for choosing sources.
@@ -178,54 +164,44 @@ WHERE o.org_id = $1::uuid AND anywhere.ndoc * $2::int >= o.passages
 
 DELETE_TERMS = "DELETE FROM knowledge_passage_terms WHERE org_id = $1"
 
-#: $1 document id. Before writing a document's passages anew, and when it goes inactive.
-DELETE_PASSAGES = "DELETE FROM knowledge_passages WHERE document_id = $1"
+#: $1 org id, $2 the age a count may have. Locks the org's count row if it is old enough
+#: (or makes one); a refresh already running elsewhere holds it, and this one skips.
+_CLAIM_COUNT = """
+INSERT INTO knowledge_passage_orgs AS o (org_id, passages, counted_at)
+VALUES ($1, 0, '-infinity')
+ON CONFLICT (org_id) DO NOTHING
+"""
 
-#: $1 document ids, $2 positions, $3 org ids, $4 contexts, $5 texts: one row per passage.
-INSERT_PASSAGES = """
-INSERT INTO knowledge_passages (document_id, position, org_id, context, content)
-SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[])
+_STALE_COUNT = """
+SELECT 1 FROM knowledge_passage_orgs
+WHERE org_id = $1 AND counted_at < now() - $2::interval
+FOR UPDATE SKIP LOCKED
+"""
+
+_ASSISTANT_ORGS = """
+SELECT DISTINCT org_id FROM agents WHERE vapi_assistant_id = $1 ORDER BY org_id
 """
 
 
-class Connection(Protocol):
-    """What these functions need of a connection: asyncpg's, a pool's, or a wrapper."""
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
-
-    async def execute(self, query: str, *args: Any) -> str: ...
-
-
-@attrs.frozen
-class RankedPassage:
-    """A passage that answers a question, with how well (``similarity`` in 0..1)."""
-
-    document_id: UUID
-    position: int
-    context: str
-    content: str = attrs.field(repr=False)
-    similarity: float
-
-
 async def rank_passages(
-    conn: Connection,
+    db: Db,
     org_id: UUID,
-    query: SpokenQuery,
+    terms: Sequence[str],
     *,
     limit: int = 3,
-    min_similarity: float = SIMILARITY_THRESHOLD,
+    min_similarity: float = 0.0,
     candidates: int = DEFAULT_CANDIDATES,
     shortlist: int = DEFAULT_SHORTLIST,
 ) -> list[RankedPassage]:
-    """The org's ``limit`` passages most similar to the question, best first.
+    """The org's ``limit`` passages most similar to the terms, best first.
 
     Only those at ``min_similarity`` or above; ``candidates`` and ``shortlist`` bound
     the work (see the module's documentation).
     """
-    if not query:
+    if not terms:
         return []
-    rows = await conn.fetch(
-        RANK_PASSAGES, org_id, list(query.terms), limit, candidates, min_similarity, shortlist
+    rows = await db.fetch(
+        RANK_PASSAGES, org_id, list(terms), limit, candidates, min_similarity, shortlist
     )
     return [
         RankedPassage(
@@ -239,30 +215,43 @@ async def rank_passages(
     ]
 
 
-async def refresh_term_counts(conn: Connection, org_id: UUID) -> int:
+async def refresh_term_counts(db: Db, org_id: UUID) -> int:
     """Count the org's passages and common lexemes anew; return how many passages.
 
     Run it in a transaction (the old counts go, the new come, in three statements);
     concurrent refreshes of one org queue on its ``knowledge_passage_orgs`` row.
     """
-    rows = await conn.fetch(COUNT_PASSAGES, org_id)
-    await conn.execute(DELETE_TERMS, org_id)
-    await conn.execute(COUNT_TERMS, org_id, COUNTED_FROM)
+    rows = await db.fetch(COUNT_PASSAGES, org_id)
+    await db.execute(DELETE_TERMS, org_id)
+    await db.execute(COUNT_TERMS, org_id, COUNTED_FROM)
     passages: int = rows[0]["passages"]
     return passages
 
 
-async def write_passages(
-    conn: Connection, org_id: UUID, document_id: UUID, passages: Sequence[Passage]
-) -> None:
-    """Replace a document's passages (none for an inactive document): in its write's transaction."""
-    await conn.execute(DELETE_PASSAGES, document_id)
-    if passages:
-        await conn.execute(
-            INSERT_PASSAGES,
-            [document_id] * len(passages),
-            [p.position for p in passages],
-            [org_id] * len(passages),
-            [p.context for p in passages],
-            [p.text for p in passages],
+class PostgresPassages:
+    """``Passages`` for ``PostgresStore``: a ranking is one statement, a count one transaction."""
+
+    __slots__ = ()
+    _pool: asyncpg.Pool
+    _read: Db
+
+    async def rank_passages(
+        self, org_id: UUID, terms: Sequence[str], *, limit: int, min_similarity: float
+    ) -> Sequence[RankedPassage]:
+        return await rank_passages(
+            self._read, org_id, terms, limit=limit, min_similarity=min_similarity
         )
+
+    async def count_terms(self, org_id: UUID, *, older_than: timedelta) -> bool:
+        await self._read.execute(_CLAIM_COUNT, org_id)
+        async with transaction(self._pool) as db:
+            if await db.fetchval(_STALE_COUNT, org_id, older_than) is None:
+                return False
+            await refresh_term_counts(db, org_id)
+        return True
+
+    async def assistant_orgs(self, vapi_assistant_id: str) -> Sequence[UUID]:
+        return [row["org_id"] for row in await self._read.fetch(_ASSISTANT_ORGS, vapi_assistant_id)]
+
+    async def ping(self) -> None:
+        await self._read.fetchval("SELECT 1")
