@@ -112,7 +112,8 @@ async def test_without_all_or_nothing_the_valid_items_are_written(
 async def test_exported_fields_of_a_mapping_are_ignored(
     kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
-    """A mapping with an exported document's keys (id, version, ...) imports as a draft."""
+    """A mapping with an exported document's keys (id, version, ...) imports as a draft;
+    its ``active`` is kept: an exported deleted document arrives deleted."""
     record = {
         "id": str(uuid.uuid4()),
         "org_id": str(uuid.uuid4()),
@@ -126,8 +127,8 @@ async def test_exported_fields_of_a_mapping_are_ignored(
         "updated_at": "2020-01-01T00:00:00+00:00",
     }
     assert await kbcore_kb.import_documents(org, [record]) == ImportReport(created=1)
-    doc = (await by_name(kbcore_kb, org))["a.md"]
-    assert (doc.org_id, doc.version, doc.active) == (org, 1, True)
+    [doc] = await everything(kbcore_kb, org, include_inactive=True)
+    assert (doc.filename, doc.org_id, doc.version, doc.active) == ("a.md", org, 1, False)
 
 
 async def test_an_existing_filename_is_an_error_by_default(
@@ -139,7 +140,7 @@ async def test_an_existing_filename_is_an_error_by_default(
         org, [DocumentDraft("b.md", "x"), DocumentDraft("a.md", "new")]
     )
     assert report == ImportReport(
-        errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+        errors=(ImportProblem(1, "filename", "An active document named a.md already exists"),)
     )
     assert sorted(await by_name(kbcore_kb, org)) == ["a.md"]
 
@@ -217,7 +218,7 @@ async def test_inactive_documents_do_not_conflict(kbcore_kb: KnowledgeBase, org:
         (
             "error",
             ImportReport(
-                errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+                errors=(ImportProblem(1, "filename", "An active document named a.md already exists"),)
             ),
             [],
         ),
@@ -258,18 +259,19 @@ async def test_an_update_within_one_import_is_a_second_version(
     ]
 
 
-async def test_update_refuses_a_filename_that_names_several_documents(
+async def test_update_meets_the_one_active_document_of_a_filename(
     kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
-    """Two active documents with one filename: the import cannot tell which to update."""
-    for content in ("one", "two"):
-        await kbcore_kb.create(org, filename="a.md", content=content)
+    """A deleted namesake stays as it is: the update goes to the active document."""
+    gone = await kbcore_kb.create(org, filename="a.md", content="one")
+    await kbcore_kb.delete(org, gone.id)
+    live = await kbcore_kb.create(org, filename="a.md", content="two")
     report = await kbcore_kb.import_documents(
         org, [DocumentDraft("a.md", "three")], on_conflict="update", all_or_nothing=False
     )
-    assert report.errors == (
-        ImportProblem(0, "filename", "2 active documents are named a.md; update them one by one"),
-    )
+    assert report == ImportReport(updated=1)
+    assert (await kbcore_kb.get(org, live.id)).content == "three"
+    assert (await kbcore_kb.get(org, gone.id)).content == "one"
 
 
 async def test_each_batch_is_its_own_transaction(kbcore_store: Store, org: UUID) -> None:

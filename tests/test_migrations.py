@@ -105,11 +105,15 @@ async def schema(pool: asyncpg.Pool, *tables: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows if not tables or row[0] in tables]
 
 
-def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
-    """The package ships its .sql files, versions 1..n in order."""
+def test_shipped_migrations_are_numbered_from_one_in_order() -> None:
+    """The package ships its .sql files from version 1, each number once, in order.
+
+    A gap is harmless (each applied version is recorded), so work done on several
+    migrations at once may reserve its numbers.
+    """
     versions = [migration.version for migration in migrations()]
-    assert versions == list(range(1, len(versions) + 1))
-    assert versions
+    assert versions[0] == 1
+    assert versions == sorted(set(versions))
 
 
 async def test_migrating_twice_applies_nothing_the_second_time(empty_pool: asyncpg.Pool) -> None:

@@ -16,6 +16,7 @@ from kbcore._domain import (
 )
 from kbcore.documents import KnowledgeBase, Rules
 from kbcore.errors import (
+    DuplicateFilename,
     KbError,
     NotFound,
     RateLimited,
@@ -36,6 +37,7 @@ __all__ = [
     "Document",
     "DocumentDraft",
     "DocumentSummary",
+    "DuplicateFilename",
     "ImportProblem",
     "ImportReport",
     "KbError",

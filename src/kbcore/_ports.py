@@ -89,14 +89,20 @@ class Documents(Protocol):
 
 
 class DocumentWrites(Protocol):
-    """One unit of work on documents; what it locks stays locked until it ends."""
+    """One unit of work on documents; what it locks stays locked until it ends.
+
+    Every write keeps the rule of one active document per org and filename: a write
+    that would break it raises ``DuplicateFilename`` (and ``create`` does too).
+    """
 
     async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
         """The org's document, locked against other units of work; or None."""
         ...
 
-    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        """The org's active documents with any of these filenames, locked, oldest first."""
+    async def lock_named(
+        self, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+    ) -> Sequence[Document]:
+        """The org's active (or all) documents with any of these filenames, locked, oldest first."""
         ...
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
@@ -114,7 +120,10 @@ class DocumentWrites(Protocol):
         ...
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
-        """Store new documents at version 1, each with its ``created`` change."""
+        """Store new documents at version 1, each with its ``created`` change.
+
+        A creation with a ``deletion`` is stored inactive, with that change after ``created``.
+        """
         ...
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "DuplicateFilename",
     "KbError",
     "NotFound",
     "RateLimited",
@@ -33,6 +34,18 @@ class ValidationError(KbError, ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class DuplicateFilename(ValidationError):
+    """Another active document of the org has this filename; at most one may.
+
+    Deleted documents keep their names (their history is kept), so only active ones
+    clash: rename or delete the active one first.
+    """
+
+    def __init__(self, filename: str) -> None:
+        super().__init__("filename", f"An active document named {filename} already exists")
+        self.filename = filename
 
 
 class NotFound(KbError, LookupError):

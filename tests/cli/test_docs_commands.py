@@ -13,6 +13,7 @@ import pytest
 
 from kbcore import KnowledgeBase
 from kbcore.postgres import PostgresStore
+from kbcore.postgres._migrate import migrations
 from tests.cli.conftest import (
     Cli,
     InProcess,
@@ -46,7 +47,8 @@ async def test_migrate_applies_then_finds_nothing_to_do(kbcore_empty_database_ds
     env = clean_environment(DATABASE_URL=kbcore_empty_database_dsn)
     first = await kbcore("migrate", "--json", env=env)
     assert first.code == 0, first.stderr
-    assert first.json()["applied"] == list(range(1, first.json()["latest"] + 1))
+    shipped = [migration.version for migration in migrations()]
+    assert first.json() == {"applied": shipped, "latest": shipped[-1]}
     again = await kbcore("migrate", env=env)
     assert (again.code, again.stdout) == (0, "The schema is up to date; nothing to apply\n")
 

@@ -80,14 +80,18 @@ def history(tables: Tables, org_id: UUID, document_id: UUID) -> list[Change]:
     ]
 
 
-def named(tables: Tables, org_id: UUID, filenames: Sequence[str]) -> list[Document]:
-    """The org's active documents with any of these filenames, oldest first."""
+def named(
+    tables: Tables, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+) -> list[Document]:
+    """The org's active (or all) documents with any of these filenames, oldest first."""
     wanted = set(filenames)
     return sorted(
         (
             document
             for document in tables.documents.values()
-            if document.org_id == org_id and document.active and document.filename in wanted
+            if document.org_id == org_id
+            and (include_inactive or document.active)
+            and document.filename in wanted
         ),
         key=oldest_first,
     )

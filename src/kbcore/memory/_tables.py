@@ -33,6 +33,8 @@ class Tables:
 
     documents: dict[UUID, Document] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
+    #: The id of the active document of each (org, filename), as the unique index has it.
+    active_names: dict[tuple[UUID, str], UUID] = attrs.Factory(dict)
     agents: list[Assistant] = attrs.Factory(list)
     vapi_keys: dict[UUID, str] = attrs.Factory(dict)
     claims: dict[UUID, Claim] = attrs.Factory(dict)
@@ -42,12 +44,17 @@ class Tables:
     tool_intents: dict[UUID, list[ToolIntent]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
-        """A copy whose documents and changes a unit of work may change, the rest shared.
+        """A copy whose documents (and their names) and changes a unit of work may change.
 
         Documents and changes are frozen values, so copying the containers is enough
         to throw the unit's writes away on a rollback.
         """
-        return attrs.evolve(self, documents=dict(self.documents), changes=list(self.changes))
+        return attrs.evolve(
+            self,
+            documents=dict(self.documents),
+            changes=list(self.changes),
+            active_names=dict(self.active_names),
+        )
 
 
 @attrs.define

@@ -16,9 +16,12 @@ encode it a second time (COPY would encode straight into the ``jsonb`` column).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
 import attrs
 from asyncpg.pool import PoolConnectionProxy
 
@@ -31,7 +34,7 @@ from kbcore._domain import (
     NewDocument,
     Revision,
 )
-from kbcore.errors import NotFound
+from kbcore.errors import DuplicateFilename, NotFound
 from kbcore.postgres._connection import Db, OnConnection, unavailable_on_failure
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
@@ -93,7 +96,9 @@ CREATE TEMP TABLE kbcore_import (
     category text NOT NULL,
     metadata text NOT NULL,
     changed_by text,
-    change_summary text
+    change_summary text,
+    deleted_by text,
+    deleted_summary text
 ) ON COMMIT DROP
 """
 
@@ -105,23 +110,31 @@ _STAGED_COLUMNS = [
     "metadata",
     "changed_by",
     "change_summary",
+    "deleted_by",
+    "deleted_summary",
 ]
 
-# DELETE ... RETURNING empties the staging table for the transaction's next batch.
+# DELETE ... RETURNING empties the staging table for the transaction's next batch. A
+# document imported deleted (deleted_summary set) gets its ``deleted`` row after ``created``.
 _MOVE_STAGED = """
 WITH staged AS (
     DELETE FROM pg_temp.kbcore_import RETURNING *
 ), d AS (
     INSERT INTO knowledge_base
         (id, org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    SELECT id, $1, filename, content, category, 1, true, metadata::jsonb, now(), now()
+    SELECT id, $1, filename, content, category, 1, deleted_summary IS NULL, metadata::jsonb,
+           now(), now()
     FROM staged
 )
 INSERT INTO knowledge_base_changelog
     (knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
      change_summary, previous_content, new_content, created_at)
-SELECT id, $1, NULL, 1, 'created', changed_by, change_summary, NULL, content, now()
+SELECT id, $1, NULL::integer, 1, 'created', changed_by, change_summary, NULL, content, now()
 FROM staged
+UNION ALL
+SELECT id, $1, NULL, NULL, 'deleted', deleted_by, deleted_summary, NULL, NULL, now()
+FROM staged
+WHERE deleted_summary IS NOT NULL
 """
 
 _LOCK_NAMED = f"""
@@ -130,6 +143,19 @@ WHERE org_id = $1 AND active AND filename = ANY($2::text[])
 ORDER BY created_at, id
 FOR UPDATE
 """  # noqa: S608
+
+_LOCK_NAMED_ANY = f"""
+SELECT {DOCUMENT_COLUMNS} FROM knowledge_base
+WHERE org_id = $1 AND filename = ANY($2::text[])
+ORDER BY created_at, id
+FOR UPDATE
+"""  # noqa: S608
+
+#: The partial unique index of migration 0009: one active document per org and filename.
+ONE_ACTIVE_FILENAME = "knowledge_base_one_active_filename_idx"
+_CLASHING_KEY = re.compile(
+    r"Key \(org_id, filename\)=\([0-9a-f-]{36}, (.*)\) already exists\.", re.S
+)
 
 # The revisions and their changes arrive as parallel arrays; a change names its document.
 _UPDATE_MANY = """
@@ -155,6 +181,23 @@ ORDER BY ch.position
 """
 
 
+T = TypeVar("T")
+
+
+async def _one_active_filename(write: Awaitable[T]) -> T:
+    """Await a write; one that would make a second active document of a filename raises
+    ``DuplicateFilename``. The unique index decides, so interleaved writers cannot break it.
+    """
+    try:
+        return await write
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name != ONE_ACTIVE_FILENAME:
+            raise
+        # The server's detail names the key: the org and the filename, nothing secret.
+        clash = _CLASHING_KEY.fullmatch(error.detail or "")
+        raise DuplicateFilename(clash[1] if clash else "that filename") from error
+
+
 _LOCK = f"{GET} FOR UPDATE"
 
 
@@ -169,7 +212,7 @@ class PostgresWrites:
     _staging: bool = False
 
     async def create(self, draft: NewDocument, change: ChangeDraft) -> Document:
-        row = await self._db.fetchrow(
+        write = self._db.fetchrow(
             INSERT_QUERY,
             draft.org_id,
             draft.filename,
@@ -184,6 +227,7 @@ class PostgresWrites:
             change.previous_content,
             change.new_content,
         )
+        row = await _one_active_filename(write)
         assert row is not None  # INSERT ... RETURNING always returns the row
         return document_from_row(row)
 
@@ -191,8 +235,11 @@ class PostgresWrites:
         row = await self._db.fetchrow(_LOCK, org_id, document_id)
         return None if row is None else document_from_row(row)
 
-    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        rows = await self._db.fetch(_LOCK_NAMED, org_id, list(filenames))
+    async def lock_named(
+        self, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+    ) -> Sequence[Document]:
+        query = _LOCK_NAMED_ANY if include_inactive else _LOCK_NAMED
+        rows = await self._db.fetch(query, org_id, list(filenames))
         return [document_from_row(row) for row in rows]
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
@@ -205,7 +252,7 @@ class PostgresWrites:
         state: DocumentState,
         changes: Sequence[ChangeDraft],
     ) -> Document:
-        row = await self._db.fetchrow(
+        write = self._db.fetchrow(
             _UPDATE,
             org_id,
             document_id,
@@ -222,6 +269,7 @@ class PostgresWrites:
             [c.previous_content for c in changes],
             [c.new_content for c in changes],
         )
+        row = await _one_active_filename(write)
         if row is None:
             raise NotFound(f"Document {document_id} not found")
         return document_from_row(row)
@@ -241,6 +289,8 @@ class PostgresWrites:
                 json.dumps(dict(creation.document.metadata)),
                 creation.change.changed_by,
                 creation.change.summary,
+                None if creation.deletion is None else creation.deletion.changed_by,
+                None if creation.deletion is None else creation.deletion.summary,
             )
             for creation in creations
         ]
@@ -248,13 +298,13 @@ class PostgresWrites:
             await self._conn.copy_records_to_table(
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
-        await self._db.execute(_MOVE_STAGED, org_id)
+        await _one_active_filename(self._db.execute(_MOVE_STAGED, org_id))
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
             return
         changes = [(r.document_id, c) for r in revisions for c in r.changes]
-        await self._db.execute(
+        write = self._db.execute(
             _UPDATE_MANY,
             org_id,
             [r.document_id for r in revisions],
@@ -273,6 +323,7 @@ class PostgresWrites:
             [c.previous_content for _, c in changes],
             [c.new_content for _, c in changes],
         )
+        await _one_active_filename(write)
 
     @property
     def _conn(self) -> PoolConnectionProxy:
