@@ -218,7 +218,9 @@ async def test_inactive_documents_do_not_conflict(kbcore_kb: KnowledgeBase, org:
         (
             "error",
             ImportReport(
-                errors=(ImportProblem(1, "filename", "An active document named a.md already exists"),)
+                errors=(
+                    ImportProblem(1, "filename", "An active document named a.md already exists"),
+                )
             ),
             [],
         ),

@@ -10,7 +10,7 @@ import anyio
 import asyncpg
 import pytest
 
-from kbcore import KnowledgeBase
+from kbcore import DuplicateFilename, KnowledgeBase
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.postgres._migrate import migrations
 
@@ -232,3 +232,42 @@ async def test_missing_agents_and_integrations_are_created(empty_pool: asyncpg.P
         ("integrations", "provider"),
         ("integrations", "config"),
     ]
+
+
+async def test_active_duplicates_are_resolved_newest_first(empty_pool: asyncpg.Pool) -> None:
+    """Migration 0009: of each org's active documents of one name the newest stays active;
+    the older are deleted with a changelog row that says why; then the rule holds."""
+    await empty_pool.execute(LEGACY_SCHEMA)
+    org, other = uuid.uuid4(), uuid.uuid4()
+    rows = [
+        # (org, filename, days ago, active)
+        (org, "script.md", 3, True),
+        (org, "script.md", 1, True),  # the newest: stays
+        (org, "script.md", 2, True),
+        (org, "script.md", 4, False),  # deleted already: untouched
+        (org, "pricing.md", 5, True),  # no namesake: untouched
+        (other, "script.md", 6, True),  # another org's: untouched
+    ]
+    ids = [uuid.uuid4() for _ in rows]
+    await empty_pool.executemany(
+        "INSERT INTO knowledge_base (id, org_id, filename, content, active, created_at)"
+        " VALUES ($1, $2, $3, 'x', $4, now() - make_interval(days => $5))",
+        [
+            (id_, o, name, active, days)
+            for id_, (o, name, days, active) in zip(ids, rows, strict=True)
+        ],
+    )
+
+    await migrate(empty_pool)
+
+    kb = KnowledgeBase(PostgresStore(empty_pool))
+    states = [(await kb.get(o, id_)).active for id_, (o, *_) in zip(ids, rows, strict=True)]
+    assert states == [False, True, False, False, True, True]
+    for retired in (ids[0], ids[2]):
+        [change] = await kb.history(org, retired)
+        assert (change.change_type, change.changed_by) == ("deleted", "kbcore migrate")
+        assert change.summary is not None
+        assert change.summary.startswith("Deleted: script.md (a newer active document")
+    assert await kb.history(org, ids[3]) == []
+    with pytest.raises(DuplicateFilename):
+        await kb.create(org, filename="script.md", content="y")

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from kbcore.errors import (
+    DuplicateFilename,
     KbError,
     NotFound,
     RateLimited,
@@ -91,7 +92,9 @@ def exit_code(error: BaseException) -> int:
 
 def error_message(error: BaseException) -> str:
     """One line saying what went wrong, with no secret in it."""
-    if isinstance(error, KbError | CliError):
+    if isinstance(error, DuplicateFilename):
+        text = f"{error}; rename or delete that document first, or choose another name"
+    elif isinstance(error, KbError | CliError):
         text = str(error)
     elif isinstance(error, asyncpg.UndefinedTableError):
         text = "The database has no kbcore schema; run `kbcore migrate` first"
