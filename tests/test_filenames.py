@@ -87,7 +87,7 @@ async def test_a_rename_onto_an_active_name_is_refused(kbcore_kb: KnowledgeBase,
     """update(filename=...): refused with the other changes of the same call; nothing written."""
     await kbcore_kb.create(org, filename="a.md", content="a")
     b = await kbcore_kb.create(org, filename="b.md", content="b")
-    with pytest.raises(DuplicateFilename, match="a.md"):
+    with pytest.raises(DuplicateFilename, match=r"a\.md"):
         await kbcore_kb.update(org, b.id, filename="a.md", content="b2")
     assert await kbcore_kb.get(org, b.id) == b
     assert len(await kbcore_kb.history(org, b.id)) == 1

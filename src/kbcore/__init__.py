@@ -17,6 +17,7 @@ from kbcore._domain import (
 from kbcore.documents import KnowledgeBase, Rules
 from kbcore.errors import (
     DuplicateFilename,
+    HostTableError,
     KbError,
     NotFound,
     RateLimited,
@@ -27,7 +28,7 @@ from kbcore.errors import (
     VapiError,
     VersionConflict,
 )
-from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
+from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult, SyncSetup
 from kbcore.vapi import VapiClient
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DocumentDraft",
     "DocumentSummary",
     "DuplicateFilename",
+    "HostTableError",
     "ImportProblem",
     "ImportReport",
     "KbError",
@@ -53,6 +55,7 @@ __all__ = [
     "SyncInProgress",
     "SyncPolicy",
     "SyncResult",
+    "SyncSetup",
     "ValidationError",
     "VapiClient",
     "VapiError",

@@ -9,9 +9,11 @@
 - ``SyncState``: what ``SyncCoordinator`` reads and records: the claim that keeps the
   syncs of an org apart, the audit log, the host's agents and Vapi key, the ledger of
   what kbcore put on Vapi; ``kbcore.report`` reads the log's statistics.
+- ``SetupState``: what ``SyncSetup`` reads and writes: an org's agents and its Vapi key,
+  in the host's own tables.
 
 Whether an operation needs BEGIN and COMMIT, and how many round trips it takes, is
-the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all three;
+the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all four;
 services depend on these protocols only.
 """
 
@@ -226,5 +228,36 @@ class SyncState(SyncStatsSource, Protocol):
         ...
 
 
-class Store(Documents, SyncState, Protocol):
-    """Documents and sync state in one store, as ``PostgresStore`` and ``MemoryStore`` are."""
+class SetupState(Protocol):
+    """An org's agents and Vapi key, in the host's tables; each call atomic on its own.
+
+    The tables are the host's: a write fills only the columns kbcore knows, and a table
+    that needs more refuses it with ``HostTableError``.
+    """
+
+    async def agents(self, org_id: UUID) -> Sequence[Assistant]:
+        """Every agent of the org, whatever its role, by role and id."""
+        ...
+
+    async def insert_agent(
+        self, org_id: UUID, role: str, vapi_assistant_id: str | None
+    ) -> Assistant:
+        """Add an agent to the org; its id is the table's to choose."""
+        ...
+
+    async def delete_agent(self, org_id: UUID, agent_id: UUID) -> Assistant | None:
+        """Remove the org's agent and return it; None when the org has no such agent."""
+        ...
+
+    async def vapi_key(self, org_id: UUID) -> Secret | None:
+        """The org's Vapi private key from the host's ``vapi`` integration, if configured."""
+        ...
+
+    async def store_vapi_key(self, org_id: UUID, key: Secret) -> None:
+        """Make ``key`` the org's Vapi private key, keeping the integration's other settings."""
+        ...
+
+
+class Store(Documents, SyncState, SetupState, Protocol):
+    """Documents, sync state and set-up in one store, as ``PostgresStore`` and
+    ``MemoryStore`` are."""

@@ -11,6 +11,7 @@ import math
 
 __all__ = [
     "DuplicateFilename",
+    "HostTableError",
     "KbError",
     "NotFound",
     "RateLimited",
@@ -61,6 +62,20 @@ class VersionConflict(KbError):
         )
         self.expected = expected
         self.actual = actual
+
+
+class HostTableError(KbError):
+    """One of the host's own tables (``agents``, ``integrations``) refused what kbcore wrote.
+
+    kbcore writes only the columns it knows: an agent's org, role and Vapi assistant id,
+    an integration's org, provider and config. A host table that needs more (a column
+    without a default), or whose constraints refuse the row, is the host application's
+    to write. ``table`` names the table; the message never holds the row's values.
+    """
+
+    def __init__(self, table: str, message: str) -> None:
+        super().__init__(message)
+        self.table = table
 
 
 class StoreUnavailable(KbError):

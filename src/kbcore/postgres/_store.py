@@ -8,13 +8,14 @@ import attrs
 from kbcore._domain import ChangeDraft, Document, NewDocument
 from kbcore.postgres._connection import MAYBE_SAVED, Db, OnPool, Transaction
 from kbcore.postgres._reads import PostgresReads
+from kbcore.postgres._setup import PostgresSetupState
 from kbcore.postgres._stats import PostgresSyncStats
 from kbcore.postgres._sync import PostgresSyncState
 from kbcore.postgres._writes import PostgresWrites
 
 
 @attrs.define
-class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats):
+class PostgresStore(PostgresReads, PostgresSyncState, PostgresSetupState, PostgresSyncStats):
     """kbcore's store on a pool the host created; run ``migrate(pool)`` once first.
 
     An operation that is one statement runs on a pooled connection without BEGIN

@@ -29,7 +29,7 @@ from kbcore._domain import (
     SyncOutcome,
     ToolIntent,
 )
-from kbcore._ports import SyncState
+from kbcore._ports import SetupState, SyncState
 from kbcore.errors import SyncFailed
 from kbcore.logging import get_logger
 from kbcore.sync._assistants import review, update_assistants
@@ -85,7 +85,7 @@ async def load_inputs(
     return SyncInputs(api_key, documents, assistant_ids, ledger, tools, intents, key_source)
 
 
-async def vapi_key(store: SyncState, org_id: UUID) -> tuple[Secret | None, str]:
+async def vapi_key(store: SyncState | SetupState, org_id: UUID) -> tuple[Secret | None, str]:
     """The org's Vapi key and where it comes from: its integration, else ``VAPI_API_KEY``."""
     stored = await store.vapi_key(org_id)
     if stored:
