@@ -14,6 +14,7 @@ from kbcore._domain import (
     Page,
     SearchHit,
 )
+from kbcore._progress import Progress
 from kbcore.documents import KnowledgeBase, Rules
 from kbcore.errors import (
     DuplicateFilename,
@@ -46,6 +47,7 @@ __all__ = [
     "KnowledgeBase",
     "NotFound",
     "Page",
+    "Progress",
     "RateLimited",
     "Rules",
     "SearchHit",

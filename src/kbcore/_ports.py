@@ -19,7 +19,7 @@ services depend on these protocols only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -74,10 +74,18 @@ class Documents(Protocol):
         """The document's changelog, oldest first."""
         ...
 
-    def export(self, org_id: UUID, *, include_inactive: bool) -> AsyncGenerator[Document, None]:
+    def export(
+        self,
+        org_id: UUID,
+        *,
+        include_inactive: bool,
+        on_total: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[Document, None]:
         """Every document of the org, oldest first by (created_at, id), from one snapshot.
 
         It reads as it goes, and holds what it reads from until it is exhausted or closed.
+        ``on_total``, when given, hears how many documents the snapshot holds, before the
+        first one comes.
         """
         ...
 

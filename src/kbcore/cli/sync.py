@@ -93,6 +93,7 @@ async def run(args: argparse.Namespace, out: Output) -> None:
                     tool_name=args.tool_name,
                     roles=tuple(args.roles or ("inbound", "outbound")),
                     actor=args.actor,
+                    on_progress=progress.update,
                 )
     out.result(result, describe(result))
 

@@ -38,6 +38,7 @@ from kbcore._domain import (
     Revision,
 )
 from kbcore._ports import Documents, DocumentWrites
+from kbcore._progress import OnProgress, Tally
 from kbcore.documents._edits import Edit
 from kbcore.documents._rules import Rules
 from kbcore.documents._rules import metadata as metadata_rule
@@ -79,6 +80,7 @@ class Importer:
     all_or_nothing: bool
     batch_size: int
     changed_by: str | None
+    on_progress: OnProgress | None = None
 
     async def run(
         self, org: UUID, drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]
@@ -89,18 +91,23 @@ class Importer:
         size = self.batch_size
         if self.all_or_nothing and problems:
             return ImportReport(errors=tuple(problems))
+        tally = Tally("import", self.on_progress)
+        tally.start(len(items))
         if self.all_or_nothing:
             async with self.store.writing() as writes:
                 plan = await planner.plan(writes, org, items)
                 if plan.problems:
                     return ImportReport(errors=tuple(sorted(problems + plan.problems, key=_index)))
-                await plan.write(writes, org, size)
+                await plan.write(writes, org, size, tally)
+            tally.reach(len(items))
             return plan.report(problems)
         total = _Plan()
         for start in range(0, len(items), size):
+            batch = items[start : start + size]
             async with self.store.writing() as writes:
-                plan = await planner.plan(writes, org, items[start : start + size])
+                plan = await planner.plan(writes, org, batch)
                 await plan.write(writes, org, size)
+            tally.advance(len(batch))
             total = total.merge(plan)
         return total.report(problems)
 
@@ -195,17 +202,33 @@ class _Plan:
     updated: int = 0
     skipped: int = 0
 
-    async def write(self, writes: DocumentWrites, org: UUID, size: int) -> None:
-        # Creations first: a revision may concern a document created by this plan.
-        for start in range(0, len(self.creations), size):
-            await writes.insert_many(org, self.creations[start : start + size])
+    async def write(
+        self, writes: DocumentWrites, org: UUID, size: int, tally: Tally | None = None
+    ) -> None:
+        """Write the plan, ``size`` documents a statement; ``tally`` moves its items' share
+        of the way as the statements go (the items that write nothing come with them)."""
         revisions = [
             Revision(document_id=t.id, state=t.state, metadata=t.metadata, changes=t.changes)
             for t in self.targets
             if t.edited
         ]
+        written, to_write = 0, len(self.creations) + len(revisions)
+
+        def wrote(count: int) -> None:
+            nonlocal written
+            written += count
+            if tally is not None:
+                tally.reach(tally.total * written // to_write)
+
+        # Creations first: a revision may concern a document created by this plan.
+        for start in range(0, len(self.creations), size):
+            created = self.creations[start : start + size]
+            await writes.insert_many(org, created)
+            wrote(len(created))
         for start in range(0, len(revisions), size):
-            await writes.update_many(org, revisions[start : start + size])
+            revised = revisions[start : start + size]
+            await writes.update_many(org, revised)
+            wrote(len(revised))
 
     def merge(self, other: _Plan) -> _Plan:
         return _Plan(

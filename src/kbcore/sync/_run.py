@@ -198,7 +198,7 @@ class SyncRunner:
         assistant_ids = list(inputs.assistant_ids)
         assistants: dict[str, VapiAssistant] = {}
         updated: set[str] = set()
-        for _ in range(PASSES):
+        for round_ in range(PASSES):
             survey = await survey_tools(ctx, known, intents)
             if survey.strays:
                 known, intents = await self._ledger()
@@ -206,8 +206,10 @@ class SyncRunner:
             if pointed.created:
                 known, intents = await self._ledger()
             stale = [tool.tool_id for tool in known if not tool.current]
+            # Progress counts the first round's assistants; later rounds verify its writes.
+            counted = ctx.tally("assistants", len(assistant_ids)) if round_ == 0 else None
             updates = await update_assistants(
-                ctx, assistant_ids, pointed.tool, stale, self._instruction
+                ctx, assistant_ids, pointed.tool, stale, self._instruction, tally=counted
             )
             assistants.update(updates.assistants)
             updated |= updates.changed
