@@ -66,7 +66,7 @@ async def test_import_counts_the_valid_items_as_they_are_written(
     kbcore_kb: KnowledgeBase, org: UUID, all_or_nothing: bool
 ) -> None:
     await kbcore_kb.create(org, filename="doc-3.md", content="old")
-    valid: list[object] = list(drafts(30))
+    valid: list[DocumentDraft] = drafts(30)
     items = valid if all_or_nothing else [*valid, DocumentDraft("bad.md", " ")]
     events: list[Progress] = []
     report = await kbcore_kb.import_documents(
