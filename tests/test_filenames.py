@@ -110,7 +110,10 @@ async def test_restoring_an_earlier_version_keeps_the_rule(
 
 
 async def test_an_import_keeps_the_rule_in_every_mode(kbcore_kb: KnowledgeBase, org: UUID) -> None:
-    """error reports the clash, skip skips it, update updates the one active document."""
+    """error reports the clash, skip skips it, update updates the one active document and
+    leaves its deleted namesake as it is."""
+    gone = await kbcore_kb.create(org, filename="a.md", content="gone")
+    await kbcore_kb.delete(org, gone.id)
     live = await kbcore_kb.create(org, filename="a.md", content="live")
     items = [{"filename": "a.md", "content": "new"}]
     report = await kbcore_kb.import_documents(org, items)
@@ -122,6 +125,7 @@ async def test_an_import_keeps_the_rule_in_every_mode(kbcore_kb: KnowledgeBase, 
         updated=1
     )
     assert [(d.id, d.content) for d in await everything(kbcore_kb, org)] == [(live.id, "new")]
+    assert (await kbcore_kb.get(org, gone.id)).content == "gone"
 
 
 async def test_an_inactive_item_is_imported_deleted_and_clashes_with_nothing(

@@ -261,21 +261,6 @@ async def test_an_update_within_one_import_is_a_second_version(
     ]
 
 
-async def test_update_meets_the_one_active_document_of_a_filename(
-    kbcore_kb: KnowledgeBase, org: UUID
-) -> None:
-    """A deleted namesake stays as it is: the update goes to the active document."""
-    gone = await kbcore_kb.create(org, filename="a.md", content="one")
-    await kbcore_kb.delete(org, gone.id)
-    live = await kbcore_kb.create(org, filename="a.md", content="two")
-    report = await kbcore_kb.import_documents(
-        org, [DocumentDraft("a.md", "three")], on_conflict="update", all_or_nothing=False
-    )
-    assert report == ImportReport(updated=1)
-    assert (await kbcore_kb.get(org, live.id)).content == "three"
-    assert (await kbcore_kb.get(org, gone.id)).content == "one"
-
-
 async def test_each_batch_is_its_own_transaction(kbcore_store: Store, org: UUID) -> None:
     """Without all-or-nothing, a failing batch rolls back alone; earlier batches stay."""
     kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2))

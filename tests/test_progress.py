@@ -100,23 +100,17 @@ async def test_sync_reports_upload_then_assistants_then_delete(
         http_client=fake_vapi_http,
         policy=SyncPolicy(min_interval=timedelta(microseconds=1)),
     )
+
+    async def totals() -> list[int]:
+        events: list[Progress] = []
+        await coordinator.sync(kbcore_org, on_progress=events.append)
+        return list(check_phases(events, ["upload", "assistants", "delete"]).values())
+
     pricing = await kbcore_kb.create(kbcore_org, filename="pricing.md", content="Pro: $99")
     await kbcore_kb.create(kbcore_org, filename="faq.md", content="Q? A.")
-    first: list[Progress] = []
-    await coordinator.sync(kbcore_org, on_progress=first.append)
-    assert check_phases(first, ["upload", "assistants", "delete"]) == {
-        "upload": 2,
-        "assistants": 2,
-        "delete": 0,
-    }
+    assert await totals() == [2, 2, 0]
     await kbcore_kb.update(kbcore_org, pricing.id, content="Pro: $109")
-    second: list[Progress] = []
-    await coordinator.sync(kbcore_org, on_progress=second.append)
-    assert check_phases(second, ["upload", "assistants", "delete"]) == {
-        "upload": 1,
-        "assistants": 2,
-        "delete": 1,
-    }
+    assert await totals() == [1, 2, 1]
 
 
 async def test_on_progress_must_be_callable(kbcore_kb: KnowledgeBase, org: UUID) -> None:

@@ -19,6 +19,7 @@ from kbcore._ports import Store
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.sync import VapiKeyCheck
 from kbcore.testing import FakeVapi
+from tests.test_migrations import RICHER_HOST_TABLES
 
 pytestmark = pytest.mark.anyio
 
@@ -148,32 +149,14 @@ async def test_no_secret_in_logs(setup: SyncSetup, org: UUID) -> None:
     assert SECRET not in stream.getvalue()
 
 
-# A host whose tables carry more than kbcore writes: kbcore's rows fit, or are refused clearly.
-HOST_TABLES = """
-CREATE TYPE agent_role AS ENUM ('inbound', 'outbound', 'supervisor');
-CREATE TABLE agents (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    org_id uuid NOT NULL,
-    name text NOT NULL DEFAULT 'Agent',
-    role agent_role NOT NULL,
-    vapi_assistant_id text,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE integrations (
-    id bigserial PRIMARY KEY,
-    org_id uuid NOT NULL,
-    provider text NOT NULL,
-    config jsonb,
-    enabled boolean NOT NULL DEFAULT true
-);
-"""
-
-
 @pytest.fixture
 async def host_pool(kbcore_empty_database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """A database whose host has its own agents and integrations, then kbcore's schema."""
+    """A database whose host has its own agents and integrations, then kbcore's schema.
+
+    Its agents have no default id and need a name: kbcore cannot fill either.
+    """
     async with asyncpg.create_pool(kbcore_empty_database_dsn, min_size=1, max_size=3) as pool:
-        await pool.execute(HOST_TABLES)
+        await pool.execute(RICHER_HOST_TABLES)
         await migrate(pool)
         yield pool
 
@@ -181,6 +164,10 @@ async def host_pool(kbcore_empty_database_dsn: str) -> AsyncIterator[asyncpg.Poo
 async def test_a_hosts_richer_tables_take_kbcores_rows(host_pool: asyncpg.Pool, org: UUID) -> None:
     """Defaults fill the rest; an enum role works; the key lands without a unique key on
     (org_id, provider), replaces itself, and keeps the integration's other settings."""
+    await host_pool.execute(
+        "ALTER TABLE agents ALTER COLUMN id SET DEFAULT gen_random_uuid(),"
+        " ALTER COLUMN name SET DEFAULT 'Agent'"
+    )
     store = PostgresStore(host_pool)
     setup = SyncSetup(store)
     agent = await setup.add_agent(org, role="supervisor", vapi_assistant_id="asst-1")
@@ -213,7 +200,7 @@ async def test_a_host_table_that_needs_more_is_a_clear_error(
 ) -> None:
     """A column kbcore cannot fill: a HostTableError naming it, nothing written, no key
     in the error, its message, its cause or its context."""
-    await host_pool.execute("ALTER TABLE agents ALTER COLUMN name DROP DEFAULT")
+    await host_pool.execute("ALTER TABLE agents ALTER COLUMN id SET DEFAULT gen_random_uuid()")
     await host_pool.execute("ALTER TABLE integrations ADD COLUMN label text NOT NULL")
     setup = SyncSetup(PostgresStore(host_pool))
     with pytest.raises(HostTableError) as agents_refused:
@@ -237,6 +224,8 @@ async def test_removing_an_agent_the_host_still_refers_to_is_refused(
     host_pool: asyncpg.Pool, org: UUID
 ) -> None:
     await host_pool.execute(
+        "ALTER TABLE agents ALTER COLUMN id SET DEFAULT gen_random_uuid(),"
+        " ALTER COLUMN name SET DEFAULT 'Agent';"
         "CREATE TABLE calls (id serial PRIMARY KEY, agent_id uuid REFERENCES agents (id))"
     )
     setup = SyncSetup(PostgresStore(host_pool))

@@ -32,50 +32,34 @@ _CLOSED_REQUEST_SCHEMAS = ("KnowledgeBase",)
 _DATE_BOUNDS = [
     f"{field}{bound}" for field in ("createdAt", "updatedAt") for bound in ("Gt", "Lt", "Ge", "Le")
 ]
-#: ``GET /tool`` as ``vapi-server-sdk`` 3.0.0's ``tools.list`` calls it (not in the subset).
-LIST_TOOLS = {
-    "operationId": "ToolController_findAll",
-    "parameters": [
-        {"name": "limit", "in": "query", "schema": {"type": "number", "minimum": 0}},
-        *(
-            {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
-            for name in _DATE_BOUNDS
-        ),
-    ],
-    "responses": {
-        "200": {
-            "content": {
-                "application/json": {
-                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/QueryTool"}}
-                }
-            }
-        }
-    },
-}
-#: ``GET /assistant`` as Vapi's spec of 2026-08-18 has it (not in the subset).
-LIST_ASSISTANTS = {
-    "operationId": "AssistantController_findAll",
-    "parameters": [
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "number", "minimum": 0, "maximum": 1000},
+
+
+def _list_operation(operation_id: str, schema: str, limit: dict[str, Any]) -> dict[str, Any]:
+    """A list of Vapi's: ``limit`` and the ``createdAt*``/``updatedAt*`` bounds, an array."""
+    bounds = [
+        {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
+        for name in _DATE_BOUNDS
+    ]
+    items = {"$ref": f"#/components/schemas/{schema}"}
+    return {
+        "operationId": operation_id,
+        "parameters": [{"name": "limit", "in": "query", "schema": limit}, *bounds],
+        "responses": {
+            "200": {"content": {"application/json": {"schema": {"type": "array", "items": items}}}}
         },
-        *(
-            {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
-            for name in _DATE_BOUNDS
-        ),
-    ],
-    "responses": {
-        "200": {
-            "content": {
-                "application/json": {
-                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Assistant"}}
-                }
-            }
-        }
-    },
-}
+    }
+
+
+#: ``GET /tool`` as ``vapi-server-sdk`` 3.0.0's ``tools.list`` calls it (not in the subset).
+LIST_TOOLS = _list_operation(
+    "ToolController_findAll", "QueryTool", {"type": "number", "minimum": 0}
+)
+#: ``GET /assistant`` as Vapi's spec of 2026-08-18 has it (not in the subset).
+LIST_ASSISTANTS = _list_operation(
+    "AssistantController_findAll",
+    "Assistant",
+    {"type": "number", "minimum": 0, "maximum": 1000},
+)
 #: ``AssistantModel``'s required fields as the SDK's union of per-provider models has them.
 MODEL_REQUIREMENTS = {
     "required": ["provider"],
