@@ -72,6 +72,8 @@ def test_the_bar_shows_done_total_rate_and_eta() -> None:
     clock.now += 10
     bar.update(Progress("upload", 4, 40))
     assert bar.render().endswith("4/40 10% 0.4/s ETA 1m30s")
+    bar.update(Progress("delete", 0, 0))
+    assert bar.render() == "Deleting replaced files [########################] 0/0 100%"
 
 
 def test_elsewhere_a_plain_line_now_and_then() -> None:

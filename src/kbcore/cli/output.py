@@ -171,13 +171,15 @@ class Progress:
         now = self.clock() if now is None else now
         elapsed = max(now - self._started, 0.0)
         note = f" ({self.note})" if self.note else ""
-        if not self.total:
+        if self.total is None:
             spinner = f" {_SPINNER[self._frame % len(_SPINNER)]}" if bar else ":"
             count = f" {self.done}" if self.done else ""
             return f"{self.label}{spinner}{count} {elapsed:.1f}s{note}"
-        filled = min(_BAR_WIDTH, _BAR_WIDTH * self.done // self.total)
+        # Whole numbers, so that a third is 8 of 24 marks; a phase with nothing to do is done.
+        done, total = (min(self.done, self.total), self.total) if self.total else (1, 1)
+        filled = _BAR_WIDTH * done // total
         shown = f" [{'#' * filled}{'-' * (_BAR_WIDTH - filled)}]" if bar else ":"
-        figures = f"{self.done}/{self.total} {100 * self.done // self.total}%"
+        figures = f"{self.done}/{self.total} {100 * done // total}%"
         return f"{self.label}{shown} {figures}{_pace(self.done, self.total, elapsed)}{note}"
 
     def clear(self) -> None:
