@@ -7,6 +7,7 @@ about with kbcore's call.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -60,8 +61,13 @@ async def create(env: Env) -> list[Figure]:
         async def ours(i: int) -> None:
             await kb.create(org, filename=f"kb-{i}.md", content=content, actor="bench")
 
+        # Both pairs below call it: a name of its own each time (an org has one active
+        # document per filename).
+        raw_names = itertools.count()
+
         async def raw(i: int) -> None:
-            await pool.execute(_RAW_INSERT, org, f"raw-{i}.md", content, "general", "{}")
+            name = f"raw-{next(raw_names)}.md"
+            await pool.execute(_RAW_INSERT, org, name, content, "general", "{}")
 
         async def statement(i: int) -> None:
             # create's own statement (document and changelog row), outside a transaction.

@@ -16,12 +16,14 @@ LAYERS: dict[str, set[str]] = {
     "kbcore.errors": set(),
     "kbcore._validators": {"kbcore.errors"},
     "kbcore.logging": {"kbcore.errors"},
+    "kbcore._progress": {"kbcore.errors"},
     "kbcore._ports": {"kbcore._domain"},
     "kbcore.retrieval": set(),
     "kbcore.vapi": {"kbcore._domain", "kbcore.errors", "kbcore.logging"},
     "kbcore.documents": {
         "kbcore._domain",
         "kbcore._ports",
+        "kbcore._progress",
         "kbcore._validators",
         "kbcore.errors",
         "kbcore.logging",
@@ -29,6 +31,7 @@ LAYERS: dict[str, set[str]] = {
     "kbcore.sync": {
         "kbcore._domain",
         "kbcore._ports",
+        "kbcore._progress",
         "kbcore._validators",
         "kbcore.errors",
         "kbcore.logging",

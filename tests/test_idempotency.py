@@ -11,7 +11,7 @@ import anyio
 import asyncpg
 import pytest
 
-from kbcore import Document, KnowledgeBase, ValidationError
+from kbcore import Document, DuplicateFilename, KnowledgeBase, ValidationError
 from kbcore._ports import Store
 from tests.stores import ON_POSTGRES
 
@@ -62,6 +62,30 @@ async def test_a_key_brought_back_with_another_document_is_refused(
         assert caught.value.field == "idempotency_key"
     assert [doc.id for doc in (await kbcore_kb.list(org)).items] == [first.id]
     assert [d.id for d in await kbcore_store.sync_documents(org)] == [first.id]
+
+
+async def test_a_create_refused_for_its_filename_leaves_its_key_free(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
+    """The filename rule refuses the whole create, key and all: the key is still to be had."""
+    await kbcore_kb.create(org, filename="a.md", content="x")
+    with pytest.raises(DuplicateFilename):
+        await kbcore_kb.create(org, filename="a.md", content="y", idempotency_key="req-1")
+    created = await kbcore_kb.create(org, filename="b.md", content="y", idempotency_key="req-1")
+    assert created.filename == "b.md"
+    again = await kbcore_kb.create(org, filename="b.md", content="y", idempotency_key="req-1")
+    assert again == created
+
+
+async def test_a_retry_gets_its_document_though_another_now_has_the_name(
+    kbcore_kb: KnowledgeBase, org: UUID
+) -> None:
+    """The key names a deleted document; an active one took the name since: no clash."""
+    first = await kbcore_kb.create(org, filename="a.md", content="x", idempotency_key="req-1")
+    deleted = await kbcore_kb.delete(org, first.id)
+    await kbcore_kb.create(org, filename="a.md", content="new")
+    again = await kbcore_kb.create(org, filename="a.md", content="x", idempotency_key="req-1")
+    assert again == deleted
 
 
 async def test_keys_belong_to_their_org(kbcore_kb: KnowledgeBase, org: UUID) -> None:

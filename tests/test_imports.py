@@ -20,6 +20,7 @@ from kbcore import (
     KnowledgeBase,
     NotSaved,
     OutcomeUnknown,
+    Progress,
     StoreUnavailable,
     ValidationError,
 )
@@ -123,7 +124,8 @@ async def test_without_all_or_nothing_the_valid_items_are_written(
 async def test_exported_fields_of_a_mapping_are_ignored(
     kbcore_kb: KnowledgeBase, org: UUID
 ) -> None:
-    """A mapping with an exported document's keys (id, version, ...) imports as a draft."""
+    """A mapping with an exported document's keys (id, version, ...) imports as a draft;
+    its ``active`` is kept: an exported deleted document arrives deleted."""
     record = {
         "id": str(uuid.uuid4()),
         "org_id": str(uuid.uuid4()),
@@ -137,8 +139,8 @@ async def test_exported_fields_of_a_mapping_are_ignored(
         "updated_at": "2020-01-01T00:00:00+00:00",
     }
     assert await kbcore_kb.import_documents(org, [record]) == ImportReport(created=1)
-    doc = (await by_name(kbcore_kb, org))["a.md"]
-    assert (doc.org_id, doc.version, doc.active) == (org, 1, True)
+    [doc] = await everything(kbcore_kb, org, include_inactive=True)
+    assert (doc.filename, doc.org_id, doc.version, doc.active) == ("a.md", org, 1, False)
 
 
 async def test_an_existing_filename_is_an_error_by_default(
@@ -150,7 +152,7 @@ async def test_an_existing_filename_is_an_error_by_default(
         org, [DocumentDraft("b.md", "x"), DocumentDraft("a.md", "new")]
     )
     assert report == ImportReport(
-        errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+        errors=(ImportProblem(1, "filename", "An active document named a.md already exists"),)
     )
     assert sorted(await by_name(kbcore_kb, org)) == ["a.md"]
 
@@ -228,7 +230,9 @@ async def test_inactive_documents_do_not_conflict(kbcore_kb: KnowledgeBase, org:
         (
             "error",
             ImportReport(
-                errors=(ImportProblem(1, "filename", "A document named a.md already exists"),)
+                errors=(
+                    ImportProblem(1, "filename", "An active document named a.md already exists"),
+                )
             ),
             [],
         ),
@@ -267,20 +271,6 @@ async def test_an_update_within_one_import_is_a_second_version(
         ("created", 1, "first"),
         ("updated", 2, "second"),
     ]
-
-
-async def test_update_refuses_a_filename_that_names_several_documents(
-    kbcore_kb: KnowledgeBase, org: UUID
-) -> None:
-    """Two active documents with one filename: the import cannot tell which to update."""
-    for content in ("one", "two"):
-        await kbcore_kb.create(org, filename="a.md", content=content)
-    report = await kbcore_kb.import_documents(
-        org, [DocumentDraft("a.md", "three")], on_conflict="update", all_or_nothing=False
-    )
-    assert report.errors == (
-        ImportProblem(0, "filename", "2 active documents are named a.md; update them one by one"),
-    )
 
 
 async def test_each_batch_is_its_own_transaction(kbcore_store: Store, org: UUID) -> None:
@@ -323,6 +313,27 @@ async def test_a_batch_the_store_fails_interrupts_the_import_with_an_exact_repor
         assert (report.outcome_unknown, report.not_saved) == ((), (*failed_batch, 5, 6))
     assert not report.ok
     assert sorted(await by_name(KnowledgeBase(kbcore_store), org)) == ["doc-0.md", "doc-1.md"]
+
+
+async def test_an_interrupted_import_told_its_progress_up_to_the_failed_batch(
+    kbcore_store: Store, org: UUID
+) -> None:
+    """Batches with a deleted item among them: progress after batch 1, then the report."""
+    kb = KnowledgeBase(FailingStore(kbcore_store, fail_on_insert=2, error=lambda: NotSaved("no")))
+    items: list[DocumentDraft | dict[str, Any]] = [
+        *drafts(2),
+        {"filename": "old.md", "content": "x", "active": False},
+        *drafts(2, "late"),
+    ]
+    events: list[Progress] = []
+    with pytest.raises(ImportInterrupted) as caught:
+        await kb.import_documents(
+            org, items, all_or_nothing=False, batch_size=2, on_progress=events.append
+        )
+    assert events == [Progress("import", 0, 5), Progress("import", 2, 5)]
+    assert (caught.value.report.created, caught.value.report.not_saved) == (2, (2, 3, 4))
+    stored = await everything(KnowledgeBase(kbcore_store), org, include_inactive=True)
+    assert sorted(d.filename for d in stored) == ["doc-0.md", "doc-1.md"]
 
 
 async def test_all_or_nothing_is_one_transaction(kbcore_store: Store, org: UUID) -> None:

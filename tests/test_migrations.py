@@ -10,7 +10,7 @@ import anyio
 import asyncpg
 import pytest
 
-from kbcore import KnowledgeBase
+from kbcore import DuplicateFilename, KnowledgeBase
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.postgres._migrate import migrations
 
@@ -105,10 +105,11 @@ async def schema(pool: asyncpg.Pool, *tables: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows if not tables or row[0] in tables]
 
 
-def test_shipped_migrations_are_numbered_once_each_from_one() -> None:
-    """The package ships its .sql files, each version once, in order, starting at 1.
+def test_shipped_migrations_are_numbered_from_one_in_order() -> None:
+    """The package ships its .sql files from version 1, each number once, in order.
 
-    Versions may skip a number: work in progress elsewhere may hold it.
+    A gap is harmless (each applied version is recorded), so work done on several
+    migrations at once may reserve its numbers.
     """
     versions = [migration.version for migration in migrations()]
     assert versions[0] == 1
@@ -120,7 +121,8 @@ async def test_a_version_that_arrives_after_a_higher_one_is_applied_then(
 ) -> None:
     """A gap in the numbers is harmless: the missing version is applied when it ships."""
     shipped = migrations()
-    held_back = shipped[-2]
+    # 0006 stands alone; 0009 builds on 0007's passages, so 0007 always comes first.
+    [held_back] = [migration for migration in shipped if migration.version == 6]
     monkeypatch.setattr(
         "kbcore.postgres._migrate.migrations", lambda: [m for m in shipped if m is not held_back]
     )
@@ -271,3 +273,45 @@ async def test_missing_agents_and_integrations_are_created(empty_pool: asyncpg.P
         ("integrations", "provider"),
         ("integrations", "config"),
     ]
+
+
+async def test_active_duplicates_are_resolved_newest_first(empty_pool: asyncpg.Pool) -> None:
+    """Migration 0009: of each org's active documents of one name the newest stays active;
+    the older are deleted with a changelog row that says why; then the rule holds."""
+    await empty_pool.execute(LEGACY_SCHEMA)
+    org, other = uuid.uuid4(), uuid.uuid4()
+    rows = [
+        # (org, filename, days ago, active)
+        (org, "script.md", 3, True),
+        (org, "script.md", 1, True),  # the newest: stays
+        (org, "script.md", 2, True),
+        (org, "script.md", 4, False),  # deleted already: untouched
+        (org, "pricing.md", 5, True),  # no namesake: untouched
+        (other, "script.md", 6, True),  # another org's: untouched
+    ]
+    ids = [uuid.uuid4() for _ in rows]
+    await empty_pool.executemany(
+        "INSERT INTO knowledge_base (id, org_id, filename, content, active, created_at)"
+        " VALUES ($1, $2, $3, 'x', $4, now() - make_interval(days => $5))",
+        [
+            (id_, o, name, active, days)
+            for id_, (o, name, days, active) in zip(ids, rows, strict=True)
+        ],
+    )
+
+    await migrate(empty_pool)
+
+    kb = KnowledgeBase(PostgresStore(empty_pool))
+    states = [(await kb.get(o, id_)).active for id_, (o, *_) in zip(ids, rows, strict=True)]
+    assert states == [False, True, False, False, True, True]
+    for retired in (ids[0], ids[2]):
+        [change] = await kb.history(org, retired)
+        assert (change.change_type, change.changed_by) == ("deleted", "kbcore migrate")
+        assert change.summary is not None
+        assert change.summary.startswith("Deleted: script.md (a newer active document")
+    assert await kb.history(org, ids[3]) == []
+    # Migration 0007 split every active document; the retired ones lost their passages.
+    split = await empty_pool.fetch("SELECT DISTINCT document_id FROM knowledge_passages")
+    assert {row["document_id"] for row in split} == {ids[1], ids[4], ids[5]}
+    with pytest.raises(DuplicateFilename):
+        await kb.create(org, filename="script.md", content="y")

@@ -29,11 +29,19 @@ import pytest
 from anyio.from_thread import BlockingPortal
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from kbcore import (
     Change,
     Document,
+    DuplicateFilename,
     KbError,
     KnowledgeBase,
     NotFound,
@@ -178,14 +186,17 @@ class StoreEquivalence(RuleBasedStateMachine):
     # Writes
 
     @rule(target=documents, org=org_indexes, draft=strategies.new_documents(), actor=actors)
-    def create(self, org: int, draft: DocumentDraft, actor: str | None) -> Handle:
-        handle = self.created(
-            org,
-            self.both(
-                lambda side: side.kb.create(self.orgs[org], **attrs.asdict(draft), actor=actor)
-            ),
+    def create(
+        self, org: int, draft: DocumentDraft, actor: str | None
+    ) -> Handle | MultipleResults[Handle]:
+        results = self.both(
+            lambda side: side.kb.create(self.orgs[org], **attrs.asdict(draft), actor=actor)
         )
-        assert handle is not None, "a valid draft was rejected"
+        handle = self.created(org, results)
+        if handle is None:
+            # Both refused it alike (both() checked): another active document has its name.
+            assert isinstance(results[0], DuplicateFilename), "a valid draft was rejected"
+            return multiple()
         return handle
 
     @rule(

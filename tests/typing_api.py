@@ -23,9 +23,12 @@ from kbcore import (
     Document,
     DocumentDraft,
     DocumentSummary,
+    DuplicateFilename,
+    HostTableError,
     ImportReport,
     KnowledgeBase,
     Page,
+    Progress,
     RateLimited,
     Rules,
     SearchHit,
@@ -33,6 +36,7 @@ from kbcore import (
     SyncFailed,
     SyncPolicy,
     SyncResult,
+    SyncSetup,
     ValidationError,
     VapiClient,
     VapiError,
@@ -40,6 +44,7 @@ from kbcore import (
 from kbcore._ports import Documents, Store, SyncState
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore, migrate
+from kbcore.sync import VapiKeyCheck
 from kbcore.testing import FakeVapi, strategies
 from kbcore.vapi import KnowledgeBaseGroup, QueryTool, VapiAssistant, VapiFile
 
@@ -127,6 +132,32 @@ async def sync(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> No
     SyncPolicy(min_interval=300)  # type: ignore[arg-type]
 
 
+async def setup_and_progress(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> None:
+    setup = SyncSetup(store, http_client=http_client, vapi_timeout=5.0)
+    assert_type(await setup.add_agent(org_id, role="inbound", vapi_assistant_id="a"), Assistant)
+    assert_type(await setup.agents(org_id), list[Assistant])
+    assert_type(await setup.remove_agent(org_id, org_id), Assistant)
+    await setup.set_vapi_key(org_id, "sk-test")
+    check = await setup.check_vapi_key(org_id)
+    assert_type(check, VapiKeyCheck)
+    assert_type(check.assistants, tuple[VapiAssistant, ...])
+    await setup.add_agent(org_id, "inbound")  # type: ignore[call-arg]
+
+    seen: list[Progress] = []
+    await SyncCoordinator(store).sync(org_id, on_progress=seen.append)
+    kb = KnowledgeBase(store)
+    await kb.import_documents(org_id, [], on_progress=seen.append)
+    async for exported in kb.export(org_id, on_progress=seen.append):
+        assert_type(exported, Document)
+    assert_type(seen[0].fraction, float)
+    try:
+        await kb.create(org_id, filename="a.md", content="x")
+    except DuplicateFilename as clash:
+        assert_type(clash.filename, str)
+    except HostTableError as refused:
+        assert_type(refused.table, str)
+
+
 async def vapi(fake: FakeVapi, assistant_id: str) -> None:
     async with (
         fake.http_client() as http_client,
@@ -144,6 +175,7 @@ async def vapi(fake: FakeVapi, assistant_id: str) -> None:
         assert_type(tool.latest_version, str | None)
         await client.create_query_tool("knowledge-search", [group])  # type: ignore[call-arg,arg-type]
         assert_type(await client.get_assistant(assistant_id), VapiAssistant)
+        assert_type(await client.list_assistants(limit=10), tuple[VapiAssistant, ...])
         assert_type(await client.delete_file(file.id), bool)
         await client.upload_file(b"name", "x")  # type: ignore[arg-type]
 

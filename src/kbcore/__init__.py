@@ -14,8 +14,11 @@ from kbcore._domain import (
     Page,
     SearchHit,
 )
+from kbcore._progress import Progress
 from kbcore.documents import ImportInterrupted, KnowledgeBase, Rules
 from kbcore.errors import (
+    DuplicateFilename,
+    HostTableError,
     KbError,
     NotFound,
     NotSaved,
@@ -28,7 +31,7 @@ from kbcore.errors import (
     VapiError,
     VersionConflict,
 )
-from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
+from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult, SyncSetup
 from kbcore.vapi import VapiClient
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "Document",
     "DocumentDraft",
     "DocumentSummary",
+    "DuplicateFilename",
+    "HostTableError",
     "ImportInterrupted",
     "ImportProblem",
     "ImportReport",
@@ -47,6 +52,7 @@ __all__ = [
     "NotSaved",
     "OutcomeUnknown",
     "Page",
+    "Progress",
     "RateLimited",
     "Rules",
     "SearchHit",
@@ -56,6 +62,7 @@ __all__ = [
     "SyncInProgress",
     "SyncPolicy",
     "SyncResult",
+    "SyncSetup",
     "ValidationError",
     "VapiClient",
     "VapiError",

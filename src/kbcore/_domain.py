@@ -344,11 +344,14 @@ class Creation:
     """A document an import creates at version 1, its id chosen up front.
 
     ``change`` is its ``created`` change, whose new content is the document's content.
+    A document imported deleted has its ``deleted`` change in ``deletion``, written
+    after ``change``; it is stored inactive.
     """
 
     id: UUID
     document: NewDocument
     change: ChangeDraft
+    deletion: ChangeDraft | None = None
 
 
 def _frozen_changes(value: Sequence[ChangeDraft]) -> tuple[ChangeDraft, ...]:

@@ -9,17 +9,19 @@
 - ``SyncState``: what ``SyncCoordinator`` reads and records: the claim that keeps the
   syncs of an org apart, the audit log, the host's agents and Vapi key, the ledger of
   what kbcore put on Vapi; ``kbcore.report`` reads the log's statistics.
+- ``SetupState``: what ``SyncSetup`` reads and writes: an org's agents and its Vapi key,
+  in the host's own tables.
 - ``Passages``: what the live-knowledge server reads: an org's passages ranked for a
   caller's question. Every document write keeps them, in its own transaction.
 
 Whether an operation needs BEGIN and COMMIT, and how many round trips it takes, is
-the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all four;
+the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all five;
 services depend on these protocols only.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -76,10 +78,18 @@ class Documents(Protocol):
         """The document's changelog, in the order its rows were written."""
         ...
 
-    def export(self, org_id: UUID, *, include_inactive: bool) -> AsyncGenerator[Document, None]:
+    def export(
+        self,
+        org_id: UUID,
+        *,
+        include_inactive: bool,
+        on_total: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[Document, None]:
         """Every document of the org, oldest first by (created_at, id), from one snapshot.
 
         It reads as it goes, and holds what it reads from until it is exhausted or closed.
+        ``on_total``, when given, hears how many documents the snapshot holds, before the
+        first one comes.
         """
         ...
 
@@ -101,14 +111,20 @@ class Documents(Protocol):
 
 
 class DocumentWrites(Protocol):
-    """One unit of work on documents; what it locks stays locked until it ends."""
+    """One unit of work on documents; what it locks stays locked until it ends.
+
+    Every write keeps the rule of one active document per org and filename: a write
+    that would break it raises ``DuplicateFilename`` (and ``create`` does too).
+    """
 
     async def lock(self, org_id: UUID, document_id: UUID) -> Document | None:
         """The org's document, locked against other units of work; or None."""
         ...
 
-    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        """The org's active documents with any of these filenames, locked, oldest first."""
+    async def lock_named(
+        self, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+    ) -> Sequence[Document]:
+        """The org's active (or all) documents with any of these filenames, locked, oldest first."""
         ...
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
@@ -126,7 +142,10 @@ class DocumentWrites(Protocol):
         ...
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
-        """Store new documents at version 1, each with its ``created`` change."""
+        """Store new documents at version 1, each with its ``created`` change.
+
+        A creation with a ``deletion`` is stored inactive, with that change after ``created``.
+        """
         ...
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
@@ -229,6 +248,36 @@ class SyncState(SyncStatsSource, Protocol):
         ...
 
 
+class SetupState(Protocol):
+    """An org's agents and Vapi key, in the host's tables; each call atomic on its own.
+
+    The tables are the host's: a write fills only the columns kbcore knows, and a table
+    that needs more refuses it with ``HostTableError``.
+    """
+
+    async def agents(self, org_id: UUID) -> Sequence[Assistant]:
+        """Every agent of the org, whatever its role, by role and id."""
+        ...
+
+    async def insert_agent(
+        self, org_id: UUID, role: str, vapi_assistant_id: str | None
+    ) -> Assistant:
+        """Add an agent to the org; its id is the table's to choose."""
+        ...
+
+    async def delete_agent(self, org_id: UUID, agent_id: UUID) -> Assistant | None:
+        """Remove the org's agent and return it; None when the org has no such agent."""
+        ...
+
+    async def vapi_key(self, org_id: UUID) -> Secret | None:
+        """The org's Vapi private key from the host's ``vapi`` integration, if configured."""
+        ...
+
+    async def store_vapi_key(self, org_id: UUID, key: Secret) -> None:
+        """Make ``key`` the org's Vapi private key, keeping the integration's other settings."""
+        ...
+
+
 class Passages(Protocol):
     """An org's passages, as the live-knowledge server ranks them; each call on its own."""
 
@@ -259,5 +308,5 @@ class Passages(Protocol):
         ...
 
 
-class Store(Documents, SyncState, Passages, Protocol):
+class Store(Documents, SyncState, SetupState, Passages, Protocol):
     """Every port in one store, as ``PostgresStore`` and ``MemoryStore`` are."""

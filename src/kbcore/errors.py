@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "DuplicateFilename",
+    "HostTableError",
     "KbError",
     "NotFound",
     "NotSaved",
@@ -37,6 +39,18 @@ class ValidationError(KbError, ValueError):
         self.message = message
 
 
+class DuplicateFilename(ValidationError):
+    """Another active document of the org has this filename; at most one may.
+
+    Deleted documents keep their names (their history is kept), so only active ones
+    clash: rename or delete the active one first.
+    """
+
+    def __init__(self, filename: str) -> None:
+        super().__init__("filename", f"An active document named {filename} already exists")
+        self.filename = filename
+
+
 class NotFound(KbError, LookupError):
     """The object does not exist in this org (or in any org)."""
 
@@ -50,6 +64,20 @@ class VersionConflict(KbError):
         )
         self.expected = expected
         self.actual = actual
+
+
+class HostTableError(KbError):
+    """One of the host's own tables (``agents``, ``integrations``) refused what kbcore wrote.
+
+    kbcore writes only the columns it knows: an agent's org, role and Vapi assistant id,
+    an integration's org, provider and config. A host table that needs more (a column
+    without a default), or whose constraints refuse the row, is the host application's
+    to write. ``table`` names the table; the message never holds the row's values.
+    """
+
+    def __init__(self, table: str, message: str) -> None:
+        super().__init__(message)
+        self.table = table
 
 
 class StoreUnavailable(KbError):

@@ -122,6 +122,9 @@ async def test_a_retry_shows_on_the_progress_line(
     assert run.code == 0, run.stderr
     assert "(Vapi answered 503; retry 1 of 9 in 1 s)" in run.stderr
     assert run.stdout.startswith("Synced 1 document: 1 uploaded")
+    # Then each phase's bar, from its first news.
+    assert "Uploading files [------------------------] 0/1 0%" in run.stderr
+    assert "Updating assistants [------------------------] 0/" in run.stderr
 
 
 # Item: arguments and settings are checked before a sync is claimed.

@@ -226,3 +226,64 @@ async def test_export_into_a_closed_pipe_stops_quietly(cli: Cli, kbcore_pool: as
         errors = b"".join([chunk async for chunk in process.stderr]).decode()
     assert json.loads(first)["filename"] == "000.md"
     assert (code, errors) == (141, "")
+
+
+async def test_one_active_document_per_filename_from_the_command_line(
+    cli: Cli, in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
+) -> None:
+    """docs add refuses a second active script.md (exit 2, one line, nothing written);
+    export --include-inactive then import into an empty org reproduces the org exactly,
+    deleted ones deleted, and importing it again adds nothing."""
+    script = tmp_path / "script.md"
+    script.write_text("Hello!", encoding="utf-8")
+    first = await cli("docs", "add", ORG, str(script), "--json")
+    assert first.code == 0, first.stderr
+    before = await snapshot(kbcore_pool)
+    second = await cli("docs", "add", ORG, str(script))
+    assert_one_error_line(
+        second, 2, "An active document named script.md already exists; rename or delete"
+    )
+    assert await snapshot(kbcore_pool) == before
+
+    deleted = await in_process("docs", "delete", ORG, first.json()["id"])
+    assert deleted.code == 0, deleted.stderr
+    script.write_text("Hello again!", encoding="utf-8")
+    assert (await in_process("docs", "add", ORG, str(script))).code == 0
+    undelete = await in_process("docs", "undelete", ORG, first.json()["id"])
+    assert undelete.code == 2
+    assert "An active document named script.md already exists" in undelete.stderr
+
+    target = tmp_path / "kb.jsonl"
+    exported = await cli("export", ORG, str(target), "--include-inactive")
+    assert exported.code == 0, exported.stderr
+    records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [(r["filename"], r["content"], r["active"]) for r in records] == [
+        ("script.md", "Hello!", False),
+        ("script.md", "Hello again!", True),
+    ]
+
+    empty = str(uuid.uuid4())
+    imported = await cli("import", empty, str(target), "--json")
+    assert imported.code == 0, imported.stderr
+    assert imported.json()["created"] == 2
+    rows = await kbcore_pool.fetch(
+        "SELECT filename, content, active FROM knowledge_base WHERE org_id = $1"
+        " ORDER BY active, content",
+        uuid.UUID(empty),
+    )
+    assert [tuple(row) for row in rows] == [
+        ("script.md", "Hello!", False),
+        ("script.md", "Hello again!", True),
+    ]
+
+    # Into an org that has it all: --partial reports the live one, the deleted one is there.
+    again = await cli("import", empty, str(target), "--partial", "--json")
+    assert again.code == 2
+    report = again.json()["error"]["report"]
+    assert (report["created"], report["skipped"]) == (0, 1)
+    assert [(e["item"], e["message"]) for e in report["errors"]] == [
+        (2, "An active document named script.md already exists")
+    ]
+    updated = await cli("import", empty, str(target), "--on-conflict", "update", "--json")
+    assert updated.code == 0, updated.stderr
+    assert (updated.json()["created"], updated.json()["skipped"]) == (0, 2)

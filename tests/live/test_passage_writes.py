@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from kbcore import DocumentDraft, KnowledgeBase
 from kbcore._ports import Store
 from kbcore.retrieval import spoken_query
-from tests.import_support import Boom, FailingStore
+from tests.import_support import Boom, FailingStore, everything
 
 pytestmark = pytest.mark.anyio
 
@@ -81,6 +82,23 @@ async def test_imports_write_passages_for_new_and_updated_documents(
     )
     assert await found(kbcore_store, org, "do you have fax") == []
     assert await found(kbcore_store, org, "where do visitors park") == ["faq.md > Parking"]
+
+
+@pytest.mark.parametrize("all_or_nothing", [True, False], ids=["all-or-nothing", "partial"])
+async def test_an_import_gives_passages_to_its_active_documents_only(
+    kbcore_store: Store, kbcore_kb: KnowledgeBase, org: UUID, all_or_nothing: bool
+) -> None:
+    """A document imported deleted (as exports of deleted ones hold it) has none till undeleted."""
+    items: list[DocumentDraft | dict[str, Any]] = [
+        DocumentDraft("faq.md", FAX),
+        {"filename": "visits.md", "content": PARKING, "active": False},
+    ]
+    await kbcore_kb.import_documents(org, items, all_or_nothing=all_or_nothing)
+    assert await found(kbcore_store, org, "do you have fax") == ["faq.md > Fax"]
+    assert await found(kbcore_store, org, "where do visitors park") == []
+    [deleted] = [d for d in await everything(kbcore_kb, org, include_inactive=True) if not d.active]
+    await kbcore_kb.update(org, deleted.id, active=True)
+    assert await found(kbcore_store, org, "where do visitors park") == ["visits.md > Parking"]
 
 
 async def test_an_import_that_fails_leaves_no_passage(kbcore_store: Store, org: UUID) -> None:

@@ -1,7 +1,9 @@
 """Checks recorded exchanges against Vapi's OpenAPI document (``openapi-kb-subset.json``).
 
-The subset is a copy of the team's reference file, as it is. Added here: from
-``vapi-server-sdk`` 3.0.0, which the subset leaves out, ``GET /tool`` (``tools.list``:
+The subset is a copy of the team's reference file, as it is. Added here: ``GET
+/assistant`` (``AssistantController_findAll`` of Vapi's spec of 2026-08-18: ``limit`` up
+to 1000 and the same bounds, an array of assistants); from ``vapi-server-sdk`` 3.0.0,
+which the subset leaves out, ``GET /tool`` (``tools.list``:
 ``limit`` and the ``createdAt*``/``updatedAt*`` bounds, an array of tools) and the
 model's required fields per provider (the subset's one ``AssistantModel`` requires
 ``model`` of all, the SDK's union not of ``vapi`` and ``url`` of ``custom-llm`` too);
@@ -30,26 +32,34 @@ _CLOSED_REQUEST_SCHEMAS = ("KnowledgeBase",)
 _DATE_BOUNDS = [
     f"{field}{bound}" for field in ("createdAt", "updatedAt") for bound in ("Gt", "Lt", "Ge", "Le")
 ]
+
+
+def _list_operation(operation_id: str, schema: str, limit: dict[str, Any]) -> dict[str, Any]:
+    """A list of Vapi's: ``limit`` and the ``createdAt*``/``updatedAt*`` bounds, an array."""
+    bounds = [
+        {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
+        for name in _DATE_BOUNDS
+    ]
+    items = {"$ref": f"#/components/schemas/{schema}"}
+    return {
+        "operationId": operation_id,
+        "parameters": [{"name": "limit", "in": "query", "schema": limit}, *bounds],
+        "responses": {
+            "200": {"content": {"application/json": {"schema": {"type": "array", "items": items}}}}
+        },
+    }
+
+
 #: ``GET /tool`` as ``vapi-server-sdk`` 3.0.0's ``tools.list`` calls it (not in the subset).
-LIST_TOOLS = {
-    "operationId": "ToolController_findAll",
-    "parameters": [
-        {"name": "limit", "in": "query", "schema": {"type": "number", "minimum": 0}},
-        *(
-            {"name": name, "in": "query", "schema": {"type": "string", "format": "date-time"}}
-            for name in _DATE_BOUNDS
-        ),
-    ],
-    "responses": {
-        "200": {
-            "content": {
-                "application/json": {
-                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/QueryTool"}}
-                }
-            }
-        }
-    },
-}
+LIST_TOOLS = _list_operation(
+    "ToolController_findAll", "QueryTool", {"type": "number", "minimum": 0}
+)
+#: ``GET /assistant`` as Vapi's spec of 2026-08-18 has it (not in the subset).
+LIST_ASSISTANTS = _list_operation(
+    "AssistantController_findAll",
+    "Assistant",
+    {"type": "number", "minimum": 0, "maximum": 1000},
+)
 #: ``AssistantModel``'s required fields as the SDK's union of per-provider models has them.
 MODEL_REQUIREMENTS = {
     "required": ["provider"],
@@ -96,6 +106,7 @@ class OpenApiContract:
 
     def __init__(self, spec: dict[str, Any], *, strict_requests: bool) -> None:
         spec["paths"].setdefault("/tool", {}).setdefault("get", LIST_TOOLS)
+        spec["paths"].setdefault("/assistant", {}).setdefault("get", LIST_ASSISTANTS)
         self.components = _json_schema(spec["components"])
         self.components["schemas"]["AssistantModel"].update(MODEL_REQUIREMENTS)
         if strict_requests:

@@ -176,6 +176,23 @@ async def test_the_tool_list_takes_the_sdks_limit_and_date_bounds(
         assert (await listed(**bad))[0] == 400
 
 
+async def test_the_assistant_list_is_newest_first_and_bounded(
+    http: httpx.AsyncClient, fake_vapi: FakeVapi
+) -> None:
+    """GET /assistant: an array of assistants, newest first, limit 0..1000 as the spec says."""
+    older = fake_vapi.add_assistant(name="Older")
+    newer = fake_vapi.add_assistant(name="Newer")
+    fake_vapi.assistants[older]["createdAt"] = "2026-01-01T00:00:00.000Z"
+    response = await http.get("/assistant")
+    assert response.status_code == 200
+    assert [(a["id"], a["name"]) for a in response.json()] == [(newer, "Newer"), (older, "Older")]
+    assert [a["id"] for a in (await http.get("/assistant", params={"limit": "1"})).json()] == [
+        newer
+    ]
+    assert (await http.get("/assistant", params={"limit": "1001"})).status_code == 400
+    assert (await http.get("/assistant", params={"name": "x"})).status_code == 400
+
+
 async def test_a_processing_fault_ends_in_failed(
     http: httpx.AsyncClient, fake_vapi: FakeVapi
 ) -> None:

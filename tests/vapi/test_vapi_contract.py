@@ -1,7 +1,8 @@
 """Contract: every request the client sends and every answer FakeVapi gives keep Vapi's spec.
 
 The spec is ``openapi-kb-subset.json`` (Vapi's own OpenAPI document cut down to the
-endpoints a sync uses, with ``GET /tool`` added from Vapi's SDK). Request bodies are held
+endpoints a sync uses, with ``GET /tool`` added from Vapi's SDK and ``GET /assistant``
+from its full spec). Request bodies are held
 to Vapi's whitelist: no unknown properties. Whole syncs, with their failures, are checked
 too, so that every call kbcore makes is covered.
 """
@@ -68,6 +69,8 @@ async def assistants(vapi: VapiClient, fake: FakeVapi) -> None:
             "messages": [{"role": "system", "content": "Search the knowledge base first."}],
         }
     )
+    assert [a.id for a in await vapi.list_assistants()] == [assistant_id]
+    await vapi.list_assistants(limit=10)
     await vapi.attach_tools(assistant_id, ["kb-tool", pinned_tool])
     await vapi.update_assistant_tools(assistant_id, attach=["kb-tool-2"], detach=["kb-tool"])
     with pytest.raises(VapiError):
@@ -113,7 +116,14 @@ async def failures(vapi: VapiClient, fake: FakeVapi) -> None:
                 "ToolController_remove",
             },
         ),
-        (assistants, {"AssistantController_findOne", "AssistantController_update"}),
+        (
+            assistants,
+            {
+                "AssistantController_findAll",
+                "AssistantController_findOne",
+                "AssistantController_update",
+            },
+        ),
         (failures, {"FileController_findAll", "ToolController_create"}),
     ],
 )

@@ -1,6 +1,7 @@
 """The ``kbcore`` command: a thin shell over the public API.
 
-``kbcore migrate | sync | report | docs | search | import | export | demo | serve | live``;
+``kbcore migrate | agents | vapi | sync | report | docs | search | import | export | demo |
+serve | live``;
 ``kbcore --help`` says more. Exit codes: 0 done, 1 failed, 2 bad input or usage,
 3 rate limited or another sync running (try again later), 4 a version conflict.
 Errors are one line on standard error.
@@ -19,7 +20,19 @@ from typing import TextIO
 import anyio
 
 from kbcore import logging as kb_logging
-from kbcore.cli import demo, docs, live, report, schema, search, serve, sync, transfer
+from kbcore.cli import (
+    agents,
+    demo,
+    docs,
+    live,
+    report,
+    schema,
+    search,
+    serve,
+    sync,
+    transfer,
+    vapi,
+)
 from kbcore.cli.common import (
     BAD_INPUT,
     OK,
@@ -91,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(parser=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (schema, sync, report, docs, search, transfer, demo, serve, live):
+    for module in (schema, agents, vapi, sync, report, docs, search, transfer, demo, serve, live):
         module.register(commands, common)
     return parser
 

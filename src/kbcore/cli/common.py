@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from kbcore.errors import (
+    DuplicateFilename,
     KbError,
     NotFound,
     RateLimited,
@@ -98,6 +99,8 @@ def error_message(error: BaseException) -> str:
         text = "The database has no kbcore schema; run `kbcore migrate` first"
     elif isinstance(error, StoreUnavailable) and error.database_message:
         text = f"{error} (PostgreSQL: {error.database_message})"
+    elif isinstance(error, DuplicateFilename):
+        text = f"{error}; rename or delete that document first, or choose another name"
     elif isinstance(error, KbError | CliError):
         text = str(error)
     elif isinstance(error, asyncpg.PostgresError):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,9 +16,22 @@ from uuid import UUID
 import anyio
 import attrs
 
+import kbcore
+
 _SPINNER = "|/-\\"
 _BAR_WIDTH = 24
-_TICK = 0.1
+#: Seconds between two redraws of a bar on a terminal, at the least.
+TICK = 0.25
+#: Seconds between two plain progress lines when standard error is not a terminal.
+LINE_EVERY = 10.0
+#: What the bar calls each phase the library reports.
+PHASES = {
+    "export": "Exporting",
+    "import": "Importing",
+    "upload": "Uploading files",
+    "assistants": "Updating assistants",
+    "delete": "Deleting replaced files",
+}
 
 
 def jsonable(value: Any) -> Any:
@@ -95,8 +109,12 @@ class Output:
 
 @attrs.define
 class Progress:
-    """``[#####-----] 3/10`` when the total is known, a spinner otherwise; and the time so far.
+    """A progress bar on standard error for long work, fed by the library's ``on_progress``.
 
+    On a terminal: ``Exporting [#########---------------] 1200/3000 40% 850/s ETA 2s``
+    (a spinner and the time so far while the total is unknown), redrawn at most every
+    ``TICK`` seconds however often the work advances. Elsewhere (a file, a CI log): a
+    plain line at most every ``LINE_EVERY`` seconds, so short work prints nothing.
     ``note`` says what the work is waiting for, such as a retry.
     """
 
@@ -105,51 +123,80 @@ class Progress:
     total: int | None = None
     done: int = 0
     note: str | None = None
-    _started: float = attrs.field(factory=time.monotonic, init=False)
+    clock: Callable[[], float] = attrs.field(default=time.monotonic, kw_only=True, repr=False)
+    _phase: str | None = attrs.field(default=None, init=False)
+    _started: float = attrs.field(init=False)
+    _shown: float = attrs.field(init=False)
+    _drawn: bool = attrs.field(default=False, init=False)
     _frame: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._started = self._shown = self.clock()
 
     @property
     def visible(self) -> bool:
         isatty = getattr(self.stream, "isatty", None)
         return bool(isatty and isatty())
 
+    def update(self, progress: kbcore.Progress) -> None:
+        """Take the library's news of a phase (its ``on_progress`` callback)."""
+        started = progress.phase != self._phase
+        if started:
+            # A new phase has a rate and an ETA of its own, and waits for nothing yet.
+            self._phase, self._started = progress.phase, self.clock()
+            self.label = PHASES.get(progress.phase, progress.phase)
+            self.note = None
+        self.total, self.done = progress.total, progress.done
+        # A phase's first news is drawn at once, so its total shows however fast it goes.
+        self.show(now=started)
+
     def advance(self, count: int = 1) -> None:
         self.done += count
-        self.draw()
+        self.show()
 
-    def render(self) -> str:
-        elapsed = f"{time.monotonic() - self._started:.1f}s"
-        note = f" ({self.note})" if self.note else ""
-        if self.total:
-            filled = min(_BAR_WIDTH, _BAR_WIDTH * self.done // self.total)
-            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
-            return f"{self.label} [{bar}] {self.done}/{self.total} {elapsed}{note}"
-        spinner = _SPINNER[self._frame % len(_SPINNER)]
-        count = f" {self.done}" if self.done else ""
-        return f"{self.label} {spinner}{count} {elapsed}{note}"
-
-    def draw(self) -> None:
+    def show(self, *, now: bool = False) -> None:
+        """Redraw the bar (at once if ``now``), or write a line, if it is time to."""
+        moment = self.clock()
         if self.visible:
-            self.stream.write("\r\x1b[K" + self.render())
+            if now or not self._drawn or moment - self._shown >= TICK:
+                self._shown, self._drawn = moment, True
+                self.stream.write("\r\x1b[K" + self.render(moment))
+                self.stream.flush()
+        elif moment - self._shown >= LINE_EVERY:
+            self._shown = moment
+            self.stream.write(self.render(moment, bar=False) + "\n")
             self.stream.flush()
+
+    def render(self, now: float | None = None, *, bar: bool = True) -> str:
+        now = self.clock() if now is None else now
+        elapsed = max(now - self._started, 0.0)
+        note = f" ({self.note})" if self.note else ""
+        if self.total is None:
+            spinner = f" {_SPINNER[self._frame % len(_SPINNER)]}" if bar else ":"
+            count = f" {self.done}" if self.done else ""
+            return f"{self.label}{spinner}{count} {elapsed:.1f}s{note}"
+        # Whole numbers, so that a third is 8 of 24 marks; a phase with nothing to do is done.
+        done, total = (min(self.done, self.total), self.total) if self.total else (1, 1)
+        filled = _BAR_WIDTH * done // total
+        shown = f" [{'#' * filled}{'-' * (_BAR_WIDTH - filled)}]" if bar else ":"
+        figures = f"{self.done}/{self.total} {100 * done // total}%"
+        return f"{self.label}{shown} {figures}{_pace(self.done, self.total, elapsed)}{note}"
 
     def clear(self) -> None:
-        if self.visible:
+        if self.visible and self._drawn:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self._drawn = False
 
     async def _animate(self) -> None:
         while True:
+            self.show()
+            await anyio.sleep(TICK)
             self._frame += 1
-            self.draw()
-            await anyio.sleep(_TICK)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Progress]:
-        """Keep the line moving while the block runs; erase it afterwards."""
-        if not self.visible:
-            yield self
-            return
+        """Keep the bar moving while the block runs (a spinner, the time); erase it after."""
         failure: BaseException | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._animate)
@@ -163,3 +210,18 @@ class Progress:
         if failure is not None:
             # Raised as it was, not wrapped in the task group's exception group.
             raise failure
+
+
+def _pace(done: int, total: int, elapsed: float) -> str:
+    """`` 850/s ETA 2s`` once there is a rate to tell; nothing before."""
+    if done == 0 or elapsed <= 0:
+        return ""
+    rate = done / elapsed
+    left = (total - done) / rate
+    per_second = f"{rate:.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+    return f" {per_second} ETA {_duration(left)}"
+
+
+def _duration(seconds: float) -> str:
+    whole = math.ceil(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"

@@ -47,15 +47,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         help="agent role to sync (repeatable; default: inbound and outbound)",
     )
     parser.add_argument("--actor", help="who asked for the sync, for the audit log")
-    add_vapi_url(parser)
-    parser.add_argument(
-        "--vapi-timeout",
-        type=seconds_arg,
-        default=VAPI_TIMEOUT,
-        metavar="SECONDS",
-        help="how long each Vapi request may take (default: %(default)g); a request with "
-        "no answer in time is tried twice, a refused connection three times",
-    )
+    add_vapi_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -66,6 +58,19 @@ def add_vapi_url(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("VAPI_BASE_URL") or DEFAULT_BASE_URL,
         metavar="URL",
         help="Vapi's API (default: VAPI_BASE_URL, else %(default)s)",
+    )
+
+
+def add_vapi_options(parser: argparse.ArgumentParser) -> None:
+    """``--vapi-base-url`` and ``--vapi-timeout``, for the commands that call Vapi."""
+    add_vapi_url(parser)
+    parser.add_argument(
+        "--vapi-timeout",
+        type=seconds_arg,
+        default=VAPI_TIMEOUT,
+        metavar="SECONDS",
+        help="how long each Vapi request may take (default: %(default)g); a request with "
+        "no answer in time is tried twice, a refused connection three times",
     )
 
 
@@ -88,6 +93,7 @@ async def run(args: argparse.Namespace, out: Output) -> None:
                     tool_name=args.tool_name,
                     roles=tuple(args.roles or ("inbound", "outbound")),
                     actor=args.actor,
+                    on_progress=progress.update,
                 )
     out.result(result, describe(result))
 

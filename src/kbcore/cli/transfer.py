@@ -135,13 +135,14 @@ async def import_documents(args: argparse.Namespace, out: Output) -> None:
     progress.clear()
     async with connect(database_url(args)) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
-        async with out.progress(f"Importing {len(items)} documents").running():
+        async with out.progress("Importing").running() as progress:
             report = await kb.import_documents(
                 args.org_id,
                 items,
                 actor=args.actor,
                 on_conflict=args.on_conflict,
                 all_or_nothing=not args.partial,
+                on_progress=progress.update,
             )
     if report.errors and not args.partial:
         raise _rejected(report, items)
@@ -222,20 +223,23 @@ async def export_documents(args: argparse.Namespace, out: Output) -> None:
         _check_target(target, force=args.force)
     async with connect(database_url(args)) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
-        stream = kb.export(args.org_id, include_inactive=args.include_inactive)
         progress = out.progress("Exporting")
+        stream = kb.export(
+            args.org_id, include_inactive=args.include_inactive, on_progress=progress.update
+        )
+        exported = 0
         with _writer(None if to_stdout else target) as file:
             async with contextlib.aclosing(stream), progress.running():
                 async for document in stream:
                     file.write(json.dumps(jsonable(document), ensure_ascii=False) + "\n")
-                    progress.advance()
+                    exported += 1
     where = "standard output" if to_stdout else target
-    summary = f"Exported {plural(progress.done, 'document')} to {where}"
+    summary = f"Exported {plural(exported, 'document')} to {where}"
     if to_stdout:
         if not out.json:
             sys.stderr.write(summary + "\n")
         return
-    out.result({"exported": progress.done, "path": str(target)}, [summary])
+    out.result({"exported": exported, "path": str(target)}, [summary])
 
 
 @contextlib.contextmanager

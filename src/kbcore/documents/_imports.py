@@ -1,14 +1,22 @@
 """Importing many documents into an org at once.
 
 An import validates every item before it writes any, then plans each batch
-against the org's active documents of the same filenames (read under a row lock,
-in the batch's transaction) and writes the plan with a few statements per batch.
-Items apply in the order given, as if created one by one: a filename that occurs
-twice meets the first occurrence as an existing document.
+against the org's documents of the same filenames (read under a row lock, in the
+batch's transaction) and writes the plan with a few statements per batch. Items
+apply in the order given, as if created one by one: a filename that occurs twice
+meets the first occurrence as an existing document.
+
+An org has at most one active document per filename. An active item meets the
+active document of its filename as ``on_conflict`` says; an inactive item (a
+deleted document, as an export of deleted ones holds it) clashes with nothing:
+it is created deleted, unless the org already had a deleted document just like
+it (same filename, content, category and metadata), which it then skips, so
+that importing one export twice adds nothing the second time.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -16,6 +24,7 @@ from uuid import UUID
 
 import attrs
 
+from kbcore import _validators as check
 from kbcore._domain import (
     ChangeDraft,
     ChangeType,
@@ -29,10 +38,11 @@ from kbcore._domain import (
     Revision,
 )
 from kbcore._ports import Documents, DocumentWrites
+from kbcore._progress import OnProgress, Tally
 from kbcore.documents._edits import Edit
 from kbcore.documents._rules import Rules
 from kbcore.documents._rules import metadata as metadata_rule
-from kbcore.errors import OutcomeUnknown, StoreUnavailable, ValidationError
+from kbcore.errors import DuplicateFilename, OutcomeUnknown, StoreUnavailable, ValidationError
 
 #: What an import does with an item whose filename an active document already has.
 OnConflict = Literal["error", "skip", "update"]
@@ -43,10 +53,10 @@ DraftLike = DocumentDraft | Document | Mapping[str, Any]
 DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 10_000
 
-_FIELDS = ("filename", "content", "category", "metadata")
+_FIELDS = ("filename", "content", "category", "metadata", "active")
 # The other fields of an exported Document: accepted in a mapping and ignored, so that
 # exported records import as they are.
-_IGNORED = frozenset({"id", "org_id", "version", "active", "created_at", "updated_at"})
+_IGNORED = frozenset({"id", "org_id", "version", "created_at", "updated_at"})
 
 
 @attrs.frozen
@@ -57,6 +67,7 @@ class _Item:
     document: NewDocument
     category: str | None
     metadata: Mapping[str, Any] | None = attrs.field(repr=False)
+    active: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +80,7 @@ class Importer:
     all_or_nothing: bool
     batch_size: int
     changed_by: str | None
+    on_progress: OnProgress | None = None
 
     async def run(
         self, org: UUID, drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]
@@ -79,24 +91,29 @@ class Importer:
         size = self.batch_size
         if self.all_or_nothing and problems:
             return ImportReport(errors=tuple(problems))
+        tally = Tally("import", self.on_progress)
+        tally.start(len(items))
         if self.all_or_nothing:
             async with self.store.writing() as writes:
                 plan = await planner.plan(writes, org, items)
                 if plan.problems:
                     return ImportReport(errors=tuple(sorted(problems + plan.problems, key=_index)))
-                await plan.write(writes, org, size)
+                await plan.write(writes, org, size, tally)
+            tally.reach(len(items))
             return plan.report(problems)
         total = _Plan()
         for start in range(0, len(items), size):
+            batch = items[start : start + size]
             try:
                 async with self.store.writing() as writes:
-                    plan = await planner.plan(writes, org, items[start : start + size])
+                    plan = await planner.plan(writes, org, batch)
                     await plan.write(writes, org, size)
             except StoreUnavailable as error:
                 report = total.report(problems)
                 raise ImportInterrupted.of(
                     report, items[start:], size, error, first=start == 0
                 ) from error
+            tally.advance(len(batch))
             total = total.merge(plan)
         return total.report(problems)
 
@@ -197,12 +214,14 @@ def _validate(rules: Rules, org: UUID, index: int, draft: object) -> _Item:
         document=document,
         category=None if category is None else document.category,
         metadata=None if metadata is None else document.metadata,
+        active=check.flag("active", fields.get("active", True)),
     )
 
 
 def _fields(draft: object) -> Mapping[str, Any]:
     if isinstance(draft, DocumentDraft | Document):
-        return {name: getattr(draft, name) for name in _FIELDS}
+        # A draft is active; an exported Document says whether it is.
+        return {name: getattr(draft, name) for name in _FIELDS if hasattr(draft, name)}
     if not isinstance(draft, Mapping):
         raise ValidationError("document", f"must be a mapping, not {type(draft).__name__}")
     for key in draft:
@@ -233,17 +252,33 @@ class _Plan:
     updated: int = 0
     skipped: int = 0
 
-    async def write(self, writes: DocumentWrites, org: UUID, size: int) -> None:
-        # Creations first: a revision may concern a document created by this plan.
-        for start in range(0, len(self.creations), size):
-            await writes.insert_many(org, self.creations[start : start + size])
+    async def write(
+        self, writes: DocumentWrites, org: UUID, size: int, tally: Tally | None = None
+    ) -> None:
+        """Write the plan, ``size`` documents a statement; ``tally`` moves its items' share
+        of the way as the statements go (the items that write nothing come with them)."""
         revisions = [
             Revision(document_id=t.id, state=t.state, metadata=t.metadata, changes=t.changes)
             for t in self.targets
             if t.edited
         ]
+        written, to_write = 0, len(self.creations) + len(revisions)
+
+        def wrote(count: int) -> None:
+            nonlocal written
+            written += count
+            if tally is not None:
+                tally.reach(tally.total * written // to_write)
+
+        # Creations first: a revision may concern a document created by this plan.
+        for start in range(0, len(self.creations), size):
+            created = self.creations[start : start + size]
+            await writes.insert_many(org, created)
+            wrote(len(created))
         for start in range(0, len(revisions), size):
-            await writes.update_many(org, revisions[start : start + size])
+            revised = revisions[start : start + size]
+            await writes.update_many(org, revised)
+            wrote(len(revised))
 
     def merge(self, other: _Plan) -> _Plan:
         return _Plan(
@@ -266,35 +301,48 @@ class _Planner:
     changed_by: str | None
 
     async def plan(self, writes: DocumentWrites, org: UUID, items: Sequence[_Item]) -> _Plan:
-        names = sorted({item.document.filename for item in items})
-        stored: dict[str, list[Document]] = {}
-        for document in await writes.lock_named(org, names):
-            stored.setdefault(document.filename, []).append(document)
+        names = sorted({item.document.filename for item in items if item.active})
+        active = {document.filename: document for document in await writes.lock_named(org, names)}
+        deleted = await self._deleted(writes, org, items)
         plan = _Plan()
         targets: dict[str, _Target] = {}
         for item in items:
-            self._place(plan, targets, stored.get(item.document.filename, []), item)
+            if item.active:
+                self._place(plan, targets, active.get(item.document.filename), item)
+            elif _view(item.document) in deleted:
+                plan.skipped += 1
+            else:
+                self._create(plan, item)
         plan.targets = list(targets.values())
         return plan
 
+    @staticmethod
+    async def _deleted(
+        writes: DocumentWrites, org: UUID, items: Sequence[_Item]
+    ) -> set[tuple[Any, ...]]:
+        """What the org's deleted documents of the inactive items' filenames hold."""
+        names = sorted({item.document.filename for item in items if not item.active})
+        if not names:
+            return set()
+        stored = await writes.lock_named(org, names, include_inactive=True)
+        return {_view(document) for document in stored if not document.active}
+
     def _place(
-        self, plan: _Plan, targets: dict[str, _Target], stored: list[Document], item: _Item
+        self, plan: _Plan, targets: dict[str, _Target], stored: Document | None, item: _Item
     ) -> None:
         name = item.document.filename
         target = targets.get(name)
-        if target is None and not stored:
+        if target is None and stored is None:
             targets[name] = self._create(plan, item)
         elif self.mode == "skip":
             plan.skipped += 1
         elif self.mode == "error":
-            message = f"A document named {name} already exists"
-            plan.problems.append(ImportProblem(item.index, "filename", message))
-        elif target is None and len(stored) > 1:
-            message = f"{len(stored)} active documents are named {name}; update them one by one"
+            message = DuplicateFilename(name).message
             plan.problems.append(ImportProblem(item.index, "filename", message))
         else:
             if target is None:
-                target = targets[name] = _stored_target(stored[0])
+                assert stored is not None  # one of the two is there
+                target = targets[name] = _stored_target(stored)
             if self._revise(target, item):
                 plan.updated += 1
             else:
@@ -309,7 +357,18 @@ class _Planner:
             version_to=1,
             new_content=document.content,
         )
-        plan.creations.append(Creation(id=uuid.uuid4(), document=document, change=change))
+        deletion = (
+            None
+            if item.active
+            else ChangeDraft(
+                change_type=ChangeType.DELETED,
+                summary=f"Deleted: {document.filename}",
+                changed_by=self.changed_by,
+            )
+        )
+        plan.creations.append(
+            Creation(id=uuid.uuid4(), document=document, change=change, deletion=deletion)
+        )
         plan.created += 1
         state = DocumentState(
             filename=document.filename,
@@ -336,6 +395,12 @@ class _Planner:
             target.metadata, moved = item.metadata, True
         target.edited = target.edited or moved
         return moved
+
+
+def _view(document: NewDocument | Document) -> tuple[Any, ...]:
+    """What makes two documents of a filename the same, whatever their ids and versions."""
+    metadata = json.dumps(dict(document.metadata), sort_keys=True)
+    return (document.filename, document.content, document.category, metadata)
 
 
 def _stored_target(document: Document) -> _Target:

@@ -10,11 +10,13 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import aclosing
 from typing import Any
 from uuid import UUID
 
 import attrs
 
+from kbcore import _progress as progress
 from kbcore import _validators as check
 from kbcore._domain import (
     Change,
@@ -30,6 +32,7 @@ from kbcore._domain import (
     SearchHit,
 )
 from kbcore._ports import Documents, DocumentWrites
+from kbcore._progress import OnProgress
 from kbcore.documents import _idempotency as idempotency
 from kbcore.documents import _imports as imports
 from kbcore.documents import _rules as rules
@@ -264,6 +267,7 @@ class KnowledgeBase:
         on_conflict: imports.OnConflict = "error",
         all_or_nothing: bool = True,
         batch_size: int = imports.DEFAULT_BATCH_SIZE,
+        on_progress: OnProgress | None = None,
     ) -> ImportReport:
         """Import many documents; the report says what became of each item.
 
@@ -276,7 +280,14 @@ class KnowledgeBase:
         is written, and the whole import is one transaction; otherwise the valid
         items are written in batches of ``batch_size``, one transaction per batch, and a
         database failure raises ``ImportInterrupted``, whose report says exactly which
-        items were committed.
+        items were committed. ``on_progress`` hears of phase ``"import"``: of the valid
+        items, how many are written, after each batch (in an all-or-nothing import, as
+        its one transaction's writes proceed).
+
+        An org has at most one active document per filename. An item with
+        ``"active": False`` (as an export of deleted documents has) is imported as a
+        deleted document, beside any active one of its name, unless the org already
+        has a deleted document just like it, when it is skipped.
         """
         org = check.uuid("org_id", org_id)
         importer = imports.Importer(
@@ -286,6 +297,7 @@ class KnowledgeBase:
             all_or_nothing=check.flag("all_or_nothing", all_or_nothing),
             batch_size=check.integer("batch_size", batch_size, low=1, high=imports.MAX_BATCH_SIZE),
             changed_by=check.actor(actor),
+            on_progress=progress.on_progress(on_progress),
         )
         report = await importer.run(org, drafts)
         log.info(
@@ -299,16 +311,35 @@ class KnowledgeBase:
         return report
 
     def export(
-        self, org_id: UUID | str, *, include_inactive: bool = False
+        self,
+        org_id: UUID | str,
+        *,
+        include_inactive: bool = False,
+        on_progress: OnProgress | None = None,
     ) -> AsyncGenerator[Document, None]:
         """Every document of the org, oldest first, streamed from one snapshot.
 
         The stream holds a database connection until it is exhausted or closed; when
-        stopping early, close it (``contextlib.aclosing``).
+        stopping early, close it (``contextlib.aclosing``). ``on_progress`` hears of
+        phase ``"export"``: how many documents the snapshot holds, then each one taken.
         """
         org = check.uuid("org_id", org_id)
         wanted = _include_inactive(include_inactive)
-        return self._store.export(org, include_inactive=wanted)
+        callback = progress.on_progress(on_progress)
+        if callback is None:
+            return self._store.export(org, include_inactive=wanted)
+        return _counted(self._store, org, wanted, progress.Tally("export", callback))
+
+
+async def _counted(
+    store: Documents, org: UUID, include_inactive: bool, tally: progress.Tally
+) -> AsyncGenerator[Document, None]:
+    """The export, counted: a document is done when its reader comes back for the next."""
+    stream = store.export(org, include_inactive=include_inactive, on_total=tally.start)
+    async with aclosing(stream):
+        async for document in stream:
+            yield document
+            tally.advance()
 
 
 def _ids(org_id: UUID | str, document_id: UUID | str) -> tuple[UUID, UUID]:

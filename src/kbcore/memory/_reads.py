@@ -6,7 +6,7 @@ unit of work, as reads at READ COMMITTED never wait in PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -40,7 +40,11 @@ class MemoryReads:
         return history(self._tables, org_id, document_id)
 
     async def export(
-        self, org_id: UUID, *, include_inactive: bool
+        self,
+        org_id: UUID,
+        *,
+        include_inactive: bool,
+        on_total: Callable[[int], None] | None = None,
     ) -> AsyncGenerator[Document, None]:
         # The list is the snapshot: later writes replace the tables' values, not these.
         found = [
@@ -48,6 +52,8 @@ class MemoryReads:
             for document in self._tables.documents.values()
             if document.org_id == org_id and (include_inactive or document.active)
         ]
+        if on_total is not None:
+            on_total(len(found))
         for document in sorted(found, key=oldest_first):
             yield document
 
@@ -80,14 +86,18 @@ def history(tables: Tables, org_id: UUID, document_id: UUID) -> list[Change]:
     ]
 
 
-def named(tables: Tables, org_id: UUID, filenames: Sequence[str]) -> list[Document]:
-    """The org's active documents with any of these filenames, oldest first."""
+def named(
+    tables: Tables, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+) -> list[Document]:
+    """The org's active (or all) documents with any of these filenames, oldest first."""
     wanted = set(filenames)
     return sorted(
         (
             document
             for document in tables.documents.values()
-            if document.org_id == org_id and document.active and document.filename in wanted
+            if document.org_id == org_id
+            and (include_inactive or document.active)
+            and document.filename in wanted
         ),
         key=oldest_first,
     )

@@ -8,7 +8,6 @@ weaker.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from types import TracebackType
 from uuid import UUID
@@ -19,6 +18,7 @@ import attrs
 from kbcore._domain import Assistant, ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.memory._passages import MemoryPassages
 from kbcore.memory._reads import MemoryReads
+from kbcore.memory._setup import MemorySetupState, add_agent
 from kbcore.memory._stats import MemorySyncStats
 from kbcore.memory._sync import MemorySyncState
 from kbcore.memory._tables import Clock, Tables
@@ -26,7 +26,7 @@ from kbcore.memory._writes import MemoryWrites
 
 
 @attrs.define
-class MemoryStore(MemoryReads, MemorySyncState, MemorySyncStats, MemoryPassages):
+class MemoryStore(MemoryReads, MemorySyncState, MemorySetupState, MemorySyncStats, MemoryPassages):
     """kbcore's store in memory. ``add_agent`` and ``set_vapi_key`` stand in for host tables."""
 
     _tables: Tables = attrs.field(factory=Tables, init=False, repr=False)
@@ -50,15 +50,12 @@ class MemoryStore(MemoryReads, MemorySyncState, MemorySyncStats, MemoryPassages)
         vapi_assistant_id: str | None,
         agent_id: UUID | str | None = None,
     ) -> Assistant:
-        """Register an agent, as a row of the host's ``agents`` table would."""
-        assistant = Assistant(
-            agent_id=uuid.uuid4() if agent_id is None else UUID(str(agent_id)),
-            org_id=UUID(str(org_id)),
-            role=role,
-            vapi_assistant_id=vapi_assistant_id,
-        )
-        self._tables.agents.append(assistant)
-        return assistant
+        """Register an agent, as a row of the host's ``agents`` table would.
+
+        The same as ``await store.insert_agent(...)``, without an event loop, for test set-ups.
+        """
+        wanted = None if agent_id is None else UUID(str(agent_id))
+        return add_agent(self._tables, UUID(str(org_id)), role, vapi_assistant_id, wanted)
 
     def advance_clock(self, delta: timedelta) -> None:
         """Move the store's clock forward, as time passing would (for tests of windows)."""

@@ -36,6 +36,8 @@ class Tables:
     changes: list[Change] = attrs.Factory(list)
     #: Each document's passages (none when inactive), as knowledge_passages holds them.
     passages: dict[UUID, tuple[Passage, ...]] = attrs.Factory(dict)
+    #: The id of the active document of each (org, filename), as the unique index has it.
+    active_names: dict[tuple[UUID, str], UUID] = attrs.Factory(dict)
     agents: list[Assistant] = attrs.Factory(list)
     vapi_keys: dict[UUID, str] = attrs.Factory(dict)
     claims: dict[UUID, Claim] = attrs.Factory(dict)
@@ -47,7 +49,8 @@ class Tables:
     keys: dict[tuple[UUID, str], tuple[UUID, str]] = attrs.Factory(dict)
 
     def with_own_documents(self) -> Tables:
-        """A copy whose documents, changes and passages a unit of work may change.
+        """A copy whose documents (and their names), changes and passages a unit of work
+        may change.
 
         They are frozen values, so copying the containers is enough to throw the unit's
         writes away on a rollback; the rest is shared.
@@ -57,6 +60,7 @@ class Tables:
             documents=dict(self.documents),
             changes=list(self.changes),
             passages=dict(self.passages),
+            active_names=dict(self.active_names),
         )
 
 

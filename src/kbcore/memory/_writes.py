@@ -26,7 +26,7 @@ from kbcore._domain import (
     NewDocument,
     Revision,
 )
-from kbcore.errors import NotFound, ValidationError
+from kbcore.errors import DuplicateFilename, NotFound, ValidationError
 from kbcore.memory._passages import passages_of
 from kbcore.memory._reads import document, history, named
 from kbcore.memory._tables import Clock, Tables
@@ -56,8 +56,10 @@ class MemoryWrites:
         # Units of work run one at a time: reading is locking.
         return document(self._tables, org_id, document_id)
 
-    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        return named(self._tables, org_id, filenames)
+    async def lock_named(
+        self, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+    ) -> Sequence[Document]:
+        return named(self._tables, org_id, filenames, include_inactive=include_inactive)
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
         return history(self._tables, org_id, document_id)
@@ -75,7 +77,7 @@ class MemoryWrites:
         # One instant for the whole batch, as a transaction's now() in PostgreSQL.
         now = self._clock.now()
         for creation in creations:
-            self._add(creation.id, creation.document, creation.change, now)
+            self._add(creation.id, creation.document, creation.change, now, creation.deletion)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         now = self._clock.now()
@@ -90,7 +92,12 @@ class MemoryWrites:
             )
 
     def _add(
-        self, document_id: UUID, draft: NewDocument, change: ChangeDraft, now: datetime
+        self,
+        document_id: UUID,
+        draft: NewDocument,
+        change: ChangeDraft,
+        now: datetime,
+        deletion: ChangeDraft | None = None,
     ) -> Document:
         created = Document(
             id=document_id,
@@ -99,12 +106,12 @@ class MemoryWrites:
             content=draft.content,
             category=draft.category,
             version=1,
-            active=True,
+            active=deletion is None,
             metadata=draft.metadata,
             created_at=now,
             updated_at=now,
         )
-        return self._put(created, [change], now)
+        return self._put(created, [change] if deletion is None else [change, deletion], now)
 
     def _revise(
         self,
@@ -132,7 +139,19 @@ class MemoryWrites:
         return self._put(revised, changes, now)
 
     def _put(self, written: Document, changes: Sequence[ChangeDraft], now: datetime) -> Document:
-        """Store a document's new row, its changelog rows and its passages, all at ``now``."""
+        """Store a document's new row, its changelog rows and its passages, all at ``now``.
+
+        A second active document of a filename is refused, as the unique index refuses it.
+        """
+        names = self._tables.active_names
+        name = (written.org_id, written.filename)
+        if written.active and names.get(name, written.id) != written.id:
+            raise DuplicateFilename(written.filename)
+        before = self._tables.documents.get(written.id)
+        if before is not None and before.active:
+            del names[(before.org_id, before.filename)]
+        if written.active:
+            names[name] = written.id
         self._tables.documents[written.id] = written
         self._tables.passages[written.id] = passages_of(written)
         self._tables.changes.extend(

@@ -1,4 +1,4 @@
-"""PostgresStore: documents and sync state on the host's asyncpg pool."""
+"""PostgresStore: documents, passages, sync state and set-up on the host's asyncpg pool."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from kbcore._domain import ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.postgres._connection import Db, OnPool, Transaction
 from kbcore.postgres._ranking import PostgresPassages
 from kbcore.postgres._reads import PostgresReads
+from kbcore.postgres._setup import PostgresSetupState
 from kbcore.postgres._stats import PostgresSyncStats
 from kbcore.postgres._sync import PostgresSyncState
 from kbcore.postgres._writes import PostgresWrites
 
 
 @attrs.define
-class PostgresStore(PostgresReads, PostgresSyncState, PostgresSyncStats, PostgresPassages):
+class PostgresStore(
+    PostgresReads, PostgresSyncState, PostgresSetupState, PostgresSyncStats, PostgresPassages
+):
     """kbcore's store on a pool the host created; run ``migrate(pool)`` once first.
 
     An operation that is one statement runs on a pooled connection without BEGIN

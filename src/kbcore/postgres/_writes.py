@@ -5,7 +5,9 @@ key, if it has one), atomic on its own; an update is one statement after the loc
 read; an import copies new documents (binary COPY) into a temporary table and moves
 them from there into ``knowledge_base`` and its changelog by one statement, and updates
 many documents by another. Whatever must be written in the same transaction as a
-document belongs here: each write ends with its documents' passages (``_passages.py``).
+document belongs here: each write ends with its documents' passages (``_passages.py``),
+and a write that would give an org two active documents of one filename raises
+``DuplicateFilename`` (``_filenames.py``).
 
 Staging costs the server one extra write of rows that are never WAL-logged, and buys
 three things: each content crosses the wire once though it is stored twice (document
@@ -36,6 +38,7 @@ from kbcore._domain import (
 )
 from kbcore.errors import NotFound, ValidationError
 from kbcore.postgres._connection import Db, OnConnection, mapped_failures
+from kbcore.postgres._filenames import one_active_filename
 from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
@@ -129,7 +132,9 @@ CREATE TEMP TABLE kbcore_import (
     category text NOT NULL,
     metadata text NOT NULL,
     changed_by text,
-    change_summary text
+    change_summary text,
+    deleted_by text,
+    deleted_summary text
 ) ON COMMIT DROP
 """
 
@@ -141,28 +146,43 @@ _STAGED_COLUMNS = [
     "metadata",
     "changed_by",
     "change_summary",
+    "deleted_by",
+    "deleted_summary",
 ]
 
-# DELETE ... RETURNING empties the staging table for the transaction's next batch.
+# DELETE ... RETURNING empties the staging table for the transaction's next batch. A
+# document imported deleted (deleted_summary set) gets its ``deleted`` row after ``created``.
 _MOVE_STAGED = """
 WITH staged AS (
     DELETE FROM pg_temp.kbcore_import RETURNING *
 ), d AS (
     INSERT INTO knowledge_base
         (id, org_id, filename, content, category, version, active, metadata, created_at, updated_at)
-    SELECT id, $1, filename, content, category, 1, true, metadata::jsonb, now(), now()
+    SELECT id, $1, filename, content, category, 1, deleted_summary IS NULL, metadata::jsonb,
+           now(), now()
     FROM staged
 )
 INSERT INTO knowledge_base_changelog
     (knowledge_base_id, org_id, version_from, version_to, change_type, changed_by,
      change_summary, previous_content, new_content, created_at)
-SELECT id, $1, NULL, 1, 'created', changed_by, change_summary, NULL, content, now()
+SELECT id, $1, NULL::integer, 1, 'created', changed_by, change_summary, NULL, content, now()
 FROM staged
+UNION ALL
+SELECT id, $1, NULL, NULL, 'deleted', deleted_by, deleted_summary, NULL, NULL, now()
+FROM staged
+WHERE deleted_summary IS NOT NULL
 """
 
 _LOCK_NAMED = f"""
 SELECT {DOCUMENT_COLUMNS} FROM knowledge_base
 WHERE org_id = $1 AND active AND filename = ANY($2::text[])
+ORDER BY created_at, id
+FOR UPDATE
+"""  # noqa: S608
+
+_LOCK_NAMED_ANY = f"""
+SELECT {DOCUMENT_COLUMNS} FROM knowledge_base
+WHERE org_id = $1 AND filename = ANY($2::text[])
 ORDER BY created_at, id
 FOR UPDATE
 """  # noqa: S608
@@ -223,11 +243,14 @@ class PostgresWrites:
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
         if key is None:
-            row = await self._db.fetchrow(INSERT_QUERY, *arguments)
+            row = await one_active_filename(self._db.fetchrow(INSERT_QUERY, *arguments))
             assert row is not None  # INSERT ... RETURNING always returns the row
             return document_from_row(row)
         while True:
-            row = await self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
+            # A clash of filenames fails the whole statement: the key stays free.
+            row = await one_active_filename(
+                self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
+            )
             if row is not None:
                 return document_from_row(row)
             # The key was taken: by the first try of this very create, or by another request.
@@ -242,8 +265,11 @@ class PostgresWrites:
         row = await self._db.fetchrow(_LOCK, org_id, document_id)
         return None if row is None else document_from_row(row)
 
-    async def lock_named(self, org_id: UUID, filenames: Sequence[str]) -> Sequence[Document]:
-        rows = await self._db.fetch(_LOCK_NAMED, org_id, list(filenames))
+    async def lock_named(
+        self, org_id: UUID, filenames: Sequence[str], *, include_inactive: bool = False
+    ) -> Sequence[Document]:
+        query = _LOCK_NAMED_ANY if include_inactive else _LOCK_NAMED
+        rows = await self._db.fetch(query, org_id, list(filenames))
         return [document_from_row(row) for row in rows]
 
     async def history(self, org_id: UUID, document_id: UUID) -> Sequence[Change]:
@@ -256,7 +282,7 @@ class PostgresWrites:
         state: DocumentState,
         changes: Sequence[ChangeDraft],
     ) -> Document:
-        row = await self._db.fetchrow(
+        write = self._db.fetchrow(
             _UPDATE,
             org_id,
             document_id,
@@ -273,6 +299,7 @@ class PostgresWrites:
             [c.previous_content for c in changes],
             [c.new_content for c in changes],
         )
+        row = await one_active_filename(write)
         if row is None:
             raise NotFound(f"Document {document_id} not found")
         document = document_from_row(row)
@@ -294,6 +321,8 @@ class PostgresWrites:
                 json.dumps(dict(creation.document.metadata)),
                 creation.change.changed_by,
                 creation.change.summary,
+                None if creation.deletion is None else creation.deletion.changed_by,
+                None if creation.deletion is None else creation.deletion.summary,
             )
             for creation in creations
         ]
@@ -301,11 +330,12 @@ class PostgresWrites:
             await self._conn.copy_records_to_table(
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
-        await self._db.execute(_MOVE_STAGED, org_id)
+        await one_active_filename(self._db.execute(_MOVE_STAGED, org_id))
+        # A document imported deleted is inactive, so it gets no passages.
         await write_passages(
             self._db,
             (
-                Written(c.id, org_id, c.document.filename, c.document.content, True)
+                Written(c.id, org_id, c.document.filename, c.document.content, c.deletion is None)
                 for c in creations
             ),
         )
@@ -314,7 +344,7 @@ class PostgresWrites:
         if not revisions:
             return
         changes = [(r.document_id, c) for r in revisions for c in r.changes]
-        await self._db.execute(
+        write = self._db.execute(
             _UPDATE_MANY,
             org_id,
             [r.document_id for r in revisions],
@@ -333,6 +363,7 @@ class PostgresWrites:
             [c.previous_content for _, c in changes],
             [c.new_content for _, c in changes],
         )
+        await one_active_filename(write)
         await write_passages(
             self._db,
             (

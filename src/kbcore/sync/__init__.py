@@ -6,6 +6,7 @@ from kbcore.sync._coordinator import SyncCoordinator
 from kbcore.sync._policy import SyncPolicy
 from kbcore.sync._prompt import DEFAULT_INSTRUCTION, INSTRUCTION_MARKER
 from kbcore.sync._result import PinnedTool, SyncResult
+from kbcore.sync._setup import SyncSetup, VapiKeyCheck
 
 __all__ = [
     "DEFAULT_INSTRUCTION",
@@ -14,4 +15,6 @@ __all__ = [
     "SyncCoordinator",
     "SyncPolicy",
     "SyncResult",
+    "SyncSetup",
+    "VapiKeyCheck",
 ]

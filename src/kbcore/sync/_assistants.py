@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from kbcore._progress import Tally
 from kbcore.sync._context import SyncContext
 from kbcore.sync._failures import failure
 from kbcore.sync._parallel import for_each
@@ -62,13 +63,20 @@ async def update_assistants(
     tool: QueryTool,
     stale: Sequence[str],
     instruction: str | None,
+    *,
+    tally: Tally | None = None,
 ) -> AssistantUpdates:
-    """Give every assistant the tool; fail, naming them, if any could not be updated."""
+    """Give every assistant the tool; fail, naming them, if any could not be updated.
+
+    ``tally`` counts the assistants done, for the sync's progress.
+    """
     change = _ModelChange(tool, tuple(stale), instruction)
 
     async def update(assistant_id: str) -> tuple[VapiAssistant, bool]:
         async with ctx.limiter:
             update = await ctx.client.update_assistant_model(assistant_id, change.model_for)
+        if tally is not None:
+            tally.advance()
         return update.after, update.changed
 
     outcomes = await for_each(assistant_ids, update)

@@ -8,6 +8,7 @@ import anyio
 import attrs
 
 from kbcore._ports import SyncState
+from kbcore._progress import OnProgress, Tally
 from kbcore.vapi import VapiClient
 
 #: Where a sync's Vapi key comes from, as messages name it.
@@ -26,3 +27,11 @@ class SyncContext:
     limiter: anyio.CapacityLimiter
     #: Where the Vapi key came from, for a message about a rejected key.
     key_source: str = KEY_IN_INTEGRATION
+    #: Hears how far the sync's phases have come (upload, assistants, delete).
+    on_progress: OnProgress | None = None
+
+    def tally(self, phase: str, total: int) -> Tally:
+        """A phase of the sync, started: ``total`` items to go."""
+        tally = Tally(phase, self.on_progress)
+        tally.start(total)
+        return tally

@@ -11,9 +11,11 @@ import attrs
 import httpx
 import structlog
 
+from kbcore import _progress as progress
 from kbcore import _validators as check
 from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome, SyncRun
 from kbcore._ports import SyncState
+from kbcore._progress import OnProgress
 from kbcore.errors import SyncFailed, ValidationError
 from kbcore.logging import Logger, get_logger
 from kbcore.sync._claims import Claims
@@ -55,24 +57,29 @@ class SyncCoordinator:
         tool_name: str = "knowledge-search",
         roles: Sequence[str] = ("inbound", "outbound"),
         actor: str | None = None,
+        on_progress: OnProgress | None = None,
     ) -> SyncResult:
         """Make the org's active documents the knowledge of its assistants.
 
         Raises ``ValidationError`` for bad arguments or an unusable Vapi key,
         before anything is recorded; ``RateLimited`` (with ``retry_after``) or
         ``SyncInProgress`` when the attempt may not run, and ``SyncFailed`` (with
-        ``reason``) when it ran and could not finish.
+        ``reason``) when it ran and could not finish. ``on_progress`` hears of the
+        phases ``"upload"``, ``"assistants"`` and ``"delete"``, in that order.
         """
         org = check.uuid("org_id", org_id)
         tool = _tool_name(tool_name)
         wanted_roles = _roles(roles)
         changed_by = check.actor(actor)
+        callback = progress.on_progress(on_progress)
         await self._check_vapi_key(org)
         claims = Claims(self._store, self._policy)
         run_id = await claims.claim(org, changed_by)
         bound = log.bind(org_id=str(org), run_id=str(run_id), tool_name=tool)
         bound.info("kbcore.sync.started")
-        report = await self._run_audited(claims, org, run_id, bound, tool=tool, roles=wanted_roles)
+        report = await self._run_audited(
+            claims, org, run_id, bound, tool=tool, roles=wanted_roles, on_progress=callback
+        )
         run = await claims.finish(org, run_id, report.outcome)
         if run.status != "success":
             # The lease lapsed mid-run and another process took the org over.
@@ -102,6 +109,7 @@ class SyncCoordinator:
         *,
         tool: str,
         roles: Sequence[str],
+        on_progress: OnProgress | None,
     ) -> RunReport:
         """Run the claimed sync; a failure closes its audit row before it propagates."""
         try:
@@ -109,7 +117,9 @@ class SyncCoordinator:
             # own, from hooks) carry the org and the run; restored when the sync ends.
             with structlog.contextvars.bound_contextvars(org_id=str(org), run_id=str(run_id)):
                 lease = claims.lease(org, run_id)
-                return await claims.run_leased(lease, lambda: self._run(lease, tool, roles))
+                return await claims.run_leased(
+                    lease, lambda: self._run(lease, tool, roles, on_progress)
+                )
         except SyncFailed as error:
             failed = SyncOutcome(succeeded=False, error_message=error.reason)
             await claims.finish(org, run_id, failed)
@@ -146,7 +156,13 @@ class SyncCoordinator:
                 "characters, with no line breaks",
             ) from None
 
-    async def _run(self, lease: Lease, tool_name: str, roles: Sequence[str]) -> RunReport:
+    async def _run(
+        self,
+        lease: Lease,
+        tool_name: str,
+        roles: Sequence[str],
+        on_progress: OnProgress | None,
+    ) -> RunReport:
         org_id = lease.org_id
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
         policy = self._policy
@@ -166,6 +182,7 @@ class SyncCoordinator:
                 tool_name,
                 anyio.CapacityLimiter(policy.max_concurrency),
                 inputs.key_source,
+                on_progress,
             )
             instruction = policy.instruction if policy.instruct_assistants else None
             runner = SyncRunner(context, policy.reconcile_files, instruction)

@@ -38,6 +38,7 @@ def uploaded_by(ctx: SyncContext, file: VapiFile) -> bool:
 
 async def upload_documents(ctx: SyncContext, documents: Sequence[SyncDocument]) -> dict[UUID, str]:
     """Upload in parallel, recording each file as it lands; fail if any did not."""
+    tally = ctx.tally("upload", len(documents))
     if not documents:
         return {}
     contents = await ctx.store.contents(ctx.org_id, [d.id for d in documents])
@@ -51,6 +52,7 @@ async def upload_documents(ctx: SyncContext, documents: Sequence[SyncDocument]) 
             )
         entry = LedgerFile(file.id, document.id, hashlib.sha256(body).hexdigest())
         await ctx.store.add_file(ctx.org_id, ctx.tool_name, entry)
+        tally.advance()
         return file.id
 
     present = [d for d in documents if d.id in contents]
@@ -67,10 +69,13 @@ async def upload_documents(ctx: SyncContext, documents: Sequence[SyncDocument]) 
 
 async def delete_files(ctx: SyncContext, file_ids: Collection[str]) -> int:
     """Delete superseded files; a failure leaves the file in the ledger for next time."""
+    tally = ctx.tally("delete", len(file_ids))
 
     async def delete(file_id: str) -> bool:
         async with ctx.limiter:
-            return await ctx.client.delete_file(file_id)
+            deleted = await ctx.client.delete_file(file_id)
+        tally.advance()
+        return deleted
 
     outcomes = await for_each(sorted(file_ids), delete)
     for file_id, error in outcomes.failed:

@@ -29,7 +29,7 @@ from kbcore._domain import (
     SyncOutcome,
     ToolIntent,
 )
-from kbcore._ports import SyncState
+from kbcore._ports import SetupState, SyncState
 from kbcore.errors import SyncFailed
 from kbcore.logging import get_logger
 from kbcore.sync._assistants import review, update_assistants
@@ -85,7 +85,7 @@ async def load_inputs(
     return SyncInputs(api_key, documents, assistant_ids, ledger, tools, intents, key_source)
 
 
-async def vapi_key(store: SyncState, org_id: UUID) -> tuple[Secret | None, str]:
+async def vapi_key(store: SyncState | SetupState, org_id: UUID) -> tuple[Secret | None, str]:
     """The org's Vapi key and where it comes from: its integration, else ``VAPI_API_KEY``."""
     stored = await store.vapi_key(org_id)
     if stored:
@@ -198,7 +198,7 @@ class SyncRunner:
         assistant_ids = list(inputs.assistant_ids)
         assistants: dict[str, VapiAssistant] = {}
         updated: set[str] = set()
-        for _ in range(PASSES):
+        for round_ in range(PASSES):
             survey = await survey_tools(ctx, known, intents)
             if survey.strays:
                 known, intents = await self._ledger()
@@ -206,8 +206,10 @@ class SyncRunner:
             if pointed.created:
                 known, intents = await self._ledger()
             stale = [tool.tool_id for tool in known if not tool.current]
+            # Progress counts the first round's assistants; later rounds verify its writes.
+            counted = ctx.tally("assistants", len(assistant_ids)) if round_ == 0 else None
             updates = await update_assistants(
-                ctx, assistant_ids, pointed.tool, stale, self._instruction
+                ctx, assistant_ids, pointed.tool, stale, self._instruction, tally=counted
             )
             assistants.update(updates.assistants)
             updated |= updates.changed

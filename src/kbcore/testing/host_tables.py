@@ -1,7 +1,7 @@
 """Rows of the host's own tables (agents, the Vapi integration), for tests on any store.
 
-kbcore only reads ``agents`` and ``integrations``; a test that needs an org with
-agents or a Vapi key writes them here, the way the host application would.
+A test that needs an org with agents or a Vapi key writes them here, the way the host
+application (or ``kbcore.SyncSetup``) would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from uuid import UUID
 import asyncpg
 import attrs
 
-from kbcore._ports import Store
+from kbcore._domain import Secret
+from kbcore._ports import SetupState, Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 
@@ -36,45 +37,41 @@ class HostTables(Protocol):
         ...
 
 
+class _ThroughTheStore:
+    """Writes the rows through the store's own ``SetupState``, as ``kbcore.SyncSetup`` does."""
+
+    __slots__ = ()
+
+    def _setup_state(self) -> SetupState:
+        raise NotImplementedError
+
+    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
+        agent = await self._setup_state().insert_agent(org_id, role, vapi_assistant_id)
+        return agent.agent_id
+
+    async def set_vapi_key(self, org_id: UUID, key: str) -> None:
+        await self._setup_state().store_vapi_key(org_id, Secret(key))
+
+
 @attrs.frozen
-class MemoryHostTables:
+class MemoryHostTables(_ThroughTheStore):
     """A ``MemoryStore``'s stand-ins for the host's tables (``add_agent``, ``set_vapi_key``)."""
 
     store: MemoryStore
 
-    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
-        agent = self.store.add_agent(org_id, role=role, vapi_assistant_id=vapi_assistant_id)
-        return agent.agent_id
-
-    async def set_vapi_key(self, org_id: UUID, key: str) -> None:
-        self.store.set_vapi_key(org_id, key)
+    def _setup_state(self) -> SetupState:
+        return self.store
 
 
 @attrs.frozen
-class PostgresHostTables:
-    """Plain SQL on kbcore's minimal tables (created by ``migrate`` when the host has none)."""
+class PostgresHostTables(_ThroughTheStore):
+    """Rows of the host's tables (kbcore's minimal ones, created by ``migrate`` when the
+    host has none, or the host's own)."""
 
     pool: asyncpg.Pool
 
-    async def add_agent(self, org_id: UUID, role: str, vapi_assistant_id: str | None) -> UUID:
-        agent_id: UUID = await self.pool.fetchval(
-            "INSERT INTO agents (org_id, role, vapi_assistant_id) VALUES ($1, $2, $3) RETURNING id",
-            org_id,
-            role,
-            vapi_assistant_id,
-        )
-        return agent_id
-
-    async def set_vapi_key(self, org_id: UUID, key: str) -> None:
-        await self.pool.execute(
-            """
-            INSERT INTO integrations (org_id, provider, config)
-            VALUES ($1, 'vapi', jsonb_build_object('vapi_api_key', $2::text))
-            ON CONFLICT (org_id, provider) DO UPDATE SET config = excluded.config
-            """,
-            org_id,
-            key,
-        )
+    def _setup_state(self) -> SetupState:
+        return PostgresStore(self.pool)
 
 
 def host_tables_for(store: Store, pool: asyncpg.Pool | None = None) -> HostTables:

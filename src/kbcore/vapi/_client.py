@@ -226,6 +226,19 @@ class VapiClient:
 
     # Assistants
 
+    async def list_assistants(self, *, limit: int = 1000) -> tuple[VapiAssistant, ...]:
+        """The key's org's assistants, newest first (up to ``limit``, at most 1000).
+
+        A read that changes nothing: what ``SyncSetup.check_vapi_key`` sends.
+        """
+        request = VapiRequest("GET", f"/assistant?limit={int(limit)}", what="the assistant list")
+        payload = await self._call(request)
+        return self._parse(
+            lambda assistants: tuple(VapiAssistant.from_json(a) for a in assistants),
+            payload,
+            request,
+        )
+
     async def get_assistant(self, assistant_id: str) -> VapiAssistant:
         request = VapiRequest(
             "GET", _path("assistant", assistant_id), what=f"assistant {assistant_id}"

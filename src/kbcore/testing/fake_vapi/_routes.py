@@ -20,13 +20,13 @@ from kbcore.testing.fake_vapi._http import (
 )
 from kbcore.testing.fake_vapi._state import FakeFile, FakeState, timestamp
 from kbcore.testing.fake_vapi._validation import (
-    TOOL_LIST_LIMIT,
+    LIST_LIMIT,
     is_uuid,
     parse_date,
     validate_file_list_query,
     validate_file_update,
+    validate_list_query,
     validate_query_tool,
-    validate_tool_list_query,
     validate_upload_fields,
 )
 
@@ -149,18 +149,24 @@ def create_tool(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
     return json_response(201, tool)
 
 
-def list_tools(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
-    """Vapi's tool list: a bare array, newest first, at most ``limit`` (default 100).
+Objects = Callable[[FakeState], dict[str, dict[str, Any]]]
 
-    ``createdAtGt`` ... ``updatedAtLe`` bound the tools' timestamps, as the SDK sends them.
-    """
-    query = request.query_params()
-    if errors := validate_tool_list_query(query):
-        return nest_error(400, errors)
-    limit = min(TOOL_LIST_LIMIT, int(float(query.get("limit", ["100"])[0])))
-    tools = [tool for tool in state.tools.values() if _within(tool, query)]
-    newest_first = sorted(tools, key=lambda t: t["createdAt"], reverse=True)
-    return json_response(200, newest_first[:limit])
+
+def _lister(objects: Objects) -> Handler:
+    """Vapi's lists of tools and of assistants: a bare array, newest first, at most
+    ``limit`` (default 100). ``createdAtGt`` ... ``updatedAtLe`` bound the timestamps,
+    as the SDK sends them."""
+
+    def list_objects(state: FakeState, request: FakeRequest, _: str) -> FakeResponse:
+        query = request.query_params()
+        if errors := validate_list_query(query):
+            return nest_error(400, errors)
+        limit = min(LIST_LIMIT, int(float(query.get("limit", ["100"])[0])))
+        found = [item for item in objects(state).values() if _within(item, query)]
+        newest_first = sorted(found, key=lambda item: item["createdAt"], reverse=True)
+        return json_response(200, newest_first[:limit])
+
+    return list_objects
 
 
 _BOUNDS: dict[str, Callable[[str, str], bool]] = {
@@ -210,9 +216,6 @@ def delete_tool(state: FakeState, request: FakeRequest, tool_id: str) -> FakeRes
     return json_response(200, tool)
 
 
-Objects = Callable[[FakeState], dict[str, dict[str, Any]]]
-
-
 def _getter(objects: Objects, kind: str) -> Handler:
     def get(state: FakeState, request: FakeRequest, object_id: str) -> FakeResponse:
         return json_response(200, _existing(objects(state), object_id, kind))
@@ -258,10 +261,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PATCH", f"/file/{_ID}", update_file),
         ("DELETE", f"/file/{_ID}", delete_file),
         ("POST", "/tool", create_tool),
-        ("GET", "/tool", list_tools),
+        ("GET", "/tool", _lister(_tools)),
         ("GET", f"/tool/{_ID}", _getter(_tools, "Tool")),
         ("PATCH", f"/tool/{_ID}", update_tool),
         ("DELETE", f"/tool/{_ID}", delete_tool),
+        ("GET", "/assistant", _lister(_assistants)),
         ("GET", f"/assistant/{_ID}", _getter(_assistants, "Assistant")),
         ("PATCH", f"/assistant/{_ID}", update_assistant),
     ]

@@ -18,7 +18,7 @@ from typing import Any
 __all__ = [
     "FILE_NAME_LIMIT",
     "FILE_PURPOSES",
-    "TOOL_LIST_LIMIT",
+    "LIST_LIMIT",
     "is_uuid",
     "name_problems",
     "one_of",
@@ -26,8 +26,8 @@ __all__ = [
     "unknown",
     "validate_file_list_query",
     "validate_file_update",
+    "validate_list_query",
     "validate_query_tool",
-    "validate_tool_list_query",
     "validate_upload_fields",
 ]
 
@@ -56,8 +56,9 @@ KNOWLEDGE_BASE_MODELS = (
 # CreateQueryToolDTO and UpdateQueryToolDTO: no ``function`` since the spec of 2025-07-08.
 _TOOL_FIELDS = frozenset({"type", "knowledgeBases", "messages", "rejectionPlan"})
 _KNOWLEDGE_BASE_FIELDS = frozenset({"name", "provider", "model", "description", "fileIds"})
-TOOL_LIST_LIMIT = 1000
-_TOOL_LIST_DATES = tuple(
+#: The most ``GET /tool`` and ``GET /assistant`` return, whatever ``limit`` asks.
+LIST_LIMIT = 1000
+_LIST_DATES = tuple(
     f"{field}{bound}" for field in ("createdAt", "updatedAt") for bound in ("Gt", "Lt", "Ge", "Le")
 )
 
@@ -182,18 +183,19 @@ def validate_file_list_query(query: Mapping[str, list[str]], *, required: bool) 
     return errors
 
 
-def validate_tool_list_query(query: Mapping[str, list[str]]) -> list[str]:
-    """``GET /tool``'s query: ``limit`` (a number, so ``10.0`` too) and date bounds."""
-    errors = unknown(query, frozenset({"limit", *_TOOL_LIST_DATES}))
+def validate_list_query(query: Mapping[str, list[str]]) -> list[str]:
+    """``GET /tool``'s and ``GET /assistant``'s query: ``limit`` (a number, so ``10.0``
+    too) and date bounds."""
+    errors = unknown(query, frozenset({"limit", *_LIST_DATES}))
     for value in query.get("limit", ()):
         limit = _number(value)
         if limit is None:
             errors.append("limit must be a number conforming to the specified constraints")
         elif limit < 0:
             errors.append("limit must not be less than 0")
-        elif limit > TOOL_LIST_LIMIT:
-            errors.append(f"limit must not be greater than {TOOL_LIST_LIMIT}")
-    for field in _TOOL_LIST_DATES:
+        elif limit > LIST_LIMIT:
+            errors.append(f"limit must not be greater than {LIST_LIMIT}")
+    for field in _LIST_DATES:
         if any(parse_date(value) is None for value in query.get(field, ())):
             errors.append(f"{field} must be a Date instance")
     return errors
