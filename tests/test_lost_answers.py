@@ -84,6 +84,19 @@ async def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_saved(
     assert await filenames(kbcore_pool, org) == ["a.md"]
 
 
+async def test_a_term_count_whose_claim_is_lost_is_outcome_unknown(
+    proxy: PgProxy, kbcore_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """The count's first statement writes its org's row: a lost answer is not a read's."""
+    proxy.lose_answer_to("INSERT INTO knowledge_passage_orgs")
+    async with asyncpg.create_pool(proxy.dsn, min_size=1, max_size=2) as pool:
+        with pytest.raises(OutcomeUnknown):
+            await PostgresStore(pool).count_terms(org, older_than=timedelta(0))
+    assert len(proxy.hurt) == 1
+    claimed = "SELECT count(*) FROM knowledge_passage_orgs WHERE org_id = $1"
+    assert await kbcore_pool.fetchval(claimed, org) == 1
+
+
 async def test_a_create_retried_with_its_key_returns_the_first_document(
     kb: KnowledgeBase, proxy: PgProxy, kbcore_pool: asyncpg.Pool, org: UUID
 ) -> None:
