@@ -10,10 +10,15 @@ hook (the host's own, Prometheus, the command's progress) is left as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import structlog
-from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
+from stamina.instrumentation import (
+    RetryDetails,
+    RetryHook,
+    get_on_retry_hooks,
+    set_on_retry_hooks,
+)
 
 from kbcore.errors import KbError
 
@@ -22,18 +27,16 @@ __all__ = ["quiet_stamina_logging"]
 # The module of stamina's structlog hook (stamina.instrumentation.StructlogOnRetryHook).
 _STAMINA_STRUCTLOG = "stamina.instrumentation._structlog"
 
-Hook = Callable[[RetryDetails], object]
-
 
 class _QuietForKbcore:
     """stamina's structlog hook, skipped for kbcore's retries while structlog is unconfigured."""
 
     __slots__ = ("wrapped",)
 
-    def __init__(self, wrapped: Hook) -> None:
+    def __init__(self, wrapped: RetryHook) -> None:
         self.wrapped = wrapped
 
-    def __call__(self, details: RetryDetails) -> object:
+    def __call__(self, details: RetryDetails) -> AbstractContextManager[None] | None:
         if isinstance(details.caused_by, KbError) and not structlog.is_configured():
             return None
         return self.wrapped(details)
