@@ -20,8 +20,10 @@ from kbcore.errors import SyncFailed, ValidationError
 from kbcore.logging import Logger, get_logger
 from kbcore.sync._claims import Claims
 from kbcore.sync._context import SyncContext
+from kbcore.sync._dry_run import DryRun
 from kbcore.sync._lease import Lease
 from kbcore.sync._policy import SyncPolicy
+from kbcore.sync._preview import SyncPreview
 from kbcore.sync._result import SyncResult
 from kbcore.sync._run import RunReport, SyncInputs, SyncRunner, load_inputs, vapi_key
 from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
@@ -99,6 +101,56 @@ class SyncCoordinator:
             warnings=len(result.warnings),
         )
         return result
+
+    async def plan(
+        self,
+        org_id: UUID | str,
+        *,
+        tool_name: str = "knowledge-search",
+        roles: Sequence[str] = ("inbound", "outbound"),
+    ) -> SyncPreview:
+        """What ``sync`` would do now, with the same arguments: a dry run.
+
+        It reads the database and asks Vapi with GETs only (files, tools, assistants);
+        it writes nothing anywhere, takes no claim and is not rate limited. Raises what
+        ``sync`` would: ``ValidationError`` for bad arguments or an unusable key,
+        ``SyncFailed`` (with ``reason``) when the sync would fail before its first write.
+        """
+        org = check.uuid("org_id", org_id)
+        tool = _tool_name(tool_name)
+        wanted_roles = _roles(roles)
+        await self._check_vapi_key(org)
+        inputs = await load_inputs(self._store, org, tool, wanted_roles)
+        policy = self._policy
+        async with VapiClient(
+            inputs.api_key,
+            base_url=self._vapi_base_url,
+            http_client=self._http_client,
+            timeout=policy.request_timeout,
+            retry_policy=policy.retry_policy,
+            before_write=_refuse_write,
+        ) as client:
+            context = SyncContext(
+                self._store,
+                client,
+                org,
+                tool,
+                anyio.CapacityLimiter(policy.max_concurrency),
+                inputs.key_source,
+            )
+            instruction = policy.instruction if policy.instruct_assistants else None
+            preview = await DryRun(context, policy.reconcile_files, instruction).preview(inputs)
+        log.info(
+            "kbcore.sync.planned",
+            org_id=str(org),
+            tool_name=tool,
+            uploads=len(preview.uploads),
+            reused=len(preview.reused),
+            deletes=len(preview.delete),
+            tool_action=preview.tool.action,
+            warnings=len(preview.warnings),
+        )
+        return preview
 
     async def _run_audited(
         self,
@@ -205,6 +257,11 @@ def _result(run: SyncRun, report: RunReport) -> SyncResult:
         warnings=outcome.warnings,
         pins=report.pins,
     )
+
+
+async def _refuse_write() -> None:
+    """A dry run's Vapi client sends no write: a bug that tries is stopped before it is sent."""
+    raise RuntimeError("A dry run does not write to Vapi")
 
 
 def _tool_name(value: object) -> str:
