@@ -172,6 +172,15 @@ def _silent_prompt(assistant: VapiAssistant) -> str:
     )
 
 
+def left_behind(pin: PinnedTool) -> str:
+    """The warning for a pin on the current tool's latest version, which a sync would update."""
+    return (
+        f"Assistant {pin.assistant_id} pins version {pin.version} of the knowledge-base "
+        "tool, which the sync would update: it will not see new documents until the pin "
+        "is moved"
+    )
+
+
 def _pin_warning(pin: PinnedTool, tool_id: str) -> str:
     if pin.current:
         return (

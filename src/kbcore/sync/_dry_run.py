@@ -15,7 +15,7 @@ import attrs
 
 from kbcore._domain import LedgerTool, SyncDocument
 from kbcore.errors import VapiError
-from kbcore.sync._assistants import ModelChange, not_updated, review
+from kbcore.sync._assistants import ModelChange, left_behind, not_updated, review
 from kbcore.sync._context import SyncContext
 from kbcore.sync._failures import failure
 from kbcore.sync._files import plan_files
@@ -76,8 +76,11 @@ class DryRun:
         excluding = {*step.planned.retire, *([step.tool.id] if step.tool.id else [])}
         listed = survey.listed_files(excluding=excluding) | set(plan.reuse.values())
         superseded = deletable(plan.superseded, listed)
-        keep = any(pin.outdated for pin in findings.pins)
-        warnings = [*failed_files(plan), *findings.warnings]
+        # A pin on the tool's latest version is outdated once the sync updates the tool.
+        behind = [p for p in findings.pins if step.planned.action == "update" and p.current]
+        behind = [pin for pin in behind if not pin.outdated]
+        keep = bool(behind) or any(pin.outdated for pin in findings.pins)
+        warnings = [*failed_files(plan), *findings.warnings, *map(left_behind, behind)]
         if keep and superseded:
             warnings.append(kept_files(len(superseded)))
         return SyncPreview(
@@ -120,8 +123,10 @@ class DryRun:
             return _ToolStep(
                 PlannedTool(action="create", tool_id=None, retire=retire), NewTool(), stale
             )
-        wanted = wanted_groups(files_by_category(inputs.documents, plan.reuse))
-        same = not plan.uploads and live.knowledge_bases == wanted
+        # With an upload to make, the tool's files change: only the sync learns the new ids.
+        same = not plan.uploads and live.knowledge_bases == wanted_groups(
+            files_by_category(inputs.documents, plan.reuse)
+        )
         action: ToolAction = "unchanged" if same else "update"
         return _ToolStep(PlannedTool(action=action, tool_id=live.id, retire=retire), live, stale)
 
