@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import anyio
@@ -27,7 +28,7 @@ from kbcore.sync._preview import SyncPreview
 from kbcore.sync._result import SyncResult
 from kbcore.sync._run import RunReport, SyncInputs, SyncRunner, load_inputs, vapi_key
 from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
-from kbcore.vapi._client import checked_api_key, checked_base_url
+from kbcore.vapi._client import BeforeWrite, checked_api_key, checked_base_url
 
 log = get_logger()
 
@@ -121,25 +122,10 @@ class SyncCoordinator:
         wanted_roles = _roles(roles)
         await self._check_vapi_key(org)
         inputs = await load_inputs(self._store, org, tool, wanted_roles)
-        policy = self._policy
-        async with VapiClient(
-            inputs.api_key,
-            base_url=self._vapi_base_url,
-            http_client=self._http_client,
-            timeout=policy.request_timeout,
-            retry_policy=policy.retry_policy,
-            before_write=_refuse_write,
-        ) as client:
-            context = SyncContext(
-                self._store,
-                client,
-                org,
-                tool,
-                anyio.CapacityLimiter(policy.max_concurrency),
-                inputs.key_source,
-            )
-            instruction = policy.instruction if policy.instruct_assistants else None
-            preview = await DryRun(context, policy.reconcile_files, instruction).preview(inputs)
+        async with self._context(org, tool, inputs, before_write=_refuse_write) as context:
+            policy = self._policy
+            dry_run = DryRun(context, policy.reconcile_files, _instruction(policy))
+            preview = await dry_run.preview(inputs)
         log.info(
             "kbcore.sync.planned",
             org_id=str(org),
@@ -217,6 +203,25 @@ class SyncCoordinator:
     ) -> RunReport:
         org_id = lease.org_id
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
+        # No Vapi write is sent unless the org is still this run's, for a whole lease.
+        async with self._context(
+            org_id, tool_name, inputs, before_write=lease.confirm, on_progress=on_progress
+        ) as context:
+            policy = self._policy
+            runner = SyncRunner(context, policy.reconcile_files, _instruction(policy))
+            return await runner.run(inputs)
+
+    @asynccontextmanager
+    async def _context(
+        self,
+        org_id: UUID,
+        tool_name: str,
+        inputs: SyncInputs,
+        *,
+        before_write: BeforeWrite,
+        on_progress: OnProgress | None = None,
+    ) -> AsyncIterator[SyncContext]:
+        """The steps' collaborators, with a Vapi client open on the org's key."""
         policy = self._policy
         async with VapiClient(
             inputs.api_key,
@@ -224,10 +229,9 @@ class SyncCoordinator:
             http_client=self._http_client,
             timeout=policy.request_timeout,
             retry_policy=policy.retry_policy,
-            # No Vapi write is sent unless the org is still this run's, for a whole lease.
-            before_write=lease.confirm,
+            before_write=before_write,
         ) as client:
-            context = SyncContext(
+            yield SyncContext(
                 self._store,
                 client,
                 org_id,
@@ -236,9 +240,11 @@ class SyncCoordinator:
                 inputs.key_source,
                 on_progress,
             )
-            instruction = policy.instruction if policy.instruct_assistants else None
-            runner = SyncRunner(context, policy.reconcile_files, instruction)
-            return await runner.run(inputs)
+
+
+def _instruction(policy: SyncPolicy) -> str | None:
+    """The line kept in every assistant's system prompt, or ``None`` when the policy says not."""
+    return policy.instruction if policy.instruct_assistants else None
 
 
 def _result(run: SyncRun, report: RunReport) -> SyncResult:
