@@ -73,12 +73,12 @@ class DryRun:
         findings = review(after.values(), step.tool, step.stale, ctx.tool_name)
         # Files a tool still lists after the sync are never deleted: the tool's reused ones,
         # and those of tools the sync leaves alone.
-        excluding = {*step.planned.retire, *([step.tool.id] if step.tool.id else [])}
+        excluding = {*step.planned.retire, step.tool.id}
         listed = survey.listed_files(excluding=excluding) | set(plan.reuse.values())
         superseded = deletable(plan.superseded, listed)
         # A pin on the tool's latest version is outdated once the sync updates the tool.
-        behind = [p for p in findings.pins if step.planned.action == "update" and p.current]
-        behind = [pin for pin in behind if not pin.outdated]
+        updating = step.planned.action == "update"
+        behind = [pin for pin in findings.pins if updating and pin.current and not pin.outdated]
         keep = bool(behind) or any(pin.outdated for pin in findings.pins)
         warnings = [*failed_files(plan), *findings.warnings, *map(left_behind, behind)]
         if keep and superseded:
