@@ -8,6 +8,11 @@ message, and the SQL of each request) for a test to say which request to hurt:
   (or the start of a COPY), is swallowed and both connections close. The client never
   hears of it.
 - ``CUT``: the request never reaches the server; both connections close.
+- ``TERMINATE``: the server answers the request, then ends the session as
+  ``pg_terminate_backend`` does: a FATAL error (57P01), sent with the answer's last
+  message, and a closed connection. The client hears of the close only when it sends
+  its next message or closes itself: a server's close can reach a client that late,
+  after the client has read the error while idle.
 
 A request is what a client sends up to a Sync or a simple Query. Clients connect
 without TLS (``sslmode=disable``), so that the proxy can read what passes.
@@ -35,12 +40,27 @@ _REQUEST_ENDS = frozenset(b"SQ")
 _ANSWER_ENDS = frozenset(b"ZG")
 _GONE = (asyncio.IncompleteReadError, OSError)
 
+
+def _error_response(*fields: tuple[bytes, str]) -> bytes:
+    body = b"".join(code + text.encode() + b"\0" for code, text in fields) + b"\0"
+    return b"E" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+#: What the server sends a session that ``pg_terminate_backend`` ends, before closing it.
+_TERMINATED = _error_response(
+    (b"S", "FATAL"),
+    (b"V", "FATAL"),
+    (b"C", "57P01"),
+    (b"M", "terminating connection due to administrator command"),
+)
+
 Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 class Action(enum.Enum):
     LOSE_ANSWER = "lose the answer"
     CUT = "cut before sending"
+    TERMINATE = "terminate the session after answering"
 
 
 @attrs.define
@@ -83,6 +103,9 @@ class PgProxy:
     def cut_before(self, text: str, *, times: int | None = 1, after: int = 0) -> None:
         self.rules.append(Rule(Action.CUT, text, times, after))
 
+    def terminate_after(self, text: str, *, times: int | None = 1, after: int = 0) -> None:
+        self.rules.append(Rule(Action.TERMINATE, text, times, after))
+
     def fault_for(self, sql: str) -> Action | None:
         for rule in self.rules:
             if rule.strikes(sql):
@@ -121,6 +144,8 @@ async def _relay(
 ) -> None:
     server_in, server_out = await connect()
     swallowing = anyio.Event()
+    terminating = anyio.Event()
+    terminated = anyio.Event()
 
     async def to_server() -> None:
         server_out.write(await _startup(client_in))
@@ -129,6 +154,8 @@ async def _relay(
         sql = ""
         while True:
             kind, message = await _message(client_in)
+            if terminated.is_set():
+                return
             sql = _sql_of(kind, message, statements) or sql
             held += message
             if kind not in _FLUSHES:
@@ -138,6 +165,8 @@ async def _relay(
                 return
             if fault is Action.LOSE_ANSWER:
                 swallowing.set()
+            if fault is Action.TERMINATE:
+                terminating.set()
             server_out.write(bytes(held))
             await server_out.drain()
             held.clear()
@@ -145,11 +174,19 @@ async def _relay(
     async def to_client() -> None:
         while True:
             kind, message = await _message(server_in)
-            if not swallowing.is_set():
-                client_out.write(message)
+            if swallowing.is_set():
+                if kind in _ANSWER_ENDS:
+                    return
+                continue
+            if terminating.is_set() and kind in _ANSWER_ENDS:
+                # One write, so that the client reads the error with the answer.
+                client_out.write(message + _TERMINATED)
                 await client_out.drain()
-            elif kind in _ANSWER_ENDS:
-                return
+                server_out.close()
+                terminated.set()
+                await anyio.sleep_forever()
+            client_out.write(message)
+            await client_out.drain()
 
     try:
         async with anyio.create_task_group() as link:

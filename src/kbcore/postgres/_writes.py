@@ -2,18 +2,23 @@
 
 A create is one statement (the document, its ``created`` change and its idempotency
 key, if it has one), atomic on its own; an update is one statement after the locked
-read; an import copies new documents (binary COPY) into a temporary table and moves
-them from there into ``knowledge_base`` and its changelog by one statement, and updates
-many documents by another. Whatever must be written in the same transaction as a
-document belongs here: each write ends with its documents' passages (``_passages.py``),
-and a write that would give an org two active documents of one filename raises
-``DuplicateFilename`` (``_filenames.py``).
+read; an import writes its new documents and their changes by one statement, and updates
+many documents by another, both of parallel arrays. Whatever must be written in the same
+transaction as a document belongs here: each write ends with its documents' passages
+(``_passages.py``), and a write that would give an org two active documents of one
+filename raises ``DuplicateFilename`` (``_filenames.py``).
 
-Staging costs the server one extra write of rows that are never WAL-logged, and buys
-three things: each content crosses the wire once though it is stored twice (document
-and ``created`` change), the timestamps are the transaction's ``now()`` like every other
-write's, and metadata travels as text, so a JSON codec the host set on its pool cannot
-encode it a second time (COPY would encode straight into the ``jsonb`` column).
+New documents do not travel by COPY. asyncpg's COPY (``copy_records_to_table``) makes the
+future it waits on before it checks the connection's protocol state, outside its own error
+handling. When the server ends the session while the transaction's connection sits
+between two statements (``pg_terminate_backend``, a restart), asyncpg reads the server's
+FATAL error, and a COPY begun before the close arrives fails at once: its future is left
+behind, the close then fails it, and nobody waits for it. The event loop's exception
+handler gets an untyped ``ConnectionDoesNotExistError`` ("Future exception was never
+retrieved"), and the future is out of kbcore's reach. A statement fails cleanly there.
+Arrays also let each content cross the wire once though it is stored twice (document and
+``created`` change), and metadata travel as text, so that a JSON codec the host set on
+its pool cannot encode it a second time.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import attrs
-from asyncpg.pool import PoolConnectionProxy
 
 from kbcore._domain import (
     KEY_REUSED_MESSAGE,
@@ -37,7 +41,7 @@ from kbcore._domain import (
     Revision,
 )
 from kbcore.errors import NotFound, ValidationError
-from kbcore.postgres._connection import Db, OnConnection, mapped_failures
+from kbcore.postgres._connection import Db
 from kbcore.postgres._filenames import one_active_filename
 from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
 from kbcore.postgres._reads import (
@@ -123,38 +127,16 @@ WITH d AS (
 SELECT * FROM d
 """  # noqa: S608
 
-# ON COMMIT DROP: nothing is left behind on the host's pooled connection.
-_STAGE = """
-CREATE TEMP TABLE kbcore_import (
-    id uuid NOT NULL,
-    filename text NOT NULL,
-    content text NOT NULL,
-    category text NOT NULL,
-    metadata text NOT NULL,
-    changed_by text,
-    change_summary text,
-    deleted_by text,
-    deleted_summary text
-) ON COMMIT DROP
-"""
-
-_STAGED_COLUMNS = [
-    "id",
-    "filename",
-    "content",
-    "category",
-    "metadata",
-    "changed_by",
-    "change_summary",
-    "deleted_by",
-    "deleted_summary",
-]
-
-# DELETE ... RETURNING empties the staging table for the transaction's next batch. A
-# document imported deleted (deleted_summary set) gets its ``deleted`` row after ``created``.
-_MOVE_STAGED = """
+# The new documents arrive as parallel arrays, each content once though it is stored twice
+# (document and ``created`` change). A document imported deleted (deleted_summary set)
+# gets its ``deleted`` row after ``created``.
+_INSERT_MANY = """
 WITH staged AS (
-    DELETE FROM pg_temp.kbcore_import RETURNING *
+    SELECT *
+    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::text[], $10::text[])
+        AS s(id, filename, content, category, metadata, changed_by, change_summary,
+             deleted_by, deleted_summary)
 ), d AS (
     INSERT INTO knowledge_base
         (id, org_id, filename, content, category, version, active, metadata, created_at, updated_at)
@@ -222,7 +204,6 @@ class PostgresWrites:
     """
 
     _db: Db
-    _staging: bool = False
 
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
@@ -309,28 +290,22 @@ class PostgresWrites:
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         if not creations:
             return
-        if not self._staging:
-            await self._db.execute(_STAGE)
-            self._staging = True
-        records = [
-            (
-                creation.id,
-                creation.document.filename,
-                creation.document.content,
-                creation.document.category,
-                json.dumps(dict(creation.document.metadata)),
-                creation.change.changed_by,
-                creation.change.summary,
-                None if creation.deletion is None else creation.deletion.changed_by,
-                None if creation.deletion is None else creation.deletion.summary,
+        deletions = [creation.deletion for creation in creations]
+        await one_active_filename(
+            self._db.execute(
+                _INSERT_MANY,
+                org_id,
+                [creation.id for creation in creations],
+                [creation.document.filename for creation in creations],
+                [creation.document.content for creation in creations],
+                [creation.document.category for creation in creations],
+                [json.dumps(dict(creation.document.metadata)) for creation in creations],
+                [creation.change.changed_by for creation in creations],
+                [creation.change.summary for creation in creations],
+                [None if deletion is None else deletion.changed_by for deletion in deletions],
+                [None if deletion is None else deletion.summary for deletion in deletions],
             )
-            for creation in creations
-        ]
-        with mapped_failures("copying documents"):
-            await self._conn.copy_records_to_table(
-                "kbcore_import", records=records, columns=_STAGED_COLUMNS
-            )
-        await one_active_filename(self._db.execute(_MOVE_STAGED, org_id))
+        )
         # A document imported deleted is inactive, so it gets no passages.
         await write_passages(
             self._db,
@@ -371,12 +346,6 @@ class PostgresWrites:
                 for r in revisions
             ),
         )
-
-    @property
-    def _conn(self) -> PoolConnectionProxy:
-        # COPY into the staging table needs the unit of work's own connection.
-        assert isinstance(self._db, OnConnection), "imports run in a unit of work"
-        return self._db.conn
 
 
 def _written(document: Document) -> Written:
