@@ -3,7 +3,8 @@
 Every write of ``PostgresWrites`` ends with its documents' passages as the splitter
 makes them (``kbcore.retrieval``): a create in its one statement (``NEW_PASSAGES``, a
 CTE on the inserted row), every other write by one more statement (``write_passages``)
-in its unit of work. A passage that did not change is not written again, so editing one
+in its unit of work; an import's new documents by COPY (``copy_new_passages``). A
+passage that did not change is not written again, so editing one
 section of a long document rewrites that section's passages and its index entries only.
 An inactive document has no passages. Migration 0007 fills them for the documents
 stored before it (``fill_passages``).
@@ -76,6 +77,26 @@ SET org_id = excluded.org_id, context = excluded.context, content = excluded.con
 WHERE (knowledge_passages.org_id, knowledge_passages.context, knowledge_passages.content)
     IS DISTINCT FROM (excluded.org_id, excluded.context, excluded.content)
 """
+
+
+_PASSAGE_COLUMNS = ["document_id", "position", "org_id", "context", "content"]
+
+
+async def copy_new_passages(conn: PoolConnectionProxy, documents: Iterable[Written]) -> None:
+    """Store the passages of documents that have none yet (just created), by binary COPY.
+
+    A new document has no passage to replace or delete, so its rows need none of
+    ``write_passages``'s comparisons: COPY streams them straight into the table.
+    """
+    records = [
+        (document.id, p.position, document.org_id, p.context, p.text)
+        for document in documents
+        for p in document.passages()
+    ]
+    if records:
+        await conn.copy_records_to_table(
+            "knowledge_passages", records=records, columns=_PASSAGE_COLUMNS
+        )
 
 
 async def write_passages(db: Db, documents: Iterable[Written]) -> None:

@@ -4,10 +4,10 @@ A create is one statement (the document, its ``created`` change and its idempote
 key, if it has one), atomic on its own; an update is one statement after the locked
 read; an import copies new documents (binary COPY) into a temporary table and moves
 them from there into ``knowledge_base`` and its changelog by one statement, and updates
-many documents by another. Whatever must be written in the same transaction as a
-document belongs here: each write ends with its documents' passages (``_passages.py``),
-and a write that would give an org two active documents of one filename raises
-``DuplicateFilename`` (``_filenames.py``).
+many documents by another; the new documents' passages follow by COPY. Whatever must
+be written in the same transaction as a document belongs here: each write ends with its
+documents' passages (``_passages.py``), and a write that would give an org two active
+documents of one filename raises ``DuplicateFilename`` (``_filenames.py``).
 
 Staging costs the server one extra write of rows that are never WAL-logged, and buys
 three things: each content crosses the wire once though it is stored twice (document
@@ -39,7 +39,13 @@ from kbcore._domain import (
 from kbcore.errors import NotFound, ValidationError
 from kbcore.postgres._connection import Db, OnConnection, mapped_failures
 from kbcore.postgres._filenames import one_active_filename
-from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
+from kbcore.postgres._passages import (
+    Written,
+    copy_new_passages,
+    new_passages,
+    passage_arrays,
+    write_passages,
+)
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
     GET,
@@ -332,13 +338,15 @@ class PostgresWrites:
             )
         await one_active_filename(self._db.execute(_MOVE_STAGED, org_id))
         # A document imported deleted is inactive, so it gets no passages.
-        await write_passages(
-            self._db,
-            (
-                Written(c.id, org_id, c.document.filename, c.document.content, c.deletion is None)
-                for c in creations
-            ),
-        )
+        with mapped_failures("copying passages"):
+            await copy_new_passages(
+                self._conn,
+                (
+                    Written(c.id, org_id, c.document.filename, c.document.content, True)
+                    for c in creations
+                    if c.deletion is None
+                ),
+            )
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
