@@ -36,6 +36,9 @@ class Sizes:
     rate_documents: int = 500
     rate_per_second: int = 10
     growth: tuple[int, ...] = (1_000, 10_000)
+    export_documents: int = 100_000
+    transfer_import_documents: int = 50_000
+    transfer_repeats: int = 3
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -57,6 +60,9 @@ class Sizes:
             rate_documents=4,
             rate_per_second=200,
             growth=(5, 10),
+            export_documents=30,
+            transfer_import_documents=20,
+            transfer_repeats=2,
         )
 
 
