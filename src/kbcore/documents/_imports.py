@@ -1,8 +1,10 @@
 """Importing many documents into an org at once.
 
-An import validates every item before it writes any, then plans each batch
-against the org's documents of the same filenames (read under a row lock, in the
-batch's transaction) and writes the plan with a few statements per batch. Items
+An import reads its input a batch at a time (``_import_items.py``), validates each
+batch before writing any of it, then plans the batch against the org's documents of
+the same filenames (read under a row lock, in the batch's transaction, which in an
+all-or-nothing import is the import's one transaction) and writes the plan with a few
+statements. Items
 apply in the order given, as if created one by one: a filename that occurs twice
 meets the first occurrence as an existing document.
 
