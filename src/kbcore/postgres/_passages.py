@@ -82,20 +82,28 @@ WHERE (knowledge_passages.org_id, knowledge_passages.context, knowledge_passages
 _PASSAGE_COLUMNS = ["document_id", "position", "org_id", "context", "content"]
 
 
-async def copy_new_passages(conn: PoolConnectionProxy, documents: Iterable[Written]) -> None:
+#: A row of knowledge_passages as COPY sends it (``_PASSAGE_COLUMNS``).
+PassageRow = tuple[UUID, int, UUID, str, str]
+
+
+def passage_rows(documents: Iterable[Written]) -> list[PassageRow]:
+    """The rows of the documents' passages: pure Python, safe to run in a worker thread."""
+    return [
+        (document.id, p.position, document.org_id, p.context, p.text)
+        for document in documents
+        for p in document.passages()
+    ]
+
+
+async def copy_new_passages(conn: PoolConnectionProxy, rows: Sequence[PassageRow]) -> None:
     """Store the passages of documents that have none yet (just created), by binary COPY.
 
     A new document has no passage to replace or delete, so its rows need none of
     ``write_passages``'s comparisons: COPY streams them straight into the table.
     """
-    records = [
-        (document.id, p.position, document.org_id, p.context, p.text)
-        for document in documents
-        for p in document.passages()
-    ]
-    if records:
+    if rows:
         await conn.copy_records_to_table(
-            "knowledge_passages", records=records, columns=_PASSAGE_COLUMNS
+            "knowledge_passages", records=rows, columns=_PASSAGE_COLUMNS
         )
 
 

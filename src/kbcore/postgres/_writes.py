@@ -18,6 +18,7 @@ encode it a second time (COPY would encode straight into the ``jsonb`` column).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from uuid import UUID
@@ -44,6 +45,7 @@ from kbcore.postgres._passages import (
     copy_new_passages,
     new_passages,
     passage_arrays,
+    passage_rows,
     write_passages,
 )
 from kbcore.postgres._reads import (
@@ -332,21 +334,22 @@ class PostgresWrites:
             )
             for creation in creations
         ]
+        # Splitting into passages is Python's work and the move is the server's: the split
+        # runs in a worker thread meanwhile. A document imported deleted gets no passages.
+        new = [
+            Written(c.id, org_id, c.document.filename, c.document.content, True)
+            for c in creations
+            if c.deletion is None
+        ]
+        splitting = asyncio.get_running_loop().run_in_executor(None, passage_rows, new)
         with mapped_failures("copying documents"):
             await self._conn.copy_records_to_table(
                 "kbcore_import", records=records, columns=_STAGED_COLUMNS
             )
         await one_active_filename(self._db.execute(_MOVE_STAGED, org_id))
-        # A document imported deleted is inactive, so it gets no passages.
+        rows = await splitting
         with mapped_failures("copying passages"):
-            await copy_new_passages(
-                self._conn,
-                (
-                    Written(c.id, org_id, c.document.filename, c.document.content, True)
-                    for c in creations
-                    if c.deletion is None
-                ),
-            )
+            await copy_new_passages(self._conn, rows)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
