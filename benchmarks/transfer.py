@@ -9,7 +9,6 @@ run of its own so that neither slows the timed runs.
 from __future__ import annotations
 
 import statistics
-import time
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -20,7 +19,7 @@ import attrs
 
 from benchmarks import corpus
 from benchmarks.environment import Env
-from benchmarks.harness import Figure, ratio_text
+from benchmarks.harness import Figure, Pair, interleave, ratio_text
 from benchmarks.roundtrips import RoundTrips, counting_proxy
 from kbcore import DocumentDraft, KnowledgeBase
 from kbcore.postgres import PostgresStore
@@ -34,25 +33,20 @@ FROM knowledge_base WHERE org_id = $1 AND active ORDER BY created_at, id
 """
 
 
-@attrs.frozen
-class _Timed:
-    """Seconds per run of kbcore and of one baseline, the runs paired turn about."""
+def _summary(pair: Pair, count: int) -> tuple[str, str, str]:
+    """Throughputs and their ratio: the median, with the lowest and highest run or pair."""
+    ratios = _ratios(pair)
+    spread = f"{ratio_text(min(ratios))}-{ratio_text(max(ratios))}"
+    return (
+        _rate(count, pair.ours),
+        _rate(count, pair.raw),
+        f"{ratio_text(statistics.median(ratios))} ({spread})",
+    )
 
-    ours: list[float]
-    raw: list[float]
 
-    def ratios(self) -> list[float]:
-        """kbcore's throughput over the baseline's, one per pair."""
-        return [raw / ours for ours, raw in zip(self.ours, self.raw, strict=True)]
-
-    def text(self, count: int) -> tuple[str, str, str]:
-        ratios = self.ratios()
-        spread = f"{ratio_text(min(ratios))}-{ratio_text(max(ratios))}"
-        return (
-            _rate(count, self.ours),
-            _rate(count, self.raw),
-            f"{ratio_text(statistics.median(ratios))} ({spread})",
-        )
+def _ratios(pair: Pair) -> list[float]:
+    """kbcore's throughput over the baseline's, one per pair of runs."""
+    return [raw / ours for ours, raw in zip(pair.ours, pair.raw, strict=True)]
 
 
 def _rate(count: int, seconds: Sequence[float]) -> str:
@@ -94,19 +88,6 @@ async def _peak_mb(call: Callable[[], Awaitable[object]]) -> float:
     return peak / 1e6
 
 
-async def _turn_about(
-    repeats: int, ours: Callable[[int], Awaitable[object]], raw: Callable[[int], Awaitable[object]]
-) -> _Timed:
-    timed = _Timed([], [])
-    for repeat in range(repeats):
-        order = ((ours, timed.ours), (raw, timed.raw))
-        for call, samples in order if repeat % 2 == 0 else order[::-1]:
-            started = time.perf_counter()
-            await call(repeat)
-            samples.append(time.perf_counter() - started)
-    return timed
-
-
 async def transfer(env: Env) -> list[Figure]:
     return [*await _export(env), *await _import(env)]
 
@@ -127,11 +108,11 @@ async def _export(env: Env) -> list[Figure]:
             async with pool.acquire() as conn:
                 await conn.copy_from_query(_EXPORTED, org, output=_discard)
 
-        timed = await _turn_about(env.sizes.transfer_repeats, ours, raw)
+        timed = await interleave(ours, raw, env.sizes.transfer_repeats, warmup=0)
         peak = await _peak_mb(lambda: ours(0))
         ours_trips = await _count(trips, lambda: ours(0, counted))
         raw_trips = await _count(trips, lambda: raw(0, counted))
-    measured, baseline, ratio = timed.text(count)
+    measured, baseline, ratio = _summary(timed, count)
     scenario = f"export of {count:,} documents (~1 kB), {env.sizes.transfer_repeats} runs"
     return [
         Figure(scenario, measured, f"{baseline} raw COPY TO", ratio, "reported", None),
@@ -232,15 +213,17 @@ async def _import(env: Env) -> list[Figure]:
             async def raw(repeat: int, rows: list[_Rows] = rows, passages: bool = passages) -> None:
                 await rows[repeat].copy(pool, passages=passages)
 
-            baselines.append(await _turn_about(repeats, ours, raw))
+            baselines.append(await interleave(ours, raw, repeats, warmup=0))
             del rows
         peak = await _peak_mb(lambda: ours(0))
         ours_trips = await _count(trips, lambda: ours(0, counted))
     documents, everything = baselines
-    measured, baseline, ratio = documents.text(count)
-    met = statistics.median(documents.ratios()) >= 0.5
+    measured, baseline, ratio = _summary(documents, count)
+    met = (
+        statistics.median(r / o for o, r in zip(documents.ours, documents.raw, strict=True)) >= 0.5
+    )
     scenario = f"import of {count:,} documents (~1 kB), {repeats} runs"
-    _, all_baseline, all_ratio = everything.text(count)
+    all_measured, all_baseline, all_ratio = _summary(everything, count)
     return [
         Figure(
             scenario,
@@ -252,7 +235,7 @@ async def _import(env: Env) -> list[Figure]:
         ),
         Figure(
             "the same import against raw COPY of every row it writes, passages included",
-            everything.text(count)[0],
+            all_measured,
             f"{all_baseline} raw COPY",
             all_ratio,
             "reported",
