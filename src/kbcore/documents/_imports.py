@@ -4,9 +4,8 @@ An import reads its input a batch at a time (``_import_items.py``), validates ea
 batch before writing any of it, then plans the batch against the org's documents of
 the same filenames (read under a row lock, in the batch's transaction, which in an
 all-or-nothing import is the import's one transaction) and writes the plan with a few
-statements. Items
-apply in the order given, as if created one by one: a filename that occurs twice
-meets the first occurrence as an existing document.
+statements. Items apply in the order given, as if created one by one: a filename
+that occurs twice meets the first occurrence as an existing document.
 
 An org has at most one active document per filename. An active item meets the
 active document of its filename as ``on_conflict`` says; an inactive item (a
@@ -216,33 +215,18 @@ class _Plan:
     updated: int = 0
     skipped: int = 0
 
-    async def write(
-        self, writes: DocumentWrites, org: UUID, size: int, tally: Tally | None = None
-    ) -> None:
-        """Write the plan, ``size`` documents a statement; ``tally`` moves its items' share
-        of the way as the statements go (the items that write nothing come with them)."""
+    async def write(self, writes: DocumentWrites, org: UUID, size: int) -> None:
+        """Write the plan, ``size`` documents a statement."""
         revisions = [
             Revision(document_id=t.id, state=t.state, metadata=t.metadata, changes=t.changes)
             for t in self.targets
             if t.edited
         ]
-        written, to_write = 0, len(self.creations) + len(revisions)
-
-        def wrote(count: int) -> None:
-            nonlocal written
-            written += count
-            if tally is not None:
-                tally.reach(tally.total * written // to_write)
-
         # Creations first: a revision may concern a document created by this plan.
         for start in range(0, len(self.creations), size):
-            created = self.creations[start : start + size]
-            await writes.insert_many(org, created)
-            wrote(len(created))
+            await writes.insert_many(org, self.creations[start : start + size])
         for start in range(0, len(revisions), size):
-            revised = revisions[start : start + size]
-            await writes.update_many(org, revised)
-            wrote(len(revised))
+            await writes.update_many(org, revisions[start : start + size])
 
     def merge(self, other: _Plan) -> _Plan:
         return _Plan(
