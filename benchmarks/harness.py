@@ -36,6 +36,11 @@ class Sizes:
     rate_documents: int = 500
     rate_per_second: int = 10
     growth: tuple[int, ...] = (1_000, 10_000)
+    create_blocks: int = 3
+    floor_documents: tuple[int, ...] = (200, 1_000)
+    floor_repeats: int = 3
+    nochange_documents: tuple[int, ...] = (1_000, 10_000)
+    nochange_repeats: int = 5
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -57,6 +62,11 @@ class Sizes:
             rate_documents=4,
             rate_per_second=200,
             growth=(5, 10),
+            create_blocks=1,
+            floor_documents=(5,),
+            floor_repeats=1,
+            nochange_documents=(5,),
+            nochange_repeats=1,
         )
 
 
@@ -173,3 +183,8 @@ def seconds_text(seconds: float) -> str:
 
 def statistic(samples: Sequence[float]) -> float:
     return statistics.median(samples)
+
+
+def spread_text(ratios: Sequence[float]) -> str:
+    """The median ratio and the range of the runs': ``1.05x (1.01 to 1.09x)``."""
+    return f"{statistic(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f}x)"

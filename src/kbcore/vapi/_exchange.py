@@ -26,6 +26,7 @@ from kbcore.vapi._errors import (
     error_for_status,
 )
 from kbcore.vapi._retries import RetryPolicy, failure_kind, parse_retry_after, retry_wait
+from kbcore.vapi._uploads import Form
 
 __all__ = ["Exchange", "VapiRequest"]
 
@@ -43,8 +44,8 @@ class VapiRequest:
     path: str
     what: str
     json: Any = None
-    files: dict[str, tuple[str, bytes, str]] | None = None
-    data: dict[str, str] | None = None
+    #: A multipart body, encoded once (``kbcore.vapi._uploads.encoded_form``).
+    form: Form | None = None
 
 
 @attrs.frozen
@@ -137,6 +138,12 @@ class Exchange:
 
         return hook
 
+    def _headers(self, request: VapiRequest) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.api_key.value}", "Accept": "application/json"}
+        if request.form is not None:
+            headers["Content-Type"] = request.form[1]
+        return headers
+
     async def _attempt(self, request: VapiRequest) -> httpx.Response:
         error: VapiError
         where = _display_url(self.base_url)
@@ -146,13 +153,9 @@ class Exchange:
                 response = await self.http_client.request(
                     request.method,
                     f"{self.base_url}{request.path}",
-                    headers={
-                        "Authorization": f"Bearer {self.api_key.value}",
-                        "Accept": "application/json",
-                    },
+                    headers=self._headers(request),
                     json=request.json,
-                    files=request.files,
-                    data=request.data,
+                    content=None if request.form is None else request.form[0],
                     timeout=httpx.Timeout(self.timeout, connect=connect_within),
                 )
         # Each error is raised below, outside this block: an httpx error holds the request
