@@ -31,8 +31,9 @@ CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
 # A whole whitespace-separated token (as str.split() makes them) that holds a letter or
-# a digit: one match per such token, found in one pass of the regex engine.
-_WORDY_TOKEN = re.compile(r"(?<!\S)\S*?\w\S*")
+# a digit: one match per such token, in one pass of the regex engine. A match takes its
+# token to the end, and no part of a token without a letter or digit can match.
+_WORDY_TOKEN = re.compile(r"\S*\w\S*")
 
 
 @attrs.frozen
