@@ -47,6 +47,7 @@ from kbcore.postgres._reads import (
     HISTORY,
     change_from_row,
     document_from_row,
+    metadata_from_text,
 )
 from kbcore.retrieval import split_document
 
@@ -57,8 +58,8 @@ _CHANGE_COLUMNS = """
 
 # The ``created`` change of the document that a create's ``d`` inserted ($6 to $11; its
 # new content is the document's, which crosses the wire once), its passages ($12 to
-# $14), and what the server made of that document: how both creates below end. The rest
-# of the document is what the create sent, so it is not sent back.
+# $14), and what the server made of that document (its id, times, and metadata as jsonb
+# keeps it): how both creates below end. The rest is what the create sent, not sent back.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
@@ -66,7 +67,7 @@ c AS (
            d.content
     FROM d
 ), {new_passages(12)}
-SELECT d.id, d.created_at, d.updated_at FROM d
+SELECT d.id, d.metadata, d.created_at, d.updated_at FROM d
 """  # noqa: S608
 
 INSERT_QUERY = f"""
@@ -385,7 +386,7 @@ class PostgresWrites:
 
 def _created(draft: NewDocument, row: Record) -> Document:
     """The document a create stored: what it sent, and the id and times the server gave."""
-    id_, created_at, updated_at = row
+    id_, metadata, created_at, updated_at = row
     return Document(
         id=id_,
         org_id=draft.org_id,
@@ -394,7 +395,7 @@ def _created(draft: NewDocument, row: Record) -> Document:
         category=draft.category,
         version=1,
         active=True,
-        metadata=draft.metadata,
+        metadata=metadata_from_text(metadata),
         created_at=created_at,
         updated_at=updated_at,
     )
