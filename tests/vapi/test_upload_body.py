@@ -7,6 +7,7 @@ import pytest
 
 from kbcore import VapiClient
 from kbcore.testing import FakeVapi
+from kbcore.vapi._uploads import encoded_form
 
 from .conftest import API_KEY
 
@@ -43,3 +44,18 @@ async def test_a_retried_upload_sends_the_same_form_again(fake_vapi: FakeVapi) -
     assert bodies[0] == bodies[1] == bodies[2]
     assert b"Plans: $99" in bodies[0]
     assert list(fake_vapi.files) == [uploaded.id]
+
+
+@pytest.mark.parametrize("filename", ["prices.md", 'a "quoted" \\ name.md'])
+def test_the_form_is_the_one_httpx_would_encode(filename: str) -> None:
+    """Byte for byte, boundary aside: what any multipart parser (and Vapi) already reads."""
+    fields = {"purpose": "assistant", "metadata": '{"a":"b ✓"}'}
+    body, content_type = encoded_form(fields, filename, "Plans: $99 ✓".encode())
+    files = {"file": (filename, "Plans: $99 ✓".encode(), "text/markdown")}
+    reference = httpx.Request("POST", "http://vapi.invalid/file", data=fields, files=files)
+    ours = body.replace(content_type.split("boundary=")[1].encode(), b"BOUNDARY")
+    theirs = reference.read().replace(
+        reference.headers["content-type"].split("boundary=")[1].encode(), b"BOUNDARY"
+    )
+    assert ours == theirs
+    assert content_type.startswith("multipart/form-data; boundary=")

@@ -138,6 +138,11 @@ class Exchange:
 
         return hook
 
+    @property
+    def _where(self) -> str:
+        # Parsed only for a message: a successful attempt never needs it.
+        return _display_url(self.base_url)
+
     def _headers(self, request: VapiRequest) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.api_key.value}", "Accept": "application/json"}
         if request.form is not None:
@@ -146,7 +151,6 @@ class Exchange:
 
     async def _attempt(self, request: VapiRequest) -> httpx.Response:
         error: VapiError
-        where = _display_url(self.base_url)
         connect_within = min(self.policy.connect_timeout, self.timeout)
         try:
             with anyio.fail_after(self.timeout):
@@ -162,16 +166,20 @@ class Exchange:
         # and its Authorization header, and must not travel along as the new error's context.
         except httpx.ConnectTimeout:
             error = VapiUnreachable(
-                f"Vapi at {where} did not accept a connection within {connect_within:g} s"
+                f"Vapi at {self._where} did not accept a connection within {connect_within:g} s"
             )
         except (TimeoutError, httpx.TimeoutException):
-            error = VapiTimeout(f"Vapi at {where} did not answer within {self.timeout:g} s")
+            error = VapiTimeout(f"Vapi at {self._where} did not answer within {self.timeout:g} s")
         except httpx.ConnectError as exc:
-            error = VapiUnreachable(f"Vapi at {where} {_connect_failure(exc)}")
+            error = VapiUnreachable(f"Vapi at {self._where} {_connect_failure(exc)}")
         except httpx.RemoteProtocolError:
-            error = VapiUnavailable(f"Vapi at {where} closed the connection without answering")
+            error = VapiUnavailable(
+                f"Vapi at {self._where} closed the connection without answering"
+            )
         except httpx.TransportError as exc:
-            error = VapiUnavailable(f"Vapi at {where} could not be reached ({type(exc).__name__})")
+            error = VapiUnavailable(
+                f"Vapi at {self._where} could not be reached ({type(exc).__name__})"
+            )
         else:
             if response.is_success:
                 return response
