@@ -11,7 +11,6 @@ split beforehand, outside the timing). create runs with logging as a library fin
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import time
 import uuid
@@ -23,7 +22,7 @@ import structlog
 
 from benchmarks import corpus
 from benchmarks.environment import Env
-from benchmarks.harness import Figure, ms, percentile, spread_text, statistic
+from benchmarks.harness import Figure, log_info_to, ms, percentile, spread_text, statistic
 from kbcore import KnowledgeBase
 from kbcore._domain import ChangeType
 from kbcore.postgres import PostgresStore
@@ -64,7 +63,7 @@ FROM d CROSS JOIN unnest($8::integer[], $9::text[], $10::text[]) AS n (position,
 """
 
 Call = Callable[[], Awaitable[object]]
-_BASELINES = ("document row", "document + changelog rows", "all rows, passages included")
+_BASELINES = ("the document row", "the document + changelog rows", "all rows, passages included")
 
 
 @contextmanager
@@ -73,14 +72,7 @@ def logging_setup(configured: bool) -> Iterator[None]:
     saved = structlog.get_config() if structlog.is_configured() else None
     with open(os.devnull, "w") as devnull:
         if configured:
-            structlog.configure(
-                processors=[
-                    structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.JSONRenderer(),
-                ],
-                wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-                logger_factory=structlog.PrintLoggerFactory(devnull),
-            )
+            log_info_to(devnull)
         else:
             structlog.reset_defaults()
         try:
@@ -147,7 +139,7 @@ def _figures(env: Env, blocks: list[list[list[float]]], configured: bool) -> lis
         goal = index == 2
         figures.append(
             Figure(
-                f"create, {setup}, against a raw INSERT of the {baseline} "
+                f"create, {setup}, against a raw INSERT of {baseline} "
                 f"({env.sizes.create_blocks} blocks of {env.sizes.creates})",
                 ms(statistic(ours)),
                 f"{ms(statistic(raw))} raw INSERT",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import platform
@@ -11,9 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import version
+from typing import TextIO
 
 import asyncpg
 import attrs
+import structlog
 
 
 @attrs.frozen
@@ -188,3 +191,15 @@ def statistic(samples: Sequence[float]) -> float:
 def spread_text(ratios: Sequence[float]) -> str:
     """The median ratio and the range of the runs': ``1.05x (1.01 to 1.09x)``."""
     return f"{statistic(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f}x)"
+
+
+def log_info_to(stream: TextIO) -> None:
+    """structlog at INFO, rendering JSON into ``stream``: how the benchmarks count logging."""
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+    )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import attrs
 import httpx
 import pytest
 
@@ -33,68 +34,60 @@ class Connections:
         await self.fake(scope, receive, send)
 
 
-@pytest.fixture
-def connections(fake_vapi: FakeVapi) -> Connections:
-    return Connections(fake_vapi)
+@attrs.frozen
+class Bed:
+    """An org with assistants on a FakeVapi served on loopback, and a knowledge base."""
+
+    store: Store
+    kb: KnowledgeBase
+    org_id: UUID
+    url: str
+    connections: Connections
+
+    def coordinator(self, **options: Any) -> SyncCoordinator:
+        return SyncCoordinator(
+            self.store, vapi_base_url=self.url, **{"policy": NO_WINDOW, **options}
+        )
+
+    async def sync_new_document(self, coordinator: SyncCoordinator, filename: str) -> None:
+        await self.kb.create(self.org_id, filename=filename, content=f"About {filename}.")
+        assert (await coordinator.sync(self.org_id)).files_uploaded == 1
 
 
 @pytest.fixture
-async def base_url(connections: Connections) -> AsyncIterator[str]:
+async def bed(
+    kbcore_store: Store, kbcore_kb: KnowledgeBase, kbcore_org: UUID, fake_vapi: FakeVapi
+) -> AsyncIterator[Bed]:
+    connections = Connections(fake_vapi)
     async with serve_fake_vapi(connections) as url:
-        yield url
+        yield Bed(kbcore_store, kbcore_kb, kbcore_org, url, connections)
 
 
-async def two_syncs(coordinator: SyncCoordinator, kb: KnowledgeBase, org_id: UUID) -> None:
-    await kb.create(org_id, filename="a.md", content="First.")
-    assert (await coordinator.sync(org_id)).files_uploaded == 1
-    await kb.create(org_id, filename="b.md", content="Second.")
-    assert (await coordinator.sync(org_id)).files_uploaded == 1
-
-
-async def test_every_sync_reuses_the_connections_of_the_one_before(
-    kbcore_store: Store,
-    kbcore_kb: KnowledgeBase,
-    kbcore_org: UUID,
-    base_url: str,
-    connections: Connections,
-) -> None:
+async def test_every_sync_reuses_the_connections_of_the_one_before(bed: Bed) -> None:
     """Syncs one at a time through one coordinator: one connection for all of them."""
-    policy = SyncPolicy(min_interval=timedelta(microseconds=1), max_concurrency=1)
-    async with SyncCoordinator(kbcore_store, vapi_base_url=base_url, policy=policy) as coordinator:
-        await two_syncs(coordinator, kbcore_kb, kbcore_org)
-    assert len(connections.ports) > 4
-    assert len(set(connections.ports)) == 1
+    one_at_a_time = SyncPolicy(min_interval=timedelta(microseconds=1), max_concurrency=1)
+    async with bed.coordinator(policy=one_at_a_time) as coordinator:
+        await bed.sync_new_document(coordinator, "a.md")
+        await bed.sync_new_document(coordinator, "b.md")
+    assert len(bed.connections.ports) > 4
+    assert len(set(bed.connections.ports)) == 1
 
 
-async def test_a_coordinator_closes_only_the_client_it_opened(
-    kbcore_store: Store,
-    kbcore_kb: KnowledgeBase,
-    kbcore_org: UUID,
-    base_url: str,
-    connections: Connections,
-) -> None:
+async def test_a_coordinator_closes_only_the_client_it_opened(bed: Bed) -> None:
     """Without ``async with``, ``aclose()`` ends its connections; a later sync opens anew."""
-    coordinator = SyncCoordinator(kbcore_store, vapi_base_url=base_url, policy=NO_WINDOW)
-    await kbcore_kb.create(kbcore_org, filename="a.md", content="First.")
-    await coordinator.sync(kbcore_org)
-    first = set(connections.ports)
+    coordinator = bed.coordinator()
+    await bed.sync_new_document(coordinator, "a.md")
+    first = set(bed.connections.ports)
     await coordinator.aclose()
     await coordinator.aclose()  # closing twice is harmless
-    connections.ports.clear()
-    await kbcore_kb.create(kbcore_org, filename="b.md", content="Second.")
-    await coordinator.sync(kbcore_org)
+    bed.connections.ports.clear()
+    await bed.sync_new_document(coordinator, "b.md")
     await coordinator.aclose()
-    assert connections.ports
-    assert first.isdisjoint(connections.ports)
+    assert bed.connections.ports
+    assert first.isdisjoint(bed.connections.ports)
 
 
-async def test_a_host_client_is_used_and_left_open(
-    kbcore_store: Store,
-    kbcore_kb: KnowledgeBase,
-    kbcore_org: UUID,
-    base_url: str,
-    connections: Connections,
-) -> None:
+async def test_a_host_client_is_used_and_left_open(bed: Bed) -> None:
     """The host's client carries every sync and is still the host's to use afterwards."""
     seen: list[str] = []
 
@@ -102,10 +95,9 @@ async def test_a_host_client_is_used_and_left_open(
         seen.append(request.method)
 
     async with httpx.AsyncClient(event_hooks={"request": [note]}) as http:
-        async with SyncCoordinator(
-            kbcore_store, vapi_base_url=base_url, http_client=http, policy=NO_WINDOW
-        ) as coordinator:
-            await two_syncs(coordinator, kbcore_kb, kbcore_org)
+        async with bed.coordinator(http_client=http) as coordinator:
+            await bed.sync_new_document(coordinator, "a.md")
+            await bed.sync_new_document(coordinator, "b.md")
         assert not http.is_closed
-        assert (await http.get(f"{base_url}/file")).status_code == 401
-    assert len(seen) == len(connections.ports)
+        assert (await http.get(f"{bed.url}/file")).status_code == 401
+    assert len(seen) == len(bed.connections.ports)
