@@ -31,7 +31,7 @@ from kbcore.errors import (
     VapiError,
     VersionConflict,
 )
-from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult, SyncSetup
+from kbcore.sync import SyncCoordinator, SyncPolicy, SyncPreview, SyncResult, SyncSetup
 from kbcore.vapi import VapiClient
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "SyncFailed",
     "SyncInProgress",
     "SyncPolicy",
+    "SyncPreview",
     "SyncResult",
     "SyncSetup",
     "ValidationError",
