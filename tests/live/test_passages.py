@@ -179,3 +179,8 @@ def test_a_cap_below_one_is_refused() -> None:
 def test_word_count_counts_the_tokens_that_hold_a_letter_or_a_digit(text: str) -> None:
     """One pass of a regex counts what testing each token of ``str.split()`` would."""
     assert word_count(text) == sum(re.search(r"\w", token) is not None for token in text.split())
+
+
+def test_a_long_run_of_punctuation_is_counted_in_one_pass() -> None:
+    """Only a token's start is tried: a long token without words is not rescanned."""
+    assert word_count("-" * 200_000 + " a " + "*" * 100_000) == 1

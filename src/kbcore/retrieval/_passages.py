@@ -31,9 +31,9 @@ CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
 # A whole whitespace-separated token (as str.split() makes them) that holds a letter or
-# a digit: one match per such token, in one pass of the regex engine. A match takes its
-# token to the end, and no part of a token without a letter or digit can match.
-_WORDY_TOKEN = re.compile(r"\S*\w\S*")
+# a digit: one match per such token, in one pass of the regex engine. Only a token's start
+# is tried (the lookbehind), so a long run of punctuation costs linear time, not quadratic.
+_WORDY_TOKEN = re.compile(r"(?<!\S)[^\s\w]*\w\S*")
 
 
 @attrs.frozen
