@@ -13,8 +13,8 @@ twice: a read, a BEGIN, and a write that never left.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -32,13 +32,29 @@ T = TypeVar("T")
 log = get_logger()
 
 
-@contextmanager
-def mapped_failures(doing: str, *, may_commit: bool = False) -> Iterator[None]:
-    """Turn whatever asyncpg raises into ``NotSaved`` or ``OutcomeUnknown``."""
-    try:
-        yield
-    except FAILURES as error:
-        raise store_error(error, doing=doing, may_commit=may_commit) from error
+class mapped_failures:  # lower case: it reads as the function it replaced
+    """Turn whatever asyncpg raises into ``NotSaved`` or ``OutcomeUnknown``.
+
+    A plain class rather than a generator: it wraps every statement of a transaction.
+    """
+
+    __slots__ = ("_doing", "_may_commit")
+
+    def __init__(self, doing: str, *, may_commit: bool = False) -> None:
+        self._doing = doing
+        self._may_commit = may_commit
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, FAILURES):
+            raise store_error(exc, doing=self._doing, may_commit=self._may_commit) from exc
 
 
 def is_gone(conn: PoolConnectionProxy) -> bool:

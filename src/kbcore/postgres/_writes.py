@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import attrs
+from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
 from kbcore._domain import (
@@ -54,6 +55,7 @@ from kbcore.postgres._reads import (
     HISTORY,
     change_from_row,
     document_from_row,
+    metadata_from_text,
 )
 from kbcore.retrieval import split_document
 
@@ -62,16 +64,18 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), its
-# passages ($13 to $15), and that document: how both creates below end.
+# The ``created`` change of the document that a create's ``d`` inserted ($6 to $11; its
+# new content is the document's, which crosses the wire once), its passages ($12 to
+# $14), and what the server made of that document (its id, times, and metadata as jsonb
+# keeps it): how both creates below end. The rest is what the create sent, not sent back.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           $12::text
+           d.content
     FROM d
-), {new_passages(13)}
-SELECT * FROM d
+), {new_passages(12)}
+SELECT d.id, d.metadata, d.created_at, d.updated_at FROM d
 """  # noqa: S608
 
 INSERT_QUERY = f"""
@@ -88,7 +92,7 @@ WITH d AS (
 _INSERT_KEYED = f"""
 WITH k AS (
     INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
-    VALUES ($1, $16, gen_random_uuid(), $17)
+    VALUES ($1, $15, gen_random_uuid(), $16)
     ON CONFLICT (org_id, key) DO NOTHING
     RETURNING document_id
 ), d AS (
@@ -235,6 +239,8 @@ class PostgresWrites:
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
     ) -> Document:
+        # The statement records the document's content as the change's new content.
+        assert change.new_content is draft.content or change.new_content == draft.content
         arguments = (
             draft.org_id,
             draft.filename,
@@ -243,24 +249,23 @@ class PostgresWrites:
             json.dumps(dict(draft.metadata)),
             change.version_from,
             change.version_to,
-            str(change.change_type),
+            change.change_type.value,
             change.changed_by,
             change.summary,
             change.previous_content,
-            change.new_content,
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
         if key is None:
             row = await one_active_filename(self._db.fetchrow(INSERT_QUERY, *arguments))
             assert row is not None  # INSERT ... RETURNING always returns the row
-            return document_from_row(row)
+            return _created(draft, row)
         while True:
             # A clash of filenames fails the whole statement: the key stays free.
             row = await one_active_filename(
                 self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
             )
             if row is not None:
-                return document_from_row(row)
+                return _created(draft, row)
             # The key was taken: by the first try of this very create, or by another request.
             taken = await self._db.fetchrow(_KEYED, draft.org_id, key.key)
             if taken is None:
@@ -388,6 +393,23 @@ class PostgresWrites:
         # COPY into the staging table needs the unit of work's own connection.
         assert isinstance(self._db, OnConnection), "imports run in a unit of work"
         return self._db.conn
+
+
+def _created(draft: NewDocument, row: Record) -> Document:
+    """The document a create stored: what it sent, and the id and times the server gave."""
+    id_, metadata, created_at, updated_at = row
+    return Document(
+        id=id_,
+        org_id=draft.org_id,
+        filename=draft.filename,
+        content=draft.content,
+        category=draft.category,
+        version=1,
+        active=True,
+        metadata=metadata_from_text(metadata),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _written(document: Document) -> Written:
