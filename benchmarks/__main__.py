@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -12,9 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
-import structlog
 
-from benchmarks.harness import Figure, Sizes, machine
+from benchmarks.harness import Figure, Sizes, log_info_to, machine
 from benchmarks.report import render_markdown, render_table
 from benchmarks.scenarios import SCENARIOS, run
 from kbcore.testing import database
@@ -23,20 +21,14 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 #: Live knowledge's figures, measured by ``benchmarks.retrieval`` (its own, longer runs) and
 #: kept in RESULTS.md below this suite's.
 LIVE_RESULTS = Path(__file__).with_name("retrieval") / "RESULTS.md"
+#: The sync client's and create's figures before and after their speed-up, kept likewise.
+SPEED_RESULTS = Path(__file__).with_name("speed_results.md")
 
 
 def _quiet_logging() -> None:
     # kbcore logs every write at info; render it as a host would (JSON) but throw it
     # away, so the figures include the cost of logging and the terminal stays readable.
-    devnull = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
-    structlog.configure(
-        processors=[
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(devnull),
-    )
+    log_info_to(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             described,
             ran_at=datetime.now(UTC),
             elapsed=elapsed,
-            appendix=LIVE_RESULTS.read_text(encoding="utf-8"),
+            appendix="\n".join(
+                path.read_text(encoding="utf-8") for path in (SPEED_RESULTS, LIVE_RESULTS)
+            ),
         ),
         encoding="utf-8",
     )

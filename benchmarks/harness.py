@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import platform
@@ -11,9 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import version
+from typing import TextIO
 
 import asyncpg
 import attrs
+import structlog
 
 
 @attrs.frozen
@@ -36,6 +39,14 @@ class Sizes:
     rate_documents: int = 500
     rate_per_second: int = 10
     growth: tuple[int, ...] = (1_000, 10_000)
+    export_documents: int = 100_000
+    transfer_import_documents: int = 50_000
+    transfer_repeats: int = 3
+    create_blocks: int = 3
+    floor_documents: tuple[int, ...] = (200, 1_000)
+    floor_repeats: int = 3
+    nochange_documents: tuple[int, ...] = (1_000, 10_000)
+    nochange_repeats: int = 5
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -57,6 +68,14 @@ class Sizes:
             rate_documents=4,
             rate_per_second=200,
             growth=(5, 10),
+            export_documents=30,
+            transfer_import_documents=20,
+            transfer_repeats=2,
+            create_blocks=1,
+            floor_documents=(5,),
+            floor_repeats=1,
+            nochange_documents=(5,),
+            nochange_repeats=1,
         )
 
 
@@ -173,3 +192,20 @@ def seconds_text(seconds: float) -> str:
 
 def statistic(samples: Sequence[float]) -> float:
     return statistics.median(samples)
+
+
+def spread_text(ratios: Sequence[float]) -> str:
+    """The median ratio and the range of the runs': ``1.05x (1.01 to 1.09x)``."""
+    return f"{statistic(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f}x)"
+
+
+def log_info_to(stream: TextIO) -> None:
+    """structlog at INFO, rendering JSON into ``stream``: how the benchmarks count logging."""
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+    )

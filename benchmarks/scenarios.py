@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from benchmarks import limits, storage, sync
+from benchmarks import creates, floor, limits, storage, sync, transfer
 from benchmarks.environment import Env
 from benchmarks.harness import Figure, Sizes
 from kbcore.testing import database
@@ -12,7 +12,7 @@ from kbcore.testing import database
 Scenario = Callable[[Env], Awaitable[list[Figure]]]
 
 SCENARIOS: dict[str, Scenario] = {
-    "create": storage.create,
+    "create": creates.create,
     "import": storage.bulk_import,
     "list": storage.list_page,
     "search": storage.search,
@@ -20,6 +20,9 @@ SCENARIOS: dict[str, Scenario] = {
     "resync": sync.resync_against_original,
     "ratelimit": limits.rate_limited,
     "growth": limits.cost_growth,
+    "transfer": transfer.transfer,
+    "floor": floor.sync_floor,
+    "nochange": floor.no_change_sync,
 }
 
 

@@ -1,4 +1,4 @@
-"""Storage scenarios: create, bulk import, a page of a large org, search.
+"""Storage scenarios: bulk import, a page of a large org, search.
 
 Each baseline is the raw asyncpg call a host would write by hand, through the same
 pool (so both pay the pool's acquire and its reset on release), measured turn
@@ -7,7 +7,6 @@ about with kbcore's call.
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,19 +25,11 @@ from benchmarks.harness import (
     statistic,
 )
 from kbcore import DocumentDraft, KnowledgeBase
-from kbcore._domain import ChangeType, PageKey, PageRequest
+from kbcore._domain import PageKey, PageRequest
 from kbcore.documents._paging import encode_cursor
 from kbcore.postgres import PostgresStore
-from kbcore.postgres._passages import passage_arrays
 from kbcore.postgres._reads import SUMMARY_COLUMNS, page_query
 from kbcore.postgres._search import SEARCH_QUERY
-from kbcore.postgres._writes import INSERT_QUERY
-from kbcore.retrieval import split_document
-
-_RAW_INSERT = """
-INSERT INTO knowledge_base (org_id, filename, content, category, metadata)
-VALUES ($1, $2, $3, $4, $5::jsonb)
-"""
 
 _MATCHES = """
 SELECT count(*) FROM knowledge_base
@@ -50,82 +41,6 @@ _READ_NOTE = (
     "pool's acquire and release around it (as the baseline's) and turning rows into "
     "kbcore's values."
 )
-
-
-async def create(env: Env) -> list[Figure]:
-    async with env.pool() as pool:
-        kb = KnowledgeBase(PostgresStore(pool))
-        org = uuid.uuid4()
-        content = corpus.text(1, 150)
-
-        async def ours(i: int) -> None:
-            await kb.create(org, filename=f"kb-{i}.md", content=content, actor="bench")
-
-        # Both pairs below call it: a name of its own each time (an org has one active
-        # document per filename).
-        raw_names = itertools.count()
-
-        async def raw(i: int) -> None:
-            name = f"raw-{next(raw_names)}.md"
-            await pool.execute(_RAW_INSERT, org, name, content, "general", "{}")
-
-        async def statement(i: int) -> None:
-            # create's own statement (document and changelog row), outside a transaction.
-            await pool.fetchrow(INSERT_QUERY, *_create_arguments(org, f"stmt-{i}.md", content))
-
-        pair = await interleave(ours, raw, env.sizes.creates)
-        alone = await interleave(statement, raw, env.sizes.creates)
-    ratio = pair.ratio()
-    return [
-        Figure(
-            f"create (validated, audited), median of {env.sizes.creates}, ~1 kB",
-            ms(statistic(pair.ours)),
-            f"{ms(statistic(pair.raw))} raw INSERT",
-            ratio_text(ratio),
-            "≤ 1.25x",
-            ratio <= 1.25,
-            ""
-            if ratio <= 1.25
-            else "create is one statement without BEGIN and COMMIT, as many round trips as the "
-            "raw INSERT; that statement also writes the changelog row, which stores the content "
-            "again, and the document's passages for live knowledge, with their index entries "
-            f"({ratio_text(alone.ratio())} of the raw INSERT on its own, next row). The rest "
-            "is Python per call: validation, splitting into passages, the row read back into a "
-            "Document, the log call.",
-        ),
-        Figure(
-            "create's statement alone, without BEGIN and COMMIT",
-            ms(statistic(alone.ours)),
-            f"{ms(statistic(alone.raw))} raw INSERT",
-            ratio_text(alone.ratio()),
-            "diagnostic",
-            None,
-            "create's one statement (the document and its changelog row, atomic on its own), "
-            "sent by hand: the database's share of create's cost.",
-        ),
-    ]
-
-
-def _create_arguments(org: uuid.UUID, filename: str, content: str) -> tuple[object, ...]:
-    """The arguments ``PostgresWrites.create`` gives its statement for a new document.
-
-    Its passages included, split as ``create`` splits them.
-    """
-    return (
-        org,
-        filename,
-        content,
-        "general",
-        "{}",
-        None,
-        1,
-        str(ChangeType.CREATED),
-        "bench",
-        f"Created: {filename}",
-        None,
-        content,
-        *passage_arrays(split_document(filename, content)),
-    )
 
 
 async def bulk_import(env: Env) -> list[Figure]:

@@ -158,9 +158,11 @@ def app_from_environment() -> FastAPI:
     """The backend on ``DATABASE_URL``: ``uvicorn --factory host:app_from_environment``.
 
     The pool opens (and the schema is migrated) when the server starts, and closes when
-    it stops.
+    it stops, after the sync coordinator's HTTP client (one for all the server's syncs).
     """
     pool = asyncpg.create_pool(os.environ["DATABASE_URL"])
+    store = PostgresStore(pool)
+    coordinator = kbcore.SyncCoordinator(store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -169,11 +171,13 @@ def app_from_environment() -> FastAPI:
         try:
             yield
         finally:
+            await coordinator.aclose()
             await pool.close()
 
     return create_app(
-        PostgresStore(pool),
+        store,
         api_token=os.environ["HOST_API_TOKEN"],
         live_secret=ServerSecret(os.environ["KBCORE_LIVE_SECRET"]),
+        coordinator=coordinator,
         lifespan=lifespan,
     )

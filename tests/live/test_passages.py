@@ -173,3 +173,14 @@ def test_the_default_cap_is_a_few_hundred_words_at_most() -> None:
 def test_a_cap_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_words"):
         split_document("a.md", "text", max_words=0)
+
+
+@given(st.text(alphabet=st.sampled_from("ab1_é-|.,*#  \t\n\u00a0\u2003"), max_size=80))
+def test_word_count_counts_the_tokens_that_hold_a_letter_or_a_digit(text: str) -> None:
+    """One pass of a regex counts what testing each token of ``str.split()`` would."""
+    assert word_count(text) == sum(re.search(r"\w", token) is not None for token in text.split())
+
+
+def test_a_long_run_of_punctuation_is_counted_in_one_pass() -> None:
+    """Only a token's start is tried: a long token without words is not rescanned."""
+    assert word_count("-" * 200_000 + " a " + "*" * 100_000) == 1

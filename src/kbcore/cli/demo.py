@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 import asyncpg
 import attrs
+import httpx
 
 from kbcore import Document, KnowledgeBase
 from kbcore.cli.common import CliError, UsageError, common_options, connect, uuid_arg
@@ -206,7 +207,11 @@ async def _vapi(
     store = PostgresStore(pool)
     if real:
         steps.step("Vapi", f"Using {args.vapi_base_url} and the org's own agents.")
-        yield lambda policy: SyncCoordinator(store, vapi_base_url=args.vapi_base_url, policy=policy)
+        # One HTTP client for every sync of the demo, closed when it ends.
+        async with httpx.AsyncClient() as client:
+            yield lambda policy: SyncCoordinator(
+                store, vapi_base_url=args.vapi_base_url, http_client=client, policy=policy
+            )
         return
     from kbcore.testing import FakeVapi
     from kbcore.testing.host_tables import PostgresHostTables

@@ -88,10 +88,12 @@ def sync_policy(vapi_timeout: float = VAPI_TIMEOUT) -> SyncPolicy:
 
 async def run(args: argparse.Namespace, out: Output) -> None:
     policy = sync_policy(args.vapi_timeout)
-    async with connect(database_url(args)) as pool:
-        coordinator = SyncCoordinator(
+    async with (
+        connect(database_url(args)) as pool,
+        SyncCoordinator(
             PostgresStore(pool), vapi_base_url=args.vapi_base_url, policy=policy
-        )
+        ) as coordinator,
+    ):
         if args.dry_run:
             preview = await coordinator.plan(
                 args.org_id,

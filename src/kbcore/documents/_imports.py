@@ -1,10 +1,11 @@
 """Importing many documents into an org at once.
 
-An import validates every item before it writes any, then plans each batch
-against the org's documents of the same filenames (read under a row lock, in the
-batch's transaction) and writes the plan with a few statements per batch. Items
-apply in the order given, as if created one by one: a filename that occurs twice
-meets the first occurrence as an existing document.
+An import reads its input a batch at a time (``_import_items.py``), validates each
+batch before writing any of it, then plans the batch against the org's documents of
+the same filenames (read under a row lock, in the batch's transaction, which in an
+all-or-nothing import is the import's one transaction) and writes the plan with a few
+statements. Items apply in the order given, as if created one by one: a filename
+that occurs twice meets the first occurrence as an existing document.
 
 An org has at most one active document per filename. An active item meets the
 active document of its filename as ``on_conflict`` says; an inactive item (a
@@ -18,19 +19,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
 import attrs
 
-from kbcore import _validators as check
 from kbcore._domain import (
     ChangeDraft,
     ChangeType,
     Creation,
     Document,
-    DocumentDraft,
     DocumentState,
     ImportProblem,
     ImportReport,
@@ -40,34 +39,23 @@ from kbcore._domain import (
 from kbcore._ports import Documents, DocumentWrites
 from kbcore._progress import OnProgress, Tally
 from kbcore.documents._edits import Edit
+from kbcore.documents._import_items import Batch, DraftLike, Item, batches, input_size, items_of
 from kbcore.documents._rules import Rules
-from kbcore.documents._rules import metadata as metadata_rule
 from kbcore.errors import DuplicateFilename, OutcomeUnknown, StoreUnavailable, ValidationError
 
 #: What an import does with an item whose filename an active document already has.
 OnConflict = Literal["error", "skip", "update"]
 
-#: An item to import: a draft, a mapping with the draft's keys, or an exported Document.
-DraftLike = DocumentDraft | Document | Mapping[str, Any]
-
 DEFAULT_BATCH_SIZE = 1000
 MAX_BATCH_SIZE = 10_000
 
-_FIELDS = ("filename", "content", "category", "metadata", "active")
-# The other fields of an exported Document: accepted in a mapping and ignored, so that
-# exported records import as they are.
-_IGNORED = frozenset({"id", "org_id", "version", "created_at", "updated_at"})
 
+class _Rejected(Exception):
+    """Rolls an all-or-nothing import back: some item could not be taken."""
 
-@attrs.frozen
-class _Item:
-    """A valid item; ``category`` and ``metadata`` are None where the item left them out."""
-
-    index: int
-    document: NewDocument
-    category: str | None
-    metadata: Mapping[str, Any] | None = attrs.field(repr=False)
-    active: bool = True
+    def __init__(self, problems: list[ImportProblem]) -> None:
+        super().__init__(f"{len(problems)} items rejected")
+        self.problems = problems
 
 
 @attrs.frozen(kw_only=True)
@@ -85,36 +73,69 @@ class Importer:
     async def run(
         self, org: UUID, drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]
     ) -> ImportReport:
-        """Validate every item, then write them: in one unit of work, or one per batch."""
-        items, problems = _validate_all(self.rules, org, await _collect(drafts))
-        planner = _Planner(mode=self.on_conflict, changed_by=self.changed_by)
-        size = self.batch_size
-        if self.all_or_nothing and problems:
-            return ImportReport(errors=tuple(problems))
+        """Read, validate and write the items a batch at a time: in one unit of work, or
+        one per batch. ``done`` counts the items read and dealt with (written, skipped or
+        rejected), of the input's length when it has one."""
+        source = batches(self.rules, org, items_of(drafts), self.batch_size)
         tally = Tally("import", self.on_progress)
-        tally.start(len(items))
+        tally.start(input_size(drafts) or 0)
         if self.all_or_nothing:
+            report = await self._at_once(org, source, tally)
+        else:
+            report = await self._by_batch(org, source, tally)
+        if report.ok or not self.all_or_nothing:
+            tally.reach(tally.total)
+        return report
+
+    async def _at_once(self, org: UUID, source: AsyncIterator[Batch], tally: Tally) -> ImportReport:
+        """Everything in one unit of work, rolled back when any item cannot be taken."""
+        try:
             async with self.store.writing() as writes:
-                plan = await planner.plan(writes, org, items)
-                if plan.problems:
-                    return ImportReport(errors=tuple(sorted(problems + plan.problems, key=_index)))
-                await plan.write(writes, org, size, tally)
-            tally.reach(len(items))
-            return plan.report(problems)
-        total = _Plan()
-        for start in range(0, len(items), size):
-            batch = items[start : start + size]
+                total = await self._write_all(writes, org, source, tally)
+        except _Rejected as rejected:
+            return ImportReport(errors=tuple(sorted(rejected.problems, key=_index)))
+        return total.report(())
+
+    async def _write_all(
+        self, writes: DocumentWrites, org: UUID, source: AsyncIterator[Batch], tally: Tally
+    ) -> _Plan:
+        """Write batch after batch; after a first problem write nothing more, only
+        validate the rest (every problem is reported), and raise ``_Rejected``."""
+        planner = _Planner(mode=self.on_conflict, changed_by=self.changed_by)
+        total, problems = _Plan(), list[ImportProblem]()
+        async for batch in source:
+            problems += batch.problems
+            if not problems:
+                plan = await planner.plan(writes, org, batch.items)
+                problems += plan.problems
+            if not problems:
+                await plan.write(writes, org, self.batch_size)
+                total = total.merge(plan)
+            tally.advance(batch.read)
+        if problems:
+            raise _Rejected(problems)
+        return total
+
+    async def _by_batch(
+        self, org: UUID, source: AsyncIterator[Batch], tally: Tally
+    ) -> ImportReport:
+        planner = _Planner(mode=self.on_conflict, changed_by=self.changed_by)
+        total, problems, first = _Plan(), list[ImportProblem](), True
+        async for batch in source:
+            problems += batch.problems
             try:
                 async with self.store.writing() as writes:
-                    plan = await planner.plan(writes, org, batch)
-                    await plan.write(writes, org, size)
+                    plan = await planner.plan(writes, org, batch.items)
+                    await plan.write(writes, org, self.batch_size)
             except StoreUnavailable as error:
+                # Read the rest, to say which items were never written.
+                later = [batch async for batch in source]
+                problems += [p for b in later for p in b.problems]
                 report = total.report(problems)
-                raise ImportInterrupted.of(
-                    report, items[start:], size, error, first=start == 0
-                ) from error
-            tally.advance(len(batch))
-            total = total.merge(plan)
+                left = [item for b in later for item in b.items]
+                raise ImportInterrupted.of(report, batch.items, left, error, first=first) from error
+            tally.advance(batch.read)
+            total, first = total.merge(plan), False
         return total.report(problems)
 
 
@@ -135,18 +156,18 @@ class ImportInterrupted(StoreUnavailable):
     def of(
         cls,
         done: ImportReport,
-        left: Sequence[_Item],
-        size: int,
+        batch: Sequence[Item],
+        left: Sequence[Item],
         cause: StoreUnavailable,
         *,
         first: bool,
     ) -> ImportInterrupted:
-        """The error for an import whose batch of ``left[:size]`` failed with ``cause``.
+        """The error for an import whose ``batch`` failed with ``cause``; ``left`` came after.
 
         ``first`` says whether that batch was the import's first one.
         """
-        failed = tuple(item.index for item in left[:size])
-        later = tuple(item.index for item in left[size:])
+        failed = tuple(item.index for item in batch)
+        later = tuple(item.index for item in left)
         unknown = failed if isinstance(cause, OutcomeUnknown) else ()
         not_saved = later if unknown else failed + later
         report = attrs.evolve(done, not_saved=not_saved, outcome_unknown=unknown)
@@ -172,64 +193,6 @@ def _index(problem: ImportProblem) -> int:
     return problem.index
 
 
-async def _collect(drafts: Iterable[DraftLike] | AsyncIterable[DraftLike]) -> list[object]:
-    """Every item, in order. An import reads all of its input before writing anything."""
-    if isinstance(drafts, AsyncIterable):
-        return [draft async for draft in drafts]
-    if isinstance(drafts, str | bytes | Mapping) or not isinstance(drafts, Iterable):
-        raise ValidationError("drafts", "must be an iterable of documents")
-    return list(drafts)
-
-
-def _validate_all(
-    rules: Rules, org: UUID, raw: Sequence[object]
-) -> tuple[list[_Item], list[ImportProblem]]:
-    items: list[_Item] = []
-    problems: list[ImportProblem] = []
-    for index, draft in enumerate(raw):
-        try:
-            items.append(_validate(rules, org, index, draft))
-        except ValidationError as error:
-            problems.append(ImportProblem(index=index, field=error.field, message=error.message))
-    return items, problems
-
-
-def _validate(rules: Rules, org: UUID, index: int, draft: object) -> _Item:
-    fields = _fields(draft)
-    if "filename" not in fields:
-        raise ValidationError("filename", "Filename is required")
-    if "content" not in fields:
-        raise ValidationError("content", "Content is required")
-    category = fields.get("category")
-    metadata = fields.get("metadata")
-    document = NewDocument(
-        org_id=org,
-        filename=rules.filename(fields["filename"]),
-        content=rules.content(fields["content"]),
-        category=rules.category(category),
-        metadata=metadata_rule(metadata),
-    )
-    return _Item(
-        index=index,
-        document=document,
-        category=None if category is None else document.category,
-        metadata=None if metadata is None else document.metadata,
-        active=check.flag("active", fields.get("active", True)),
-    )
-
-
-def _fields(draft: object) -> Mapping[str, Any]:
-    if isinstance(draft, DocumentDraft | Document):
-        # A draft is active; an exported Document says whether it is.
-        return {name: getattr(draft, name) for name in _FIELDS if hasattr(draft, name)}
-    if not isinstance(draft, Mapping):
-        raise ValidationError("document", f"must be a mapping, not {type(draft).__name__}")
-    for key in draft:
-        if key not in _FIELDS and key not in _IGNORED:
-            raise ValidationError(str(key), "Unknown field")
-    return draft
-
-
 @attrs.define
 class _Target:
     """A document an import writes to: stored before, or created earlier in this import."""
@@ -252,33 +215,18 @@ class _Plan:
     updated: int = 0
     skipped: int = 0
 
-    async def write(
-        self, writes: DocumentWrites, org: UUID, size: int, tally: Tally | None = None
-    ) -> None:
-        """Write the plan, ``size`` documents a statement; ``tally`` moves its items' share
-        of the way as the statements go (the items that write nothing come with them)."""
+    async def write(self, writes: DocumentWrites, org: UUID, size: int) -> None:
+        """Write the plan, ``size`` documents a statement."""
         revisions = [
             Revision(document_id=t.id, state=t.state, metadata=t.metadata, changes=t.changes)
             for t in self.targets
             if t.edited
         ]
-        written, to_write = 0, len(self.creations) + len(revisions)
-
-        def wrote(count: int) -> None:
-            nonlocal written
-            written += count
-            if tally is not None:
-                tally.reach(tally.total * written // to_write)
-
         # Creations first: a revision may concern a document created by this plan.
         for start in range(0, len(self.creations), size):
-            created = self.creations[start : start + size]
-            await writes.insert_many(org, created)
-            wrote(len(created))
+            await writes.insert_many(org, self.creations[start : start + size])
         for start in range(0, len(revisions), size):
-            revised = revisions[start : start + size]
-            await writes.update_many(org, revised)
-            wrote(len(revised))
+            await writes.update_many(org, revisions[start : start + size])
 
     def merge(self, other: _Plan) -> _Plan:
         return _Plan(
@@ -300,7 +248,7 @@ class _Planner:
     mode: OnConflict
     changed_by: str | None
 
-    async def plan(self, writes: DocumentWrites, org: UUID, items: Sequence[_Item]) -> _Plan:
+    async def plan(self, writes: DocumentWrites, org: UUID, items: Sequence[Item]) -> _Plan:
         names = sorted({item.document.filename for item in items if item.active})
         active = {document.filename: document for document in await writes.lock_named(org, names)}
         deleted = await self._deleted(writes, org, items)
@@ -318,7 +266,7 @@ class _Planner:
 
     @staticmethod
     async def _deleted(
-        writes: DocumentWrites, org: UUID, items: Sequence[_Item]
+        writes: DocumentWrites, org: UUID, items: Sequence[Item]
     ) -> set[tuple[Any, ...]]:
         """What the org's deleted documents of the inactive items' filenames hold."""
         names = sorted({item.document.filename for item in items if not item.active})
@@ -328,7 +276,7 @@ class _Planner:
         return {_view(document) for document in stored if not document.active}
 
     def _place(
-        self, plan: _Plan, targets: dict[str, _Target], stored: Document | None, item: _Item
+        self, plan: _Plan, targets: dict[str, _Target], stored: Document | None, item: Item
     ) -> None:
         name = item.document.filename
         target = targets.get(name)
@@ -348,7 +296,7 @@ class _Planner:
             else:
                 plan.skipped += 1
 
-    def _create(self, plan: _Plan, item: _Item) -> _Target:
+    def _create(self, plan: _Plan, item: Item) -> _Target:
         document = item.document
         change = ChangeDraft(
             change_type=ChangeType.CREATED,
@@ -379,7 +327,7 @@ class _Planner:
         )
         return _Target(id=plan.creations[-1].id, state=state, metadata=document.metadata)
 
-    def _revise(self, target: _Target, item: _Item) -> bool:
+    def _revise(self, target: _Target, item: Item) -> bool:
         """Apply the item to the target as an update would; False when nothing changes."""
         edit = Edit(
             filename=None,

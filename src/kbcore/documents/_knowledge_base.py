@@ -37,6 +37,7 @@ from kbcore.documents import _idempotency as idempotency
 from kbcore.documents import _imports as imports
 from kbcore.documents import _rules as rules
 from kbcore.documents._edits import Edit
+from kbcore.documents._import_items import DraftLike
 from kbcore.documents._paging import decode_cursor, page_of, page_request
 from kbcore.documents._rules import Rules
 from kbcore.documents._search import MAX_HITS, query_text
@@ -261,7 +262,7 @@ class KnowledgeBase:
     async def import_documents(
         self,
         org_id: UUID | str,
-        drafts: Iterable[imports.DraftLike] | AsyncIterable[imports.DraftLike],
+        drafts: Iterable[DraftLike] | AsyncIterable[DraftLike],
         *,
         actor: str | None = None,
         on_conflict: imports.OnConflict = "error",
@@ -272,17 +273,20 @@ class KnowledgeBase:
         """Import many documents; the report says what became of each item.
 
         Items are ``DocumentDraft``s, mappings with the same keys, or ``Document``s
-        (so ``export`` output imports as it is). Every item is validated before any
-        is written. ``on_conflict`` says what an item does when an active document
-        (or an earlier item) has its filename: ``"error"`` reports it, ``"skip"``
-        leaves the document alone, ``"update"`` gives it the item's content as a new
-        version. With ``all_or_nothing`` (the default) a single problem means nothing
-        is written, and the whole import is one transaction; otherwise the valid
-        items are written in batches of ``batch_size``, one transaction per batch, and a
-        database failure raises ``ImportInterrupted``, whose report says exactly which
-        items were committed. ``on_progress`` hears of phase ``"import"``: of the valid
-        items, how many are written, after each batch (in an all-or-nothing import, as
-        its one transaction's writes proceed).
+        (so ``export`` output imports as it is), from any iterable or async iterable:
+        the import reads them a batch of ``batch_size`` at a time (fewer when their
+        contents pass 8 MB), and each batch is validated before any of it is written.
+        ``on_conflict`` says what an item does when an active document (or an earlier
+        item) has its filename: ``"error"`` reports it, ``"skip"`` leaves the document
+        alone, ``"update"`` gives it the item's content as a new version. With
+        ``all_or_nothing`` (the default) the whole import is one transaction, and a
+        single problem, however late, means nothing is written (the rest of the input
+        is still validated, so that the report lists every problem); otherwise each
+        batch's valid items are written in a transaction of their own, and a database
+        failure raises ``ImportInterrupted``, whose report says exactly which items were
+        committed. ``on_progress`` hears of phase ``"import"``: how many items were
+        read and dealt with (written, skipped or rejected), after each batch, of the
+        input's length when it has one.
 
         An org has at most one active document per filename. An item with
         ``"active": False`` (as an export of deleted documents has) is imported as a

@@ -13,8 +13,8 @@ twice: a read, a BEGIN, and a write that never left.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -32,13 +32,29 @@ T = TypeVar("T")
 log = get_logger()
 
 
-@contextmanager
-def mapped_failures(doing: str, *, may_commit: bool = False) -> Iterator[None]:
-    """Turn whatever asyncpg raises into ``NotSaved`` or ``OutcomeUnknown``."""
-    try:
-        yield
-    except FAILURES as error:
-        raise store_error(error, doing=doing, may_commit=may_commit) from error
+class mapped_failures:  # lower case: it reads as the function it replaced
+    """Turn whatever asyncpg raises into ``NotSaved`` or ``OutcomeUnknown``.
+
+    A plain class rather than a generator: it wraps every statement of a transaction.
+    """
+
+    __slots__ = ("_doing", "_may_commit")
+
+    def __init__(self, doing: str, *, may_commit: bool = False) -> None:
+        self._doing = doing
+        self._may_commit = may_commit
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, FAILURES):
+            raise store_error(exc, doing=self._doing, may_commit=self._may_commit) from exc
 
 
 def is_gone(conn: PoolConnectionProxy) -> bool:
@@ -172,21 +188,26 @@ def _dead_and_repeatable(error: BaseException, conn: PoolConnectionProxy, *, wri
 class Transaction(Generic[T]):
     """``async with Transaction(pool, Repository) as repository:``: one pooled connection.
 
-    The transaction runs at READ COMMITTED and hands its statements (an ``OnConnection``)
-    to ``opened``, whose result is what the ``async with`` gives. It commits on a normal
+    The transaction runs at READ COMMITTED (or, with ``snapshot``, read-only at
+    REPEATABLE READ: every statement reads the first one's snapshot) and hands its
+    statements (an ``OnConnection``) to ``opened``, whose result is what the ``async with``
+    gives. It commits on a normal
     exit and rolls back on an exception. A failed COMMIT is ``NotSaved``, or
     ``OutcomeUnknown`` when its answer was lost.
     """
 
-    __slots__ = ("_conn", "_opened", "_pool", "_tx")
+    __slots__ = ("_begin", "_conn", "_opened", "_pool", "_tx")
 
-    def __init__(self, pool: asyncpg.Pool, opened: Callable[[OnConnection], T]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, opened: Callable[[OnConnection], T], *, snapshot: bool = False
+    ) -> None:
         self._pool = pool
         self._opened = opened
+        self._begin = _begin_snapshot if snapshot else _begin
 
     async def __aenter__(self) -> T:
         self._conn, self._tx = await on_fresh_connection(
-            self._pool, _begin, doing="starting a transaction", writes=False, keep=True
+            self._pool, self._begin, doing="starting a transaction", writes=False, keep=True
         )
         return self._opened(OnConnection(self._conn))
 
@@ -218,9 +239,19 @@ async def _begin(conn: PoolConnectionProxy) -> tuple[PoolConnectionProxy, PgTran
     return conn, tx
 
 
-def transaction(pool: asyncpg.Pool) -> Transaction[OnConnection]:
-    """``async with transaction(pool) as db:``: statements in one transaction."""
-    return Transaction(pool, _itself)
+async def _begin_snapshot(conn: PoolConnectionProxy) -> tuple[PoolConnectionProxy, PgTransaction]:
+    """As ``_begin``, read-only at REPEATABLE READ."""
+    tx = conn.transaction(isolation="repeatable_read", readonly=True)
+    await tx.start()
+    return conn, tx
+
+
+def transaction(pool: asyncpg.Pool, *, snapshot: bool = False) -> Transaction[OnConnection]:
+    """``async with transaction(pool) as db:``: statements in one transaction.
+
+    With ``snapshot``, a read-only one whose statements all read one snapshot.
+    """
+    return Transaction(pool, _itself, snapshot=snapshot)
 
 
 def _itself(db: OnConnection) -> OnConnection:

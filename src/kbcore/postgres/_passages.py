@@ -3,7 +3,8 @@
 Every write of ``PostgresWrites`` ends with its documents' passages as the splitter
 makes them (``kbcore.retrieval``): a create in its one statement (``NEW_PASSAGES``, a
 CTE on the inserted row), every other write by one more statement (``write_passages``)
-in its unit of work. A passage that did not change is not written again, so editing one
+in its unit of work; an import's new documents by one more (``insert_new_passages``). A
+passage that did not change is not written again, so editing one
 section of a long document rewrites that section's passages and its index entries only.
 An inactive document has no passages. Migration 0007 fills them for the documents
 stored before it (``fill_passages``).
@@ -76,6 +77,35 @@ SET org_id = excluded.org_id, context = excluded.context, content = excluded.con
 WHERE (knowledge_passages.org_id, knowledge_passages.context, knowledge_passages.content)
     IS DISTINCT FROM (excluded.org_id, excluded.context, excluded.content)
 """
+
+
+#: A row of knowledge_passages: document_id, position, org_id, context, content.
+PassageRow = tuple[UUID, int, UUID, str, str]
+
+
+def passage_rows(documents: Iterable[Written]) -> list[PassageRow]:
+    """The rows of the documents' passages: pure Python, safe to run in a worker thread."""
+    return [
+        (document.id, p.position, document.org_id, p.context, p.text)
+        for document in documents
+        for p in document.passages()
+    ]
+
+
+# New documents' passages: nothing to replace or delete, so none of _WRITE's comparisons.
+_INSERT_NEW = """
+INSERT INTO knowledge_passages (document_id, position, org_id, context, content)
+SELECT * FROM unnest($1::uuid[], $2::integer[], $3::uuid[], $4::text[], $5::text[])
+"""
+
+
+async def insert_new_passages(db: Db, rows: Sequence[PassageRow]) -> None:
+    """Store the passages of documents that have none yet (just created).
+
+    One statement of parallel arrays rather than COPY: see ``_writes.py`` for why.
+    """
+    if rows:
+        await db.execute(_INSERT_NEW, *(list(column) for column in zip(*rows, strict=True)))
 
 
 async def write_passages(db: Db, documents: Iterable[Written]) -> None:

@@ -2,13 +2,13 @@
 
 Each sees what was committed when it ran, as every statement of a READ COMMITTED
 transaction does, and locks nothing; without BEGIN and COMMIT it takes two round
-trips fewer. Only ``export`` opens a transaction: its cursor reads one snapshot.
+trips fewer. Only ``export`` opens a transaction, to read one snapshot (``_export.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from kbcore._domain import (
     PageRequest,
     SearchHit,
 )
-from kbcore.postgres._connection import Db, mapped_failures, transaction
+from kbcore.postgres._connection import Db
 from kbcore.postgres._search import SEARCH_QUERY, hit_from_row
 
 # The f-strings below splice in these constant column lists only; every value is a
@@ -49,29 +49,6 @@ FROM knowledge_base_changelog
 WHERE org_id = $1 AND knowledge_base_id = $2
 ORDER BY seq
 """
-
-# Each filter is its own statement text, so the planner can use the partial index on active.
-_EXPORT = f"SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 ORDER BY created_at, id"  # noqa: S608
-_EXPORT_ACTIVE = f"""
-SELECT {DOCUMENT_COLUMNS} FROM knowledge_base WHERE org_id = $1 AND active
-ORDER BY created_at, id
-"""  # noqa: S608
-
-# The same, with how many rows the statement's snapshot holds in an extra column: an
-# uncorrelated subquery, computed once (an InitPlan) before the first row streams out.
-_COUNTED = "(SELECT count(*) FROM knowledge_base WHERE org_id = $1{active}) AS total"
-_EXPORT_COUNTED = f"""
-SELECT {DOCUMENT_COLUMNS}, {_COUNTED.format(active="")}
-FROM knowledge_base WHERE org_id = $1 ORDER BY created_at, id
-"""  # noqa: S608
-_EXPORT_ACTIVE_COUNTED = f"""
-SELECT {DOCUMENT_COLUMNS}, {_COUNTED.format(active=" AND active")}
-FROM knowledge_base WHERE org_id = $1 AND active ORDER BY created_at, id
-"""  # noqa: S608
-_DOCUMENT_FIELDS = 10
-
-#: Rows an export fetches at a time: a few MB at most with 300 kB documents.
-EXPORT_PREFETCH = 50
 
 
 class PostgresReads:
@@ -104,33 +81,6 @@ class PostgresReads:
         return [
             change_from_row(row) for row in await self._read.fetch(HISTORY, org_id, document_id)
         ]
-
-    async def export(
-        self,
-        org_id: UUID,
-        *,
-        include_inactive: bool,
-        on_total: Callable[[int], None] | None = None,
-    ) -> AsyncGenerator[Document, None]:
-        # A server-side cursor: rows come a few at a time, all from the statement's snapshot.
-        counted = on_total is not None
-        if counted:
-            query = _EXPORT_COUNTED if include_inactive else _EXPORT_ACTIVE_COUNTED
-        else:
-            query = _EXPORT if include_inactive else _EXPORT_ACTIVE
-        async with transaction(self._pool) as db:
-            with mapped_failures("opening a cursor"):
-                cursor = await db.conn.cursor(query, org_id)
-            while True:
-                with mapped_failures("reading a cursor"):
-                    rows = await cursor.fetch(EXPORT_PREFETCH)
-                if on_total is not None:
-                    on_total(rows[0]["total"] if rows else 0)
-                    on_total = None
-                if not rows:
-                    return
-                for row in rows:
-                    yield document_from_row(row[:_DOCUMENT_FIELDS] if counted else row)
 
 
 def page_query(

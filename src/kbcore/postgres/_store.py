@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Callable
+from uuid import UUID
+
 import asyncpg
 import attrs
 
 from kbcore._domain import ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.postgres._connection import Db, OnPool, Transaction
+from kbcore.postgres._export import export_documents
 from kbcore.postgres._ranking import PostgresPassages
 from kbcore.postgres._reads import PostgresReads
 from kbcore.postgres._setup import PostgresSetupState
@@ -45,6 +49,18 @@ class PostgresStore(
     ) -> Document:
         # One statement, atomic on its own: no BEGIN and COMMIT, one round trip.
         return await self._creates.create(draft, change, key=key)
+
+    def export(
+        self,
+        org_id: UUID,
+        *,
+        include_inactive: bool,
+        on_total: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[Document, None]:
+        # Batches sized by bytes, from one snapshot (_export.py).
+        return export_documents(
+            self._pool, org_id, include_inactive=include_inactive, on_total=on_total
+        )
 
     def writing(self) -> Transaction[PostgresWrites]:
         return Transaction(self._pool, PostgresWrites)

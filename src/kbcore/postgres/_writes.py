@@ -2,14 +2,14 @@
 
 A create is one statement (the document, its ``created`` change and its idempotency
 key, if it has one), atomic on its own; an update is one statement after the locked
-read; an import writes its new documents and their changes by one statement, and updates
-many documents by another, both of parallel arrays. Whatever must be written in the same
-transaction as a document belongs here: each write ends with its documents' passages
-(``_passages.py``), and a write that would give an org two active documents of one
-filename raises ``DuplicateFilename`` (``_filenames.py``).
+read; an import writes its new documents and their changes by one statement, their
+passages by another, and updates many documents by a third, all of parallel arrays.
+Whatever must be written in the same transaction as a document belongs here: each write
+ends with its documents' passages (``_passages.py``), and a write that would give an org
+two active documents of one filename raises ``DuplicateFilename`` (``_filenames.py``).
 
-New documents do not travel by COPY. asyncpg's COPY (``copy_records_to_table``) makes the
-future it waits on before it checks the connection's protocol state, outside its own error
+Nothing travels by COPY. asyncpg's COPY (``copy_records_to_table``) makes the future it
+waits on before it checks the connection's protocol state, outside its own error
 handling. When the server ends the session while the transaction's connection sits
 between two statements (``pg_terminate_backend``, a restart), asyncpg reads the server's
 FATAL error, and a COPY begun before the close arrives fails at once: its future is left
@@ -23,11 +23,13 @@ its pool cannot encode it a second time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from uuid import UUID
 
 import attrs
+from asyncpg import Record
 
 from kbcore._domain import (
     KEY_REUSED_MESSAGE,
@@ -43,13 +45,21 @@ from kbcore._domain import (
 from kbcore.errors import NotFound, ValidationError
 from kbcore.postgres._connection import Db
 from kbcore.postgres._filenames import one_active_filename
-from kbcore.postgres._passages import Written, new_passages, passage_arrays, write_passages
+from kbcore.postgres._passages import (
+    Written,
+    insert_new_passages,
+    new_passages,
+    passage_arrays,
+    passage_rows,
+    write_passages,
+)
 from kbcore.postgres._reads import (
     DOCUMENT_COLUMNS,
     GET,
     HISTORY,
     change_from_row,
     document_from_row,
+    metadata_from_text,
 )
 from kbcore.retrieval import split_document
 
@@ -58,16 +68,18 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-# The ``created`` change of the document that a create's ``d`` inserted ($6 to $12), its
-# passages ($13 to $15), and that document: how both creates below end.
+# The ``created`` change of the document that a create's ``d`` inserted ($6 to $11; its
+# new content is the document's, which crosses the wire once), its passages ($12 to
+# $14), and what the server made of that document (its id, times, and metadata as jsonb
+# keeps it): how both creates below end. The rest is what the create sent, not sent back.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
     SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           $12::text
+           d.content
     FROM d
-), {new_passages(13)}
-SELECT * FROM d
+), {new_passages(12)}
+SELECT d.id, d.metadata, d.created_at, d.updated_at FROM d
 """  # noqa: S608
 
 INSERT_QUERY = f"""
@@ -84,7 +96,7 @@ WITH d AS (
 _INSERT_KEYED = f"""
 WITH k AS (
     INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
-    VALUES ($1, $16, gen_random_uuid(), $17)
+    VALUES ($1, $15, gen_random_uuid(), $16)
     ON CONFLICT (org_id, key) DO NOTHING
     RETURNING document_id
 ), d AS (
@@ -208,6 +220,8 @@ class PostgresWrites:
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
     ) -> Document:
+        # The statement records the document's content as the change's new content.
+        assert change.new_content is draft.content or change.new_content == draft.content
         arguments = (
             draft.org_id,
             draft.filename,
@@ -216,24 +230,23 @@ class PostgresWrites:
             json.dumps(dict(draft.metadata)),
             change.version_from,
             change.version_to,
-            str(change.change_type),
+            change.change_type.value,
             change.changed_by,
             change.summary,
             change.previous_content,
-            change.new_content,
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
         if key is None:
             row = await one_active_filename(self._db.fetchrow(INSERT_QUERY, *arguments))
             assert row is not None  # INSERT ... RETURNING always returns the row
-            return document_from_row(row)
+            return _created(draft, row)
         while True:
             # A clash of filenames fails the whole statement: the key stays free.
             row = await one_active_filename(
                 self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
             )
             if row is not None:
-                return document_from_row(row)
+                return _created(draft, row)
             # The key was taken: by the first try of this very create, or by another request.
             taken = await self._db.fetchrow(_KEYED, draft.org_id, key.key)
             if taken is None:
@@ -290,6 +303,14 @@ class PostgresWrites:
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         if not creations:
             return
+        # Splitting into passages is Python's work and the insert is the server's: the split
+        # runs in a worker thread meanwhile. A document imported deleted gets no passages.
+        new = [
+            Written(c.id, org_id, c.document.filename, c.document.content, True)
+            for c in creations
+            if c.deletion is None
+        ]
+        splitting = asyncio.get_running_loop().run_in_executor(None, passage_rows, new)
         deletions = [creation.deletion for creation in creations]
         await one_active_filename(
             self._db.execute(
@@ -306,14 +327,7 @@ class PostgresWrites:
                 [None if deletion is None else deletion.summary for deletion in deletions],
             )
         )
-        # A document imported deleted is inactive, so it gets no passages.
-        await write_passages(
-            self._db,
-            (
-                Written(c.id, org_id, c.document.filename, c.document.content, c.deletion is None)
-                for c in creations
-            ),
-        )
+        await insert_new_passages(self._db, await splitting)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
@@ -346,6 +360,23 @@ class PostgresWrites:
                 for r in revisions
             ),
         )
+
+
+def _created(draft: NewDocument, row: Record) -> Document:
+    """The document a create stored: what it sent, and the id and times the server gave."""
+    id_, metadata, created_at, updated_at = row
+    return Document(
+        id=id_,
+        org_id=draft.org_id,
+        filename=draft.filename,
+        content=draft.content,
+        category=draft.category,
+        version=1,
+        active=True,
+        metadata=metadata_from_text(metadata),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def _written(document: Document) -> Written:

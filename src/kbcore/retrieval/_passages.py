@@ -30,6 +30,10 @@ DEFAULT_MAX_WORDS = 120
 CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
+# A whole whitespace-separated token (as str.split() makes them) that holds a letter or
+# a digit: one match per such token, in one pass of the regex engine. Only a token's start
+# is tried (the lookbehind), so a long run of punctuation costs linear time, not quadratic.
+_WORDY_TOKEN = re.compile(r"(?<!\S)[^\s\w]*\w\S*")
 
 
 @attrs.frozen
@@ -117,8 +121,7 @@ def _cut(block: Block, max_words: int) -> Iterator[str]:
     joiner = " " if block.kind == "paragraph" else "\n"
     chunk: list[str] = []
     words = 0
-    for piece in _fitting(block.pieces(), max_words):
-        size = word_count(piece)
+    for piece, size in _fitting(block.pieces(), max_words):
         if words + size > max_words and chunk:
             yield joiner.join(chunk)
             chunk, words = [], 0
@@ -128,23 +131,24 @@ def _cut(block: Block, max_words: int) -> Iterator[str]:
         yield joiner.join(chunk)
 
 
-def _fitting(pieces: Iterable[str], max_words: int) -> Iterator[str]:
-    """Pieces as they are, except those over the cap, cut between words."""
+def _fitting(pieces: Iterable[str], max_words: int) -> Iterator[tuple[str, int]]:
+    """Pieces as they are, except those over the cap, cut between words; with their words."""
     for piece in pieces:
-        if word_count(piece) <= max_words:
-            yield piece
+        size = word_count(piece)
+        if size <= max_words:
+            yield piece, size
             continue
         tokens: list[str] = []
         words = 0
         for token in piece.split():
             counted = _is_word(token)
             if words + counted > max_words:
-                yield " ".join(tokens)
+                yield " ".join(tokens), words
                 tokens, words = [], 0
             tokens.append(token)
             words += counted
         if tokens:
-            yield " ".join(tokens)
+            yield " ".join(tokens), words
 
 
 def word_count(text: str) -> int:
@@ -152,7 +156,7 @@ def word_count(text: str) -> int:
 
     A table's pipes and a list's dashes take no room in what a caller hears.
     """
-    return sum(_is_word(token) for token in text.split())
+    return len(_WORDY_TOKEN.findall(text))
 
 
 def _is_word(token: str) -> bool:

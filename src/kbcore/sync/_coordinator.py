@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
 from uuid import UUID
 
 import anyio
@@ -44,6 +46,13 @@ class SyncCoordinator:
     At most one sync per org runs at a time, and at most one succeeds per
     ``policy.min_interval``, across every process that shares the database.
     Every attempt, refused or failed ones included, becomes a ``kb_sync_log`` row.
+
+    Every sync sends its Vapi calls through one long-lived HTTP client, so that its
+    connections (and TLS sessions) are reused from one sync to the next. An
+    ``http_client`` passed in is that client and stays the host's to close. Otherwise
+    the coordinator opens its own at the first sync (or on ``async with``) and closes
+    it on leaving ``async with`` or on ``await coordinator.aclose()``; a host that
+    keeps one coordinator for the life of its process closes it at shutdown.
     """
 
     _store: SyncState
@@ -52,6 +61,38 @@ class SyncCoordinator:
     )
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
     _policy: SyncPolicy = attrs.field(factory=SyncPolicy, kw_only=True)
+    _owned_client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
+
+    async def __aenter__(self) -> Self:
+        self._client()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the coordinator opened; a host's own is left open.
+
+        A sync after this opens a new client, which needs closing in its turn.
+        """
+        client, self._owned_client = self._owned_client, None
+        if client is not None:
+            await client.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http_client is not None:
+            return self._http_client
+        if self._owned_client is None:
+            # Built once: loading the certificate bundle alone takes tens of milliseconds.
+            # Keep-alive for as many connections as a sync runs calls at once.
+            limits = httpx.Limits(max_keepalive_connections=max(20, self._policy.max_concurrency))
+            self._owned_client = httpx.AsyncClient(limits=limits)
+        return self._owned_client
 
     async def sync(
         self,
@@ -226,7 +267,7 @@ class SyncCoordinator:
         async with VapiClient(
             inputs.api_key,
             base_url=self._vapi_base_url,
-            http_client=self._http_client,
+            http_client=self._client(),
             timeout=policy.request_timeout,
             retry_policy=policy.retry_policy,
             before_write=before_write,

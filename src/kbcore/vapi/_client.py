@@ -25,7 +25,7 @@ from kbcore.vapi._models import (
     VapiFile,
 )
 from kbcore.vapi._retries import RetryPolicy
-from kbcore.vapi._uploads import mimetype_for, vapi_file_name
+from kbcore.vapi._uploads import encoded_form, vapi_file_name
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -139,14 +139,8 @@ class VapiClient:
         data = {} if purpose is None else {"purpose": _purpose(purpose)}
         if metadata:
             data["metadata"] = _upload_metadata(metadata)
-        body = _upload_body(content)
-        request = VapiRequest(
-            "POST",
-            "/file",
-            what=f"file {name}",
-            files={"file": (name, body, mimetype_for(name))},
-            data=data or None,
-        )
+        form = encoded_form(data, name, _upload_body(content))
+        request = VapiRequest("POST", "/file", what=f"file {name}", form=form)
         return self._parse(VapiFile.from_json, await self._call(request), request)
 
     async def get_file(self, file_id: str) -> VapiFile:

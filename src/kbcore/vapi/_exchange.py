@@ -27,6 +27,7 @@ from kbcore.vapi._errors import (
 )
 from kbcore.vapi._quiet_retries import quiet_stamina_logging
 from kbcore.vapi._retries import RetryPolicy, failure_kind, parse_retry_after, retry_wait
+from kbcore.vapi._uploads import Form
 
 __all__ = ["Exchange", "VapiRequest"]
 
@@ -44,8 +45,8 @@ class VapiRequest:
     path: str
     what: str
     json: Any = None
-    files: dict[str, tuple[str, bytes, str]] | None = None
-    data: dict[str, str] | None = None
+    #: A multipart body, encoded once (``kbcore.vapi._uploads.encoded_form``).
+    form: Form | None = None
 
 
 @attrs.frozen
@@ -139,38 +140,48 @@ class Exchange:
 
         return hook
 
+    @property
+    def _where(self) -> str:
+        # Parsed only for a message: a successful attempt never needs it.
+        return _display_url(self.base_url)
+
+    def _headers(self, request: VapiRequest) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.api_key.value}", "Accept": "application/json"}
+        if request.form is not None:
+            headers["Content-Type"] = request.form[1]
+        return headers
+
     async def _attempt(self, request: VapiRequest) -> httpx.Response:
         error: VapiError
-        where = _display_url(self.base_url)
         connect_within = min(self.policy.connect_timeout, self.timeout)
         try:
             with anyio.fail_after(self.timeout):
                 response = await self.http_client.request(
                     request.method,
                     f"{self.base_url}{request.path}",
-                    headers={
-                        "Authorization": f"Bearer {self.api_key.value}",
-                        "Accept": "application/json",
-                    },
+                    headers=self._headers(request),
                     json=request.json,
-                    files=request.files,
-                    data=request.data,
+                    content=None if request.form is None else request.form[0],
                     timeout=httpx.Timeout(self.timeout, connect=connect_within),
                 )
         # Each error is raised below, outside this block: an httpx error holds the request
         # and its Authorization header, and must not travel along as the new error's context.
         except httpx.ConnectTimeout:
             error = VapiUnreachable(
-                f"Vapi at {where} did not accept a connection within {connect_within:g} s"
+                f"Vapi at {self._where} did not accept a connection within {connect_within:g} s"
             )
         except (TimeoutError, httpx.TimeoutException):
-            error = VapiTimeout(f"Vapi at {where} did not answer within {self.timeout:g} s")
+            error = VapiTimeout(f"Vapi at {self._where} did not answer within {self.timeout:g} s")
         except httpx.ConnectError as exc:
-            error = VapiUnreachable(f"Vapi at {where} {_connect_failure(exc)}")
+            error = VapiUnreachable(f"Vapi at {self._where} {_connect_failure(exc)}")
         except httpx.RemoteProtocolError:
-            error = VapiUnavailable(f"Vapi at {where} closed the connection without answering")
+            error = VapiUnavailable(
+                f"Vapi at {self._where} closed the connection without answering"
+            )
         except httpx.TransportError as exc:
-            error = VapiUnavailable(f"Vapi at {where} could not be reached ({type(exc).__name__})")
+            error = VapiUnavailable(
+                f"Vapi at {self._where} could not be reached ({type(exc).__name__})"
+            )
         else:
             if response.is_success:
                 return response

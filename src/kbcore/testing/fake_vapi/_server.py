@@ -39,6 +39,8 @@ async def serve_fake_vapi(app: ASGIApp, *, host: str = "127.0.0.1") -> AsyncIter
 
 async def _serve_connection(app: ASGIApp, stream: anyio.abc.SocketStream) -> None:
     connection = h11.Connection(h11.SERVER)
+    # ASGI's ``client``: which connection a request came on.
+    client = stream.extra(anyio.abc.SocketAttribute.remote_address)  # noqa: S610 (anyio)
     async with stream:
         while True:
             event = await _next_event(connection, stream)
@@ -48,7 +50,7 @@ async def _serve_connection(app: ASGIApp, stream: anyio.abc.SocketStream) -> Non
             if body is None:
                 return
             try:
-                status, headers, payload = await _call_app(app, event, body)
+                status, headers, payload = await _call_app(app, event, body, client)
             except ConnectionDropped:
                 return
             try:
@@ -102,7 +104,7 @@ async def _read_body(connection: h11.Connection, stream: anyio.abc.SocketStream)
 
 
 async def _call_app(
-    app: ASGIApp, request: h11.Request, body: bytes
+    app: ASGIApp, request: h11.Request, body: bytes, client: object
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     raw_path, _, query = bytes(request.target).partition(b"?")
     scope = {
@@ -115,6 +117,7 @@ async def _call_app(
         "raw_path": raw_path,
         "query_string": query,
         "headers": [(bytes(k).lower(), bytes(v)) for k, v in request.headers],
+        "client": list(client) if isinstance(client, tuple) else None,
     }
     received = False
     status, headers, chunks = 500, [], []
