@@ -50,5 +50,5 @@ def is_auto_sync(
     """An attrs validator of a store's ``auto_sync``: an ``AutoSync``, or None for off."""
     if value is not None and not isinstance(value, AutoSync):
         raise ValidationError(
-            attribute.name, f"must be a kbcore.AutoSync or None, not {type(value).__name__}"
+            "auto_sync", f"must be a kbcore.AutoSync or None, not {type(value).__name__}"
         )
