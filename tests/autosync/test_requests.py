@@ -20,7 +20,7 @@ from kbcore._ports import Store
 from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 
-from .conftest import Elapse, status
+from .conftest import status
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +133,9 @@ async def test_resume_makes_a_request_due_now(
         ({"tool_name": "no spaces"}, "tool_name"),
     ],
 )
-def test_bad_auto_sync_settings_are_validation_errors(settings: dict[str, object], field: str) -> None:
+def test_bad_auto_sync_settings_are_validation_errors(
+    settings: dict[str, object], field: str
+) -> None:
     with pytest.raises(ValidationError) as raised:
         AutoSync(**settings)  # type: ignore[arg-type]
     assert raised.value.field == field

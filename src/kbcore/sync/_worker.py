@@ -85,16 +85,28 @@ class SyncWorker:
     def _lease(self) -> timedelta:
         return self._coordinator.policy.lease
 
-    async def run(self, stop: anyio.Event | None = None) -> None:
-        """Serve until ``stop`` is set (forever without one)."""
+    async def run(
+        self,
+        stop: anyio.Event | None = None,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until ``stop`` is set (forever without one).
+
+        Started with ``await task_group.start(worker.run, stop)``, it reports ready once
+        it listens for notifications and has claimed what was due.
+        """
         stopping = stop if stop is not None else anyio.Event()
         bound = log.bind(worker=self.name)
         bound.info("kbcore.worker.started", concurrency=self.concurrency)
         async with self._store.watch_requests() as watch, anyio.create_task_group() as syncs:
             renewals = anyio.CancelScope()
             syncs.start_soon(self._keep_claims, renewals)
+            ready = task_status
             while not stopping.is_set():
                 nap = await self._claim_and_start(syncs)
+                ready.started()
+                ready = anyio.TASK_STATUS_IGNORED
                 await self._nap(watch, stopping, nap)
             bound.info("kbcore.worker.stopping", running=len(self._running))
             await self._finish_or_cancel(syncs, renewals)
