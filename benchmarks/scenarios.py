@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from benchmarks import limits, storage, sync
+from benchmarks import autosync, limits, storage, sync
 from benchmarks.environment import Env
 from benchmarks.harness import Figure, Sizes
 from kbcore.testing import database
@@ -20,6 +20,7 @@ SCENARIOS: dict[str, Scenario] = {
     "resync": sync.resync_against_original,
     "ratelimit": limits.rate_limited,
     "growth": limits.cost_growth,
+    "autosync": autosync.auto_sync,
 }
 
 
