@@ -42,9 +42,16 @@ from kbcore import AutoSync, KnowledgeBase
 from kbcore.postgres import PostgresStore
 
 _SEED = """
-WITH o AS (SELECT unnest($1::uuid[]) AS org_id, unnest($2::text[]) AS assistant_id),
-a AS (INSERT INTO agents (org_id, role, vapi_assistant_id)
-      SELECT org_id, 'inbound', assistant_id FROM o)
+WITH o AS (
+    SELECT unnest($1::uuid[]) AS org_id, unnest($2::text[]) AS assistant_id,
+           unnest($3::text[]) AS api_key
+), a AS (
+    INSERT INTO agents (org_id, role, vapi_assistant_id)
+    SELECT org_id, 'inbound', assistant_id FROM o
+), i AS (
+    INSERT INTO integrations (org_id, provider, config)
+    SELECT org_id, 'vapi', jsonb_build_object('vapi_api_key', api_key) FROM o
+)
 INSERT INTO knowledge_base (org_id, filename, content, category)
 SELECT org_id, 'doc.md', 'first version of ' || org_id, 'general' FROM o
 RETURNING org_id, id
@@ -101,7 +108,8 @@ class Delay:
 async def auto_sync(env: Env) -> list[Figure]:
     sizes = env.sizes
     orgs = sizes.autosync_orgs
-    async with remote_vapi(assistants=orgs, latency=sizes.latency) as vapi:
+    # One Vapi account per org, as a host's orgs have.
+    async with remote_vapi(assistants=orgs, latency=sizes.latency, accounts=True) as vapi:
         figures = await _latency(env, vapi)
         rates = [await _throughput(env, vapi, workers) for workers in sizes.autosync_scaling]
     base = rates[0]
@@ -127,7 +135,7 @@ async def _latency(env: Env, vapi: RemoteVapi) -> list[Figure]:
     sizes = env.sizes
     debounce, window = sizes.autosync_debounce, sizes.autosync_window
     async with env.database() as (dsn, pool):
-        documents = await _seed(pool, vapi.assistant_ids)
+        documents = await _seed(pool, vapi.assistant_ids, vapi.keys)
         auto = AutoSync(
             debounce=timedelta(seconds=debounce), min_interval=timedelta(seconds=window)
         )
@@ -172,7 +180,8 @@ async def _latency(env: Env, vapi: RemoteVapi) -> list[Figure]:
 async def _throughput(env: Env, vapi: RemoteVapi, workers: int) -> float:
     sizes = env.sizes
     async with env.database() as (dsn, pool):
-        documents = await _seed(pool, vapi.assistant_ids[: sizes.autosync_burst])
+        burst = sizes.autosync_burst
+        documents = await _seed(pool, vapi.assistant_ids[:burst], vapi.keys[:burst])
         async with _workers(dsn, vapi, workers, sizes.autosync_window) as ready:
             await ready()
             await pool.execute(_DUE_NOW, list(documents))
@@ -182,10 +191,12 @@ async def _throughput(env: Env, vapi: RemoteVapi, workers: int) -> float:
     return len(runs) / span
 
 
-async def _seed(pool: asyncpg.Pool, assistant_ids: Sequence[str]) -> dict[UUID, UUID]:
-    """One org per assistant, with that agent and one document; org to document id."""
+async def _seed(
+    pool: asyncpg.Pool, assistant_ids: Sequence[str], keys: Sequence[str]
+) -> dict[UUID, UUID]:
+    """One org per account: its key, its assistant's agent, one document; org to document."""
     orgs = [uuid.uuid4() for _ in assistant_ids]
-    rows = await pool.fetch(_SEED, orgs, list(assistant_ids))
+    rows = await pool.fetch(_SEED, orgs, list(assistant_ids), list(keys))
     return {row["org_id"]: row["id"] for row in rows}
 
 
@@ -236,7 +247,7 @@ def _delay(edit: Edit, runs: Sequence[Run], debounce: float, window: float) -> D
 @asynccontextmanager
 async def _workers(dsn: str, vapi: RemoteVapi, count: int, window: float) -> AsyncIterator[_Ready]:
     """``count`` `kbcore worker` processes; stopped by SIGTERM at the end."""
-    environment = {**os.environ, "VAPI_API_KEY": vapi.api_key, "LOG_LEVEL": "INFO"}
+    environment = {**os.environ, "LOG_LEVEL": "INFO"}
     async with AsyncExitStack() as stack:
         logs = []
         for number in range(count):

@@ -3,35 +3,23 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
-import attrs
 import pytest
-import stamina
 
-from kbcore import Backoff, SyncCoordinator, SyncPolicy, SyncStatus, SyncWorker
+from kbcore import Backoff, SyncCoordinator, SyncStatus, SyncWorker
 from kbcore._ports import Store
 from kbcore.memory import MemoryStore
+from tests.sync.conftest import PassTime, kbcore_sync_policy, no_backoff, pass_time
 
 Elapse = Callable[[timedelta], Awaitable[None]]
 
+# The sync tests' fixtures: patient retries that never wait, and a way to pass time.
+__all__ = ["kbcore_sync_policy", "no_backoff", "pass_time"]
+
 WORKER = "worker-1"
-
-
-@pytest.fixture(autouse=True)
-def no_backoff() -> Iterator[None]:
-    """Vapi calls are retried as configured, but nobody waits for them."""
-    with stamina.set_testing(True, attempts=100, cap=True):
-        yield
-
-
-@pytest.fixture
-def kbcore_sync_policy() -> SyncPolicy:
-    return SyncPolicy(
-        max_concurrency=4, retry_policy=attrs.evolve(SyncPolicy().retry_policy, attempts=8)
-    )
 
 
 @pytest.fixture
@@ -41,25 +29,13 @@ def worker(kbcore_store: Store, kbcore_coordinator: SyncCoordinator) -> SyncWork
 
 
 @pytest.fixture
-def elapse(kbcore_store: Store, request: pytest.FixtureRequest) -> Elapse:
-    """Make the store's clock run ahead, as if the time had passed, without waiting for it."""
-
-    async def memory(delta: timedelta) -> None:
-        assert isinstance(kbcore_store, MemoryStore)
-        kbcore_store.advance_clock(delta)
+def elapse(kbcore_store: Store, pass_time: PassTime, request: pytest.FixtureRequest) -> Elapse:
+    """``pass_time``, for the sync requests too."""
 
     async def postgres(delta: timedelta) -> None:
+        await pass_time(delta)
         # Moving the stored instants back is the same as moving the database's clock forward.
-        pool = request.getfixturevalue("kbcore_pool")
-        await pool.execute(
-            """
-            UPDATE kb_sync_claims
-            SET last_success_at = last_success_at - $1::interval,
-                lease_expires_at = lease_expires_at - $1::interval
-            """,
-            delta,
-        )
-        await pool.execute(
+        await request.getfixturevalue("kbcore_pool").execute(
             """
             UPDATE kb_sync_requests
             SET due_at = due_at - $1::interval, claimed_until = claimed_until - $1::interval,
@@ -70,7 +46,7 @@ def elapse(kbcore_store: Store, request: pytest.FixtureRequest) -> Elapse:
             delta,
         )
 
-    return memory if isinstance(kbcore_store, MemoryStore) else postgres
+    return pass_time if isinstance(kbcore_store, MemoryStore) else postgres
 
 
 async def status(coordinator: SyncCoordinator, org_id: UUID) -> SyncStatus:

@@ -165,19 +165,30 @@ def _assert_no_overlap(rows: Sequence[asyncpg.Record]) -> None:
             assert after["created_at"] >= before["finished_at"]
 
 
-async def _synced_org(kb: KnowledgeBase, store: PostgresStore, fake: FakeVapi) -> UUID:
-    org = await _org(store, fake)
+@pytest.fixture
+async def prompt_store(kbcore_pool: asyncpg.Pool) -> PostgresStore:
+    return PostgresStore(kbcore_pool, auto_sync=PROMPT)
+
+
+@pytest.fixture
+async def two_documents(prompt_store: PostgresStore, fake_vapi: FakeVapi) -> UUID:
+    """An org with two documents (so due soon) and an agent, never synced."""
+    org = await _org(prompt_store, fake_vapi)
+    kb = KnowledgeBase(prompt_store)
     await kb.create(org, filename="a.md", content="one")
     await kb.create(org, filename="b.md", content="two")
     return org
 
 
 async def test_a_killed_worker_s_org_is_finished_by_another_after_the_lease(
-    fake_vapi: FakeVapi, kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, tmp_path: Path
+    fake_vapi: FakeVapi,
+    kbcore_pool: asyncpg.Pool,
+    kbcore_database_dsn: str,
+    tmp_path: Path,
+    prompt_store: PostgresStore,
+    two_documents: UUID,
 ) -> None:
-    store = PostgresStore(kbcore_pool, auto_sync=PROMPT)
-    kb = KnowledgeBase(store)
-    org = await _synced_org(kb, store, fake_vapi)
+    org = two_documents
     gate = UploadGate(fake_vapi, let_through=1)
     with anyio.fail_after(60):
         async with serve_fake_vapi(gate) as url:
@@ -197,7 +208,7 @@ async def test_a_killed_worker_s_org_is_finished_by_another_after_the_lease(
             async with worker_processes(1, kbcore_database_dsn, url, tmp_path, prefix="next"):
                 await _until_true(kbcore_pool, _NOTHING_PENDING)
     assert await _live_texts(kbcore_pool, fake_vapi, org) == {"one", "two"}
-    logged = await runs(store, org)
+    logged = await runs(prompt_store, org)
     assert [(run.status, run.triggered_by) for run in logged] == [
         ("failed", "kbcore worker w0"),
         ("success", "kbcore worker next0"),
@@ -206,11 +217,14 @@ async def test_a_killed_worker_s_org_is_finished_by_another_after_the_lease(
 
 
 async def test_sigterm_lets_the_running_sync_finish_then_the_worker_exits(
-    fake_vapi: FakeVapi, kbcore_pool: asyncpg.Pool, kbcore_database_dsn: str, tmp_path: Path
+    fake_vapi: FakeVapi,
+    kbcore_pool: asyncpg.Pool,
+    kbcore_database_dsn: str,
+    tmp_path: Path,
+    prompt_store: PostgresStore,
+    two_documents: UUID,
 ) -> None:
-    store = PostgresStore(kbcore_pool, auto_sync=PROMPT)
-    kb = KnowledgeBase(store)
-    org = await _synced_org(kb, store, fake_vapi)
+    org = two_documents
     gate = UploadGate(fake_vapi, let_through=1)
     with anyio.fail_after(60):
         async with (
@@ -224,5 +238,5 @@ async def test_sigterm_lets_the_running_sync_finish_then_the_worker_exits(
             assert await worker.wait() == 0
     assert "kbcore.worker.stopped" in (tmp_path / "w0.log").read_text()
     assert await kbcore_pool.fetchval(_NOTHING_PENDING)
-    assert [run.status for run in await runs(store, org)] == ["success"]
+    assert [run.status for run in await runs(prompt_store, org)] == ["success"]
     assert await _live_texts(kbcore_pool, fake_vapi, org) == {"one", "two"}

@@ -39,6 +39,14 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tool-name", default="knowledge-search", help="kbcore's name for the org's query tool"
     )
+    add_roles_option(parser)
+    parser.add_argument("--actor", help="who asked for the sync, for the audit log")
+    add_vapi_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_roles_option(parser: argparse.ArgumentParser) -> None:
+    """``--role``, repeatable: the agents a sync updates."""
     parser.add_argument(
         "--role",
         dest="roles",
@@ -46,9 +54,6 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         metavar="ROLE",
         help="agent role to sync (repeatable; default: inbound and outbound)",
     )
-    parser.add_argument("--actor", help="who asked for the sync, for the audit log")
-    add_vapi_options(parser)
-    parser.set_defaults(handler=run)
 
 
 def add_vapi_url(parser: argparse.ArgumentParser) -> None:

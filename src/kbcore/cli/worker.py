@@ -13,38 +13,38 @@ from kbcore import logging as kb_logging
 from kbcore._domain import SyncStatus
 from kbcore.cli.common import connect, database_url, positive_int, seconds_arg, uuid_arg
 from kbcore.cli.output import Output, plural
-from kbcore.cli.sync import add_vapi_options, sync_policy
+from kbcore.cli.sync import add_roles_option, add_vapi_options, sync_policy
 from kbcore.postgres import PostgresStore
 from kbcore.sync import SyncCoordinator, SyncPolicy, SyncWorker
 
 if TYPE_CHECKING:
     from kbcore.cli.common import Subcommands
 
-_TOOL_HELP = "kbcore's name for the org's query tool"
-
 
 def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     _register_worker(commands, common)
-    status = commands.add_parser(
-        "status",
-        parents=[common],
-        help="where an org's auto-sync stands",
-        description="Pending or not, due when, edits waiting, the last success and failure, "
-        "and why the sync is parked, if it is.",
-    )
-    status.add_argument("org_id", metavar="ORG_ID", type=uuid_arg)
-    status.add_argument("--tool-name", default="knowledge-search", help=_TOOL_HELP)
-    status.set_defaults(handler=run_status)
-    resume = commands.add_parser(
-        "resume",
-        parents=[common],
-        help="make an org's auto-sync due now, parked or not",
-        description="A parked sync waits for an edit, a change of the org's agents or key, "
-        "or this command.",
-    )
-    resume.add_argument("org_id", metavar="ORG_ID", type=uuid_arg)
-    resume.add_argument("--tool-name", default="knowledge-search", help=_TOOL_HELP)
-    resume.set_defaults(handler=run_resume)
+    for name, handler, summary, description in (
+        (
+            "status",
+            run_status,
+            "where an org's auto-sync stands",
+            "Pending or not, due when, edits waiting, the last success and failure, and why "
+            "the sync is parked, if it is.",
+        ),
+        (
+            "resume",
+            run_resume,
+            "make an org's auto-sync due now, parked or not",
+            "A parked sync waits for an edit, a change of the org's agents or key, or this "
+            "command.",
+        ),
+    ):
+        parser = commands.add_parser(name, parents=[common], help=summary, description=description)
+        parser.add_argument("org_id", metavar="ORG_ID", type=uuid_arg)
+        parser.add_argument(
+            "--tool-name", default="knowledge-search", help="kbcore's name for the org's query tool"
+        )
+        parser.set_defaults(handler=handler)
 
 
 def _register_worker(commands: Subcommands, common: argparse.ArgumentParser) -> None:
@@ -82,13 +82,7 @@ def _register_worker(commands: Subcommands, common: argparse.ArgumentParser) -> 
         metavar="SECONDS",
         help="least time between two successful syncs of an org (default: %(default)g)",
     )
-    parser.add_argument(
-        "--role",
-        dest="roles",
-        action="append",
-        metavar="ROLE",
-        help="agent role to sync (repeatable; default: inbound and outbound)",
-    )
+    add_roles_option(parser)
     parser.add_argument("--name", help="the worker's name in logs and the audit log")
     add_vapi_options(parser)
     parser.set_defaults(handler=run_worker)
