@@ -300,3 +300,25 @@ async def test_a_stopped_worker_cancels_what_outlasts_the_grace_and_hands_it_bac
 
 def _secret(value: str) -> Secret:
     return Secret(value)
+
+
+async def test_a_key_vapi_rejects_parks_the_request_until_a_new_key(
+    kbcore_kb: KnowledgeBase,
+    kbcore_coordinator: SyncCoordinator,
+    kbcore_store: Store,
+    worker: SyncWorker,
+    fake_vapi: FakeVapi,
+    kbcore_org: UUID,
+    elapse: Elapse,
+) -> None:
+    await kbcore_store.store_vapi_key(kbcore_org, _secret("not-the-key"))
+    await kbcore_kb.create(kbcore_org, filename="a.md", content="one", category="general")
+    await elapse(DEBOUNCE)
+    assert await worker.run_due() == 1
+    parked = await status(kbcore_coordinator, kbcore_org)
+    assert parked.parked_reason is not None
+    assert parked.parked_reason.startswith("Vapi rejected the API key")
+    assert "not-the-key" not in parked.parked_reason
+    await kbcore_store.store_vapi_key(kbcore_org, _secret(fake_vapi.api_key))
+    assert await worker.run_due() == 1
+    assert live_texts(fake_vapi) == {"one"}
