@@ -20,7 +20,7 @@ LAYERS: dict[str, set[str]] = {
     "kbcore._auto_sync": {"kbcore.errors"},
     "kbcore._ports": {"kbcore._domain"},
     "kbcore.retrieval": set(),
-    "kbcore.vapi": {"kbcore._domain", "kbcore.errors", "kbcore.logging"},
+    "kbcore.vapi": {"kbcore._domain", "kbcore._validators", "kbcore.errors", "kbcore.logging"},
     "kbcore.documents": {
         "kbcore._domain",
         "kbcore._ports",

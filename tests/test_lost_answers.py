@@ -9,12 +9,18 @@ must not turn that write into an error.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
+import anyio
+import anyio.lowlevel
 import asyncpg
 import pytest
+from asyncpg.pool import PoolConnectionProxy
 
 from kbcore import (
     DocumentDraft,
@@ -26,6 +32,7 @@ from kbcore import (
 )
 from kbcore._domain import Claimed, SyncOutcome
 from kbcore.postgres import PostgresStore
+from kbcore.postgres._connection import on_fresh_connection
 from tests.import_support import drafts
 from tests.pg_proxy import Action, PgProxy, pg_proxy
 
@@ -82,6 +89,19 @@ async def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_saved(
         await kb.create(org, filename="a.md", content="x")
     assert proxy.hurt == [(Action.LOSE_ANSWER, proxy.hurt[0][1])]
     assert await filenames(kbcore_pool, org) == ["a.md"]
+
+
+async def test_a_term_count_whose_claim_is_lost_is_outcome_unknown(
+    proxy: PgProxy, kbcore_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """The count's first statement writes its org's row: a lost answer is not a read's."""
+    proxy.lose_answer_to("INSERT INTO knowledge_passage_orgs")
+    async with asyncpg.create_pool(proxy.dsn, min_size=1, max_size=2) as pool:
+        with pytest.raises(OutcomeUnknown):
+            await PostgresStore(pool).count_terms(org, older_than=timedelta(0))
+    assert len(proxy.hurt) == 1
+    claimed = "SELECT count(*) FROM knowledge_passage_orgs WHERE org_id = $1"
+    assert await kbcore_pool.fetchval(claimed, org) == 1
 
 
 async def test_a_create_retried_with_its_key_returns_the_first_document(
@@ -232,3 +252,54 @@ async def test_an_all_or_nothing_import_whose_commit_answer_is_lost_is_outcome_u
         await kb.import_documents(org, drafts(30), batch_size=10)
     assert not isinstance(caught.value, ImportInterrupted)
     assert len(await filenames(kbcore_pool, org)) == 30
+
+
+async def test_a_call_cancelled_while_its_connection_fails_to_reset_leaves_no_error_behind(
+    kb: KnowledgeBase, proxy: PgProxy, kbcore_pool: asyncpg.Pool, org: UUID
+) -> None:
+    """A caller cancelled mid-statement hands its connection back; that reset fails.
+
+    The release must finish, and its failure be heard, within the call: an error of a
+    release that nobody waits for ends up in the event loop's exception handler.
+    """
+    doc = await kb.create(org, filename="a.md", content="x")
+    reported: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        async with kbcore_pool.acquire() as admin, admin.transaction():
+            await admin.execute("LOCK TABLE knowledge_base IN ACCESS EXCLUSIVE MODE")
+            proxy.cut_before(RESET)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(kb.get, org, doc.id)
+                await waiting_for_a_lock(kbcore_pool)
+                tasks.cancel_scope.cancel()
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert [action for action, _ in proxy.hurt] == [Action.CUT]
+    assert [context["message"] for context in reported] == []
+    assert await kb.get(org, doc.id) == doc
+
+
+async def waiting_for_a_lock(admin: asyncpg.Pool) -> None:
+    """Return once a session of the test waits for a lock (the loop turns meanwhile)."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    while not await admin.fetchval(query):
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_a_read_the_server_refused_is_not_repeated(kbcore_pool: asyncpg.Pool) -> None:
+    """Only a dead connection sends a read to another one: a refusal would come again."""
+    tries: list[int] = []
+
+    async def divide(conn: PoolConnectionProxy) -> object:
+        tries.append(1)
+        return await conn.fetchval("SELECT 1 / 0")
+
+    with pytest.raises(NotSaved, match="22012"):
+        await on_fresh_connection(kbcore_pool, divide, doing="dividing", writes=False)
+    assert len(tries) == 1

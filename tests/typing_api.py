@@ -35,6 +35,7 @@ from kbcore import (
     SyncCoordinator,
     SyncFailed,
     SyncPolicy,
+    SyncPreview,
     SyncResult,
     SyncSetup,
     ValidationError,
@@ -130,6 +131,12 @@ async def sync(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> No
     assert_type(result.tool_id, str)
     assert_type(result.files_uploaded, int)
     SyncPolicy(min_interval=300)  # type: ignore[arg-type]
+    preview = await coordinator.plan(org_id, tool_name="knowledge-search", roles=("inbound",))
+    assert_type(preview, SyncPreview)
+    assert_type(preview.tool.tool_id, str | None)
+    assert_type(preview.nothing_to_do, bool)
+    assert_type(preview.uploads[0].version, int)
+    await coordinator.plan(org_id, actor="ops")  # type: ignore[call-arg]
 
 
 async def setup_and_progress(store: Store, http_client: httpx.AsyncClient, org_id: UUID) -> None:

@@ -169,6 +169,8 @@ class SyncDocument:
     filename: str
     category: str
     content_sha256: str
+    #: The document's version, for people reading a dry run.
+    version: int
 
 
 @attrs.frozen

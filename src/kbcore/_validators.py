@@ -6,6 +6,9 @@ the attribute, so that the error names what the caller got wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from kbcore.errors import ValidationError
@@ -64,3 +67,45 @@ def actor(value: object) -> str | None:
     if "\x00" in checked:
         raise ValidationError("actor", "Actor cannot contain NUL characters")
     return checked
+
+
+class _Above:
+    """An attrs validator: a number (not a ``bool``) above ``bound``, or from it on."""
+
+    __slots__ = ("_bound", "_inclusive")
+
+    def __init__(self, bound: object, *, inclusive: bool) -> None:
+        self._bound = bound
+        self._inclusive = inclusive
+
+    def __call__(self, instance: object, attribute: Any, value: object) -> None:
+        bound = self._bound
+        kind = type(bound) if isinstance(bound, timedelta) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            wanted = "a timedelta" if isinstance(bound, timedelta) else "a number"
+            raise ValidationError(attribute.name, f"must be {wanted}, not {type(value).__name__}")
+        if value < bound or (value == bound and not self._inclusive):  # type: ignore[operator]
+            relation = "at least" if self._inclusive else "greater than"
+            raise ValidationError(attribute.name, f"must be {relation} {bound}, not {value}")
+
+
+def greater_than(bound: float | timedelta) -> _Above:
+    """An attrs validator whose failure is a ``ValidationError`` naming the attribute."""
+    return _Above(bound, inclusive=False)
+
+
+def at_least(bound: float | timedelta) -> _Above:
+    """An attrs validator whose failure is a ``ValidationError`` naming the attribute."""
+    return _Above(bound, inclusive=True)
+
+
+def instance_of(kind: type) -> Callable[[object, Any, object], None]:
+    """An attrs validator: ``value`` is a ``kind``, or a ``ValidationError`` naming the field."""
+
+    def check(instance: object, attribute: Any, value: object) -> None:
+        if not isinstance(value, kind):
+            raise ValidationError(
+                attribute.name, f"must be a {kind.__name__}, not {type(value).__name__}"
+            )
+
+    return check

@@ -15,7 +15,7 @@ from kbcore.postgres import PostgresStore
 from kbcore.report import sync_stats
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line
+from tests.cli.conftest import Cli, InProcess, assert_one_error_line, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -169,3 +169,71 @@ async def test_report_since_a_date(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     assert run.code == 0, run.stderr
     assert run.json()["since"] == f"{today.isoformat()}T00:00:00+00:00"
     assert run.json()["durations"]["count"] == 1
+
+
+async def test_a_dry_run_as_json_writes_nothing_then_a_sync_leaves_nothing_to_do(
+    cli: Cli, ready_org: UUID, vapi_url: tuple[FakeVapi, str], kbcore_pool: asyncpg.Pool
+) -> None:
+    """--dry-run --json: the uploads, the tool and the assistants; only GETs, no row written."""
+    fake, url = vapi_url
+    before = await snapshot(kbcore_pool)
+    run = await cli("sync", str(ready_org), "--dry-run", "--json", "--vapi-base-url", url)
+    assert run.code == 0, run.stderr
+    preview = run.json()
+    assert [(u["filename"], u["version"], u["reason"]) for u in preview["uploads"]] == [
+        ("pricing.md", 1, "new"),
+        ("script.md", 1, "new"),
+    ]
+    assert (preview["reused"], preview["delete"]) == ([], [])
+    assert preview["tool"] == {"action": "create", "tool_id": None, "retire": []}
+    assert sorted(a["assistant_id"] for a in preview["assistants"]) == sorted(fake.assistants)
+    assert {a["status"] for a in preview["assistants"]} == {"attach"}
+    assert preview["nothing_to_do"] is False
+    assert fake.requests
+    assert {r.method for r in fake.requests} == {"GET"}
+    assert await snapshot(kbcore_pool) == before
+
+    synced = await cli("sync", str(ready_org), "--vapi-base-url", url, "--json")
+    assert synced.code == 0, synced.stderr
+    again = await cli("sync", str(ready_org), "--dry-run", "--json", "--vapi-base-url", url)
+    assert again.code == 0, again.stderr
+    after = again.json()
+    assert after["nothing_to_do"] is True
+    assert after["tool"]["tool_id"] == synced.json()["tool_id"]
+    assert {a["status"] for a in after["assistants"]} == {"attached"}
+
+
+async def test_a_dry_run_for_people(
+    cli: Cli, ready_org: UUID, vapi_url: tuple[FakeVapi, str]
+) -> None:
+    """Without --json: the files it would upload, the tool, a table of assistants, warnings."""
+    fake, url = vapi_url
+    run = await cli("sync", str(ready_org), "--dry-run", "--vapi-base-url", url)
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:6] == [
+        f"Dry run: nothing was sent to Vapi or written for org {ready_org}.",
+        "Would upload 2 documents:",
+        "  pricing.md (version 1, new)",
+        "  script.md (version 1, new)",
+        "Would reuse 0 files.",
+        "Would create the query tool.",
+    ]
+    assert lines[6].split() == ["ASSISTANT", "TOOL", "DETACH", "PROMPT", "LINE", "PATCH"]
+    rows = sorted(line.split() for line in lines[7:9])
+    assert rows == sorted(
+        [assistant_id, "attach", "-", "-", "yes"] for assistant_id in fake.assistants
+    )
+    assert len(lines) == 11
+    assert all(line.startswith("Warning: Assistant ") for line in lines[9:])
+
+
+async def test_a_dry_run_fails_as_the_sync_would_and_records_nothing(
+    cli: Cli, kbcore_pool: asyncpg.Pool
+) -> None:
+    """An org with no key: exit 1 and the sync's reason, but no attempt in the audit log."""
+    org_id = uuid.uuid4()
+    await KnowledgeBase(PostgresStore(kbcore_pool)).create(org_id, filename="a.md", content="x")
+    run = await cli("sync", str(org_id), "--dry-run", "--vapi-base-url", "http://127.0.0.1:9")
+    assert_one_error_line(run, 1, "No Vapi API key is configured")
+    assert await kbcore_pool.fetchval("SELECT count(*) FROM kb_sync_log") == 0

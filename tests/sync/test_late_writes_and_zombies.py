@@ -15,7 +15,14 @@ from uuid import UUID
 import anyio
 import pytest
 
-from kbcore import KnowledgeBase, SyncCoordinator, SyncFailed, SyncPolicy, SyncResult
+from kbcore import (
+    KnowledgeBase,
+    SyncCoordinator,
+    SyncFailed,
+    SyncPolicy,
+    SyncResult,
+    ValidationError,
+)
 from kbcore._ports import Store
 from kbcore.testing import FakeVapi
 from kbcore.vapi import RetryPolicy
@@ -204,5 +211,23 @@ def test_a_lease_must_outlast_the_longest_vapi_call() -> None:
     """A write that starts under a renewed lease must end before it can lapse."""
     two_minutes = RetryPolicy(timeout=120)
     SyncPolicy(lease=timedelta(seconds=181), retry_policy=two_minutes)
-    with pytest.raises(ValueError, match=r"must exceed retry_policy\.timeout"):
+    with pytest.raises(ValidationError, match=r"must exceed retry_policy\.timeout") as caught:
         SyncPolicy(lease=timedelta(minutes=2), retry_policy=two_minutes)
+    assert caught.value.field == "lease"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"min_interval": timedelta(0)},
+        {"lease": 300},
+        {"max_concurrency": 0},
+        {"request_timeout": -1.0},
+        {"retry_policy": {"attempts": 3}},
+        {"instruction": "two\nlines"},
+    ],
+)
+def test_a_sync_policy_names_the_field_it_rejects(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SyncPolicy(**bad)  # type: ignore[arg-type]
+    assert caught.value.field == next(iter(bad))

@@ -19,6 +19,7 @@ def document(content: str, category: str = "general", doc_id: UUID | None = None
         filename="a.md",
         category=category,
         content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        version=1,
     )
 
 

@@ -8,12 +8,13 @@ fixture reports each wait stamina chose.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import anyio
 import pytest
 import structlog
-from stamina.instrumentation import RetryDetails
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 
 from kbcore import VapiError
 from kbcore.testing import FakeVapi
@@ -254,3 +255,32 @@ async def test_each_retry_is_logged_with_what_caused_it(
         "status_code": 503,
         "retry_after": 1.0,
     }
+
+
+@pytest.fixture
+def stamina_defaults() -> Iterator[None]:
+    """stamina's own hooks as a host gets them, and structlog as nobody configured it."""
+    previous = get_on_retry_hooks()
+    set_on_retry_hooks(None)
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+    set_on_retry_hooks(previous)
+
+
+@pytest.mark.usefixtures("stamina_defaults")
+async def test_stamina_says_nothing_of_kbcores_retries_until_logging_is_configured(
+    connect: Any, fake_vapi: FakeVapi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unconfigured structlog prints; kbcore's own retry event stays behind the host's set-up."""
+    fake_vapi.fail_next(1, "POST /file", status=503)
+    async with connect(policy=POLICY) as vapi:
+        await vapi.upload_file("a.md", b"x")
+    assert "retry_scheduled" not in capsys.readouterr().out
+    fake_vapi.fail_next(1, "POST /file", status=503)
+    with structlog.testing.capture_logs() as logs:
+        async with connect(policy=POLICY) as vapi:
+            await vapi.upload_file("b.md", b"x")
+    events = [entry["event"] for entry in logs]
+    assert "stamina.retry_scheduled" in events
+    assert "kbcore.vapi.retrying" in events

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore import VapiError
+from kbcore import ValidationError, VapiError
 from kbcore.vapi import (
     KnowledgeBaseGroup,
     QueryTool,
@@ -276,9 +276,18 @@ def test_only_transient_errors_are_retried(error: Exception, decision: bool | fl
 
 
 @pytest.mark.parametrize(
-    "bad", [{"attempts": 0}, {"timeout": 0}, {"wait_max": -1}, {"retry_after_cap": -0.1}]
+    "bad",
+    [
+        {"attempts": 0},
+        {"timeout": 0},
+        {"wait_max": -1},
+        {"retry_after_cap": -0.1},
+        {"timeout": "90"},
+        {"attempts": True},
+    ],
 )
-def test_a_retry_policy_rejects_impossible_bounds(bad: dict[str, float]) -> None:
-    """Attempts and the total bound must be positive, waits not negative."""
-    with pytest.raises(ValueError, match=next(iter(bad))):
+def test_a_retry_policy_rejects_impossible_bounds(bad: dict[str, object]) -> None:
+    """Attempts and the total bound must be positive numbers, waits not negative."""
+    with pytest.raises(ValidationError) as caught:
         RetryPolicy(**bad)  # type: ignore[arg-type]
+    assert caught.value.field == next(iter(bad))

@@ -12,6 +12,7 @@ from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_ret
 
 from kbcore.cli.common import connect, database_url, seconds_arg, url_arg, uuid_arg
 from kbcore.cli.output import Output, Progress, plural
+from kbcore.cli.preview import describe_preview, preview_json
 from kbcore.errors import VapiError
 from kbcore.postgres import PostgresStore
 from kbcore.sync import SyncCoordinator, SyncPolicy, SyncResult
@@ -41,6 +42,12 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     )
     add_roles_option(parser)
     parser.add_argument("--actor", help="who asked for the sync, for the audit log")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what the sync would upload, reuse, delete and attach, and change nothing "
+        "(Vapi is only read; no audit row, no rate limit)",
+    )
     add_vapi_options(parser)
     parser.set_defaults(handler=run)
 
@@ -90,6 +97,14 @@ async def run(args: argparse.Namespace, out: Output) -> None:
         coordinator = SyncCoordinator(
             PostgresStore(pool), vapi_base_url=args.vapi_base_url, policy=policy
         )
+        if args.dry_run:
+            preview = await coordinator.plan(
+                args.org_id,
+                tool_name=args.tool_name,
+                roles=tuple(args.roles or ("inbound", "outbound")),
+            )
+            out.result(preview_json(preview), describe_preview(preview))
+            return
         progress = out.progress("Syncing")
         with retries_shown(progress, policy):
             async with progress.running():

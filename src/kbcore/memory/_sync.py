@@ -115,6 +115,7 @@ class MemorySyncState:
                 filename=document.filename,
                 category=document.category,
                 content_sha256=hashlib.sha256(document.content.encode()).hexdigest(),
+                version=document.version,
             )
             for document in self._tables.documents.values()
             if document.org_id == org_id and document.active

@@ -64,11 +64,18 @@ async def release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
     When the pool's reset of the connection fails, asyncpg closes it and the pool opens
     another one later; what was done on it is settled either way (committed, or rolled
     back with the session), so the caller is not told.
+
+    Shielded from cancellation, so that the caller waits for the release and hears how
+    it ended. asyncpg shields the release itself (``asyncio.shield``), but a cancelled
+    caller stops waiting for it: the release runs on, and when its reset then fails (the
+    connection died meanwhile), the error has nobody to go to but the event loop's
+    exception handler, untyped.
     """
-    try:
-        await pool.release(conn)
-    except FAILURES as error:
-        log.debug("kbcore.postgres.release_failed", error_type=type(error).__name__)
+    with anyio.CancelScope(shield=True):
+        try:
+            await pool.release(conn)
+        except FAILURES as error:
+            log.debug("kbcore.postgres.release_failed", error_type=type(error).__name__)
 
 
 _Call = Callable[[PoolConnectionProxy], Awaitable[T]]
@@ -142,13 +149,14 @@ async def on_fresh_connection(
         try:
             result = await call(conn)
         except FAILURES as error:
+            # Asked before the release, which detaches ``conn`` (it then looks closed).
+            repeatable = _dead_and_repeatable(error, conn, writes=writes)
             await release(pool, conn)
-            if attempt < attempts and _dead_and_repeatable(error, conn, writes=writes):
+            if attempt < attempts and repeatable:
                 log.debug("kbcore.postgres.retried", doing=doing, error_type=type(error).__name__)
                 continue
             raise store_error(error, doing=doing, may_commit=writes) from error
         except BaseException:
-            # No shield needed: asyncpg shields the release from cancellation itself.
             await release(pool, conn)
             raise
         if not keep:
@@ -193,7 +201,7 @@ class Transaction(Generic[T]):
             # Shielded: a cancelled caller must still roll back and hand the connection back.
             with anyio.CancelScope(shield=True):
                 await _roll_back(conn, self._tx)
-                await release(self._pool, conn)
+            await release(self._pool, conn)
             return
         try:
             # The server may have committed before the connection dropped.

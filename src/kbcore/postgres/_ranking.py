@@ -234,6 +234,7 @@ class PostgresPassages:
     __slots__ = ()
     _pool: asyncpg.Pool
     _read: Db
+    _write: Db
 
     async def rank_passages(
         self, org_id: UUID, terms: Sequence[str], *, limit: int, min_similarity: float
@@ -243,7 +244,8 @@ class PostgresPassages:
         )
 
     async def count_terms(self, org_id: UUID, *, older_than: timedelta) -> bool:
-        await self._read.execute(_CLAIM_COUNT, org_id)
+        # An INSERT: on the write path, so that a lost answer is never taken for a read's.
+        await self._write.execute(_CLAIM_COUNT, org_id)
         async with transaction(self._pool) as db:
             if await db.fetchval(_STALE_COUNT, org_id, older_than) is None:
                 return False

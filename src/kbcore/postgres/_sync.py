@@ -32,7 +32,7 @@ from kbcore._domain import (
 from kbcore.postgres._connection import Db, transaction
 
 _ACTIVE = """
-SELECT id, filename, category, content_sha256
+SELECT id, filename, category, content_sha256, version
 FROM knowledge_base
 WHERE org_id = $1 AND active
 """
@@ -256,6 +256,7 @@ class PostgresSyncState:
                 filename=row["filename"],
                 category=row["category"],
                 content_sha256=row["content_sha256"],
+                version=row["version"],
             )
             for row in rows
         ]

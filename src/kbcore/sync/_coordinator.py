@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import anyio
@@ -20,12 +21,14 @@ from kbcore.errors import SyncFailed, ValidationError
 from kbcore.logging import Logger, get_logger
 from kbcore.sync._claims import Claims
 from kbcore.sync._context import SyncContext
+from kbcore.sync._dry_run import DryRun
 from kbcore.sync._lease import Lease
 from kbcore.sync._policy import SyncPolicy
+from kbcore.sync._preview import SyncPreview
 from kbcore.sync._result import SyncResult
 from kbcore.sync._run import RunReport, SyncInputs, SyncRunner, load_inputs, vapi_key
 from kbcore.vapi import DEFAULT_BASE_URL, VapiClient
-from kbcore.vapi._client import checked_api_key, checked_base_url
+from kbcore.vapi._client import BeforeWrite, checked_api_key, checked_base_url
 
 log = get_logger()
 
@@ -99,6 +102,41 @@ class SyncCoordinator:
             warnings=len(result.warnings),
         )
         return result
+
+    async def plan(
+        self,
+        org_id: UUID | str,
+        *,
+        tool_name: str = "knowledge-search",
+        roles: Sequence[str] = ("inbound", "outbound"),
+    ) -> SyncPreview:
+        """What ``sync`` would do now, with the same arguments: a dry run.
+
+        It reads the database and asks Vapi with GETs only (files, tools, assistants);
+        it writes nothing anywhere, takes no claim and is not rate limited. Raises what
+        ``sync`` would: ``ValidationError`` for bad arguments or an unusable key,
+        ``SyncFailed`` (with ``reason``) when the sync would fail before its first write.
+        """
+        org = check.uuid("org_id", org_id)
+        tool = _tool_name(tool_name)
+        wanted_roles = _roles(roles)
+        await self._check_vapi_key(org)
+        inputs = await load_inputs(self._store, org, tool, wanted_roles)
+        async with self._context(org, tool, inputs, before_write=_refuse_write) as context:
+            policy = self._policy
+            dry_run = DryRun(context, policy.reconcile_files, _instruction(policy))
+            preview = await dry_run.preview(inputs)
+        log.info(
+            "kbcore.sync.planned",
+            org_id=str(org),
+            tool_name=tool,
+            uploads=len(preview.uploads),
+            reused=len(preview.reused),
+            deletes=len(preview.delete),
+            tool_action=preview.tool.action,
+            warnings=len(preview.warnings),
+        )
+        return preview
 
     @property
     def policy(self) -> SyncPolicy:
@@ -185,6 +223,25 @@ class SyncCoordinator:
     ) -> RunReport:
         org_id = lease.org_id
         inputs: SyncInputs = await load_inputs(self._store, org_id, tool_name, roles)
+        # No Vapi write is sent unless the org is still this run's, for a whole lease.
+        async with self._context(
+            org_id, tool_name, inputs, before_write=lease.confirm, on_progress=on_progress
+        ) as context:
+            policy = self._policy
+            runner = SyncRunner(context, policy.reconcile_files, _instruction(policy))
+            return await runner.run(inputs)
+
+    @asynccontextmanager
+    async def _context(
+        self,
+        org_id: UUID,
+        tool_name: str,
+        inputs: SyncInputs,
+        *,
+        before_write: BeforeWrite,
+        on_progress: OnProgress | None = None,
+    ) -> AsyncIterator[SyncContext]:
+        """The steps' collaborators, with a Vapi client open on the org's key."""
         policy = self._policy
         async with VapiClient(
             inputs.api_key,
@@ -192,10 +249,9 @@ class SyncCoordinator:
             http_client=self._http_client,
             timeout=policy.request_timeout,
             retry_policy=policy.retry_policy,
-            # No Vapi write is sent unless the org is still this run's, for a whole lease.
-            before_write=lease.confirm,
+            before_write=before_write,
         ) as client:
-            context = SyncContext(
+            yield SyncContext(
                 self._store,
                 client,
                 org_id,
@@ -204,9 +260,11 @@ class SyncCoordinator:
                 inputs.key_source,
                 on_progress,
             )
-            instruction = policy.instruction if policy.instruct_assistants else None
-            runner = SyncRunner(context, policy.reconcile_files, instruction)
-            return await runner.run(inputs)
+
+
+def _instruction(policy: SyncPolicy) -> str | None:
+    """The line kept in every assistant's system prompt, or ``None`` when the policy says not."""
+    return policy.instruction if policy.instruct_assistants else None
 
 
 def _result(run: SyncRun, report: RunReport) -> SyncResult:
@@ -225,6 +283,11 @@ def _result(run: SyncRun, report: RunReport) -> SyncResult:
         warnings=outcome.warnings,
         pins=report.pins,
     )
+
+
+async def _refuse_write() -> None:
+    """A dry run's Vapi client sends no write: a bug that tries is stopped before it is sent."""
+    raise RuntimeError("A dry run does not write to Vapi")
 
 
 def _tool_name(value: object) -> str:

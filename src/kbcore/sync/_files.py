@@ -9,8 +9,9 @@ from uuid import UUID
 from kbcore._domain import LedgerFile, SyncDocument
 from kbcore.logging import get_logger
 from kbcore.sync._context import SyncContext
-from kbcore.sync._failures import failure
+from kbcore.sync._failures import failure, vapi_step
 from kbcore.sync._parallel import for_each
+from kbcore.sync._planner import SyncPlan, plan_sync
 from kbcore.vapi import VapiFile
 
 log = get_logger()
@@ -34,6 +35,27 @@ def uploaded_by(ctx: SyncContext, file: VapiFile) -> bool:
         for key, value in file_metadata(ctx, UUID(int=0)).items()
         if key != "documentId"
     )
+
+
+async def plan_files(
+    ctx: SyncContext,
+    documents: Sequence[SyncDocument],
+    ledger: Sequence[LedgerFile],
+    *,
+    reconcile: bool,
+) -> SyncPlan:
+    """The plan of uploads, reuses and deletes; ``reconcile`` lists Vapi's files first (a GET).
+
+    Nothing is written: forgetting the files Vapi lost is the caller's to do.
+    """
+    remote = None
+    strays: set[str] = set()
+    if reconcile:
+        files = await vapi_step(ctx, "list the org's files", ctx.client.list_files())
+        remote = {file.id: file.status or "done" for file in files}
+        recorded = {entry.file_id for entry in ledger}
+        strays = {f.id for f in files if uploaded_by(ctx, f) and f.id not in recorded}
+    return plan_sync(documents, ledger, remote, strays)
 
 
 async def upload_documents(ctx: SyncContext, documents: Sequence[SyncDocument]) -> dict[UUID, str]:

@@ -6,13 +6,15 @@ from datetime import timedelta
 
 import attrs
 
+from kbcore import _validators as check
+from kbcore.errors import ValidationError
 from kbcore.sync._lease import LEASE_MARGIN
 from kbcore.sync._prompt import DEFAULT_INSTRUCTION
 from kbcore.vapi import RetryPolicy
 
-_positive = attrs.validators.gt(0)
-_positive_seconds = attrs.validators.gt(0.0)
-_positive_duration = attrs.validators.gt(timedelta(0))
+_positive = check.greater_than(0)
+_positive_seconds = check.greater_than(0.0)
+_positive_duration = check.greater_than(timedelta(0))
 
 #: How a sync retries each Vapi call: more patiently than ``RetryPolicy()``, because a sync
 #: of hundreds of documents meets rate limits that send no ``Retry-After``.
@@ -21,7 +23,7 @@ SYNC_RETRY_POLICY = RetryPolicy(attempts=10, timeout=120.0, wait_max=20.0, retry
 
 def _one_line(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not value.strip() or len(value.splitlines()) != 1:
-        raise ValueError(f"{attribute.name} must be one non-empty line of text")
+        raise ValidationError(attribute.name, "must be one non-empty line of text")
 
 
 @attrs.frozen(kw_only=True)
@@ -48,7 +50,7 @@ class SyncPolicy:
     max_concurrency: int = attrs.field(default=8, validator=_positive)
     request_timeout: float = attrs.field(default=30.0, validator=_positive_seconds)
     retry_policy: RetryPolicy = attrs.field(
-        default=SYNC_RETRY_POLICY, validator=attrs.validators.instance_of(RetryPolicy)
+        default=SYNC_RETRY_POLICY, validator=check.instance_of(RetryPolicy)
     )
     #: Ask Vapi for its file list on each sync, to repair files it lost or failed.
     reconcile_files: bool = True
@@ -58,8 +60,9 @@ class SyncPolicy:
     def __attrs_post_init__(self) -> None:
         longest_call = timedelta(seconds=self.retry_policy.timeout)
         if self.lease < longest_call + LEASE_MARGIN:
-            raise ValueError(
-                f"lease ({self.lease}) must exceed retry_policy.timeout ({longest_call}), the "
+            raise ValidationError(
+                "lease",
+                f"{self.lease} must exceed retry_policy.timeout ({longest_call}), the "
                 f"longest a Vapi call may last, by {LEASE_MARGIN} at least: a write that starts "
-                "under a renewed lease must end before the lease can lapse"
+                "under a renewed lease must end before the lease can lapse",
             )

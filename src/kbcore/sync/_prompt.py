@@ -48,6 +48,11 @@ def mentions_knowledge_base(model: Mapping[str, Any] | None, tool_name: str) -> 
     )
 
 
+def has_instruction(model: Mapping[str, Any] | None) -> bool:
+    """Whether a system message of the model carries kbcore's marked line."""
+    return any(_marked(prompt) for prompt in system_prompts(model))
+
+
 def with_instruction(model: Mapping[str, Any], instruction: str) -> dict[str, Any]:
     """The model with kbcore's marked line once, at the end of its first system message.
 

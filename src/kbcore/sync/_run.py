@@ -34,9 +34,8 @@ from kbcore.errors import SyncFailed
 from kbcore.logging import get_logger
 from kbcore.sync._assistants import review, update_assistants
 from kbcore.sync._context import KEY_IN_ENVIRONMENT, KEY_IN_INTEGRATION, SyncContext
-from kbcore.sync._failures import vapi_step
-from kbcore.sync._files import delete_files, upload_documents, uploaded_by
-from kbcore.sync._planner import SyncPlan, deletable, files_by_category, plan_sync
+from kbcore.sync._files import delete_files, plan_files, upload_documents
+from kbcore.sync._planner import SyncPlan, deletable, files_by_category
 from kbcore.sync._result import PinnedTool
 from kbcore.sync._strays import ToolSurvey, survey_tools
 from kbcore.sync._tool import point_tool, retire_tools, wanted_groups
@@ -161,9 +160,9 @@ class SyncRunner:
         # An assistant pinned to an earlier version still searches the files it listed.
         keep = any(pin.outdated for pin in findings.pins)
         deleted = 0 if keep else await delete_files(ctx, superseded)
-        warnings = [*_failed_files(plan), *findings.warnings]
+        warnings = [*failed_files(plan), *findings.warnings]
         if keep and superseded:
-            warnings.append(_kept_files(len(superseded)))
+            warnings.append(kept_files(len(superseded)))
         outcome = SyncOutcome(
             succeeded=True,
             tool_id=state.tool.id,
@@ -178,14 +177,7 @@ class SyncRunner:
 
     async def _plan(self, inputs: SyncInputs) -> SyncPlan:
         ctx = self._ctx
-        remote = None
-        strays: set[str] = set()
-        if self._reconcile:
-            files = await vapi_step(ctx, "list the org's files", ctx.client.list_files())
-            remote = {file.id: file.status or "done" for file in files}
-            recorded = {entry.file_id for entry in inputs.ledger}
-            strays = {f.id for f in files if uploaded_by(ctx, f) and f.id not in recorded}
-        plan = plan_sync(inputs.documents, inputs.ledger, remote, strays)
+        plan = await plan_files(ctx, inputs.documents, inputs.ledger, reconcile=self._reconcile)
         if plan.lost:
             log.warning("kbcore.sync.files_lost", org_id=str(ctx.org_id), lost=len(plan.lost))
             await ctx.store.forget_files(ctx.org_id, ctx.tool_name, sorted(plan.lost))
@@ -235,13 +227,15 @@ class SyncRunner:
         return tuple(tools), tuple(intents)
 
 
-def _failed_files(plan: SyncPlan) -> list[str]:
+def failed_files(plan: SyncPlan) -> list[str]:
+    """The warning about documents whose files Vapi could not process, if any."""
     if not plan.failed:
         return []
     names = ", ".join(sorted(document.filename for document in plan.failed))
     return [f"Vapi could not process the files of {names}; they were uploaded again"]
 
 
-def _kept_files(count: int) -> str:
+def kept_files(count: int) -> str:
+    """The warning about superseded files kept for assistants that pin earlier tools."""
     files = "1 superseded file stays" if count == 1 else f"{count} superseded files stay"
     return f"{files} on Vapi while assistants pin earlier versions of the knowledge-base tool"

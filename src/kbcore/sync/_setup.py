@@ -62,7 +62,7 @@ class SyncSetup:
     )
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, kw_only=True)
     _vapi_timeout: float = attrs.field(
-        default=10.0, kw_only=True, validator=attrs.validators.gt(0.0)
+        default=10.0, kw_only=True, validator=check.greater_than(0.0)
     )
 
     async def add_agent(

@@ -84,20 +84,28 @@ class ToolSurvey:
         )
 
 
-async def survey_tools(
+async def list_tools(
     ctx: SyncContext, known: Sequence[LedgerTool], intents: Iterable[ToolIntent]
 ) -> ToolSurvey:
-    """List the org's query tools; remember the strays among them as kbcore's own."""
+    """List the org's query tools and find the strays among them; one GET, nothing written."""
     tools = await vapi_step(
         ctx, "list the org's query tools", ctx.client.list_query_tools(limit=TOOL_LIST_LIMIT)
     )
     strays = find_strays(tools, {tool.tool_id for tool in known}, intents)
-    if strays:
+    return ToolSurvey(tuple(tools), len(tools) < TOOL_LIST_LIMIT, tuple(strays))
+
+
+async def survey_tools(
+    ctx: SyncContext, known: Sequence[LedgerTool], intents: Iterable[ToolIntent]
+) -> ToolSurvey:
+    """List the org's query tools; remember the strays among them as kbcore's own."""
+    survey = await list_tools(ctx, known, intents)
+    if survey.strays:
         log.warning(
             "kbcore.sync.stray_tools",
             org_id=str(ctx.org_id),
-            tool_ids=[stray.tool.id for stray in strays],
+            tool_ids=[stray.tool.id for stray in survey.strays],
         )
-        for stray in strays:
+        for stray in survey.strays:
             await ctx.store.remember_tool(ctx.org_id, stray.intent.tool_name, stray.tool.id)
-    return ToolSurvey(tuple(tools), len(tools) < TOOL_LIST_LIMIT, tuple(strays))
+    return survey

@@ -62,12 +62,10 @@ async def point_tool(
     The survey's listing is the tool as Vapi holds it: no read of its own unless the
     listing was cut short by its limit.
     """
-    current = next((t for t in known if t.current and t.tool_name == ctx.tool_name), None)
+    current = current_tool(known, ctx.tool_name)
     if current is not None and not current.deleted:
         try:
-            live = survey.find(current.tool_id)
-            if live is None and not survey.complete:
-                live = await ctx.client.get_query_tool(current.tool_id)
+            live = await read_tool(ctx, current, survey)
             if live is not None:
                 return await _update(ctx, live, wanted)
         except VapiNotFound:
@@ -78,6 +76,25 @@ async def point_tool(
             ) from error
         log.warning("kbcore.sync.tool_missing", org_id=str(ctx.org_id), tool_id=current.tool_id)
     return PointedTool(await _create(ctx, wanted), created=True, written=True)
+
+
+def current_tool(known: Sequence[LedgerTool], tool_name: str) -> LedgerTool | None:
+    """The ledger's current tool of this name, if any (it may be deleted)."""
+    return next((t for t in known if t.current and t.tool_name == tool_name), None)
+
+
+async def read_tool(ctx: SyncContext, current: LedgerTool, survey: ToolSurvey) -> QueryTool | None:
+    """The current tool as Vapi holds it, ``None`` when Vapi no longer has it.
+
+    The survey's listing is read first; a GET only when the listing was cut short.
+    """
+    live = survey.find(current.tool_id)
+    if live is None and not survey.complete:
+        try:
+            live = await ctx.client.get_query_tool(current.tool_id)
+        except VapiNotFound:
+            return None
+    return live
 
 
 async def _update(

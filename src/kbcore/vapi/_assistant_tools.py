@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from kbcore.errors import VapiError
 from kbcore.vapi._models import VapiAssistant
 
-__all__ = ["ToolIdsChange", "change_tool_ids"]
+__all__ = ["ToolIdsChange", "change_tool_ids", "model_to_send"]
 
 
 @attrs.frozen
@@ -48,3 +49,19 @@ def change_tool_ids(
         return ToolIdsChange(None, pinned=pinned)
     model = {**(assistant.model or {}), "toolIds": [*kept, *added]}
     return ToolIdsChange(model, added=added, removed=removed, pinned=pinned)
+
+
+def model_to_send(
+    assistant: VapiAssistant, model: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The model a PATCH of the assistant sends for ``model``; ``None`` when nothing changes.
+
+    Raises ``VapiError`` for a change to an assistant that has no model to change.
+    """
+    if model is None or (assistant.model is not None and dict(model) == dict(assistant.model)):
+        return None
+    if assistant.model is None:
+        raise VapiError(
+            f"Vapi assistant {assistant.id} has no model; configure its model in Vapi first"
+        )
+    return dict(model)

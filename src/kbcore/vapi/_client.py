@@ -13,7 +13,7 @@ import httpx
 
 from kbcore._domain import Secret
 from kbcore.errors import ValidationError, VapiError
-from kbcore.vapi._assistant_tools import change_tool_ids
+from kbcore.vapi._assistant_tools import change_tool_ids, model_to_send
 from kbcore.vapi._errors import VapiBadRequest
 from kbcore.vapi._exchange import Exchange, VapiRequest
 from kbcore.vapi._models import (
@@ -290,13 +290,9 @@ class VapiClient:
         Nothing is sent when the model would not change.
         """
         before = await self.get_assistant(assistant_id)
-        model = change(before)
-        if model is None or (before.model is not None and dict(model) == dict(before.model)):
+        model = model_to_send(before, change(before))
+        if model is None:
             return AssistantModelUpdate(before, before)
-        if before.model is None:
-            raise VapiError(
-                f"Vapi assistant {assistant_id} has no model; configure its model in Vapi first"
-            )
         request = VapiRequest(
             "PATCH",
             _path("assistant", assistant_id),

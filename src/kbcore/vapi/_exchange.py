@@ -25,6 +25,7 @@ from kbcore.vapi._errors import (
     VapiUnreachable,
     error_for_status,
 )
+from kbcore.vapi._quiet_retries import quiet_stamina_logging
 from kbcore.vapi._retries import RetryPolicy, failure_kind, parse_retry_after, retry_wait
 
 __all__ = ["Exchange", "VapiRequest"]
@@ -81,6 +82,7 @@ class Exchange:
     async def _send_with_retries(self, request: VapiRequest) -> httpx.Response:
         policy = self.policy
         last_error: VapiError | None = None
+        quiet_stamina_logging()
         # stamina bounds the waits it schedules; this scope also cuts an attempt in flight.
         with anyio.move_on_after(policy.timeout):
             deadline = anyio.current_time() + policy.timeout

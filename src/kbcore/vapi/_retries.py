@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import attrs
 
+from kbcore import _validators as check
 from kbcore.vapi._errors import VapiTimeout, VapiTransientError, VapiUnreachable
 
 __all__ = ["RetryPolicy", "parse_retry_after", "retry_wait"]
@@ -34,16 +35,16 @@ class RetryPolicy:
     that many timeouts, not the whole of ``timeout``.
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.gt(0))
-    timeout: float = attrs.field(default=90.0, validator=attrs.validators.gt(0))
-    wait_initial: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    wait_max: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
-    wait_jitter: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
-    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
-    retry_after_cap: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
-    connect_attempts: int = attrs.field(default=3, validator=attrs.validators.gt(0))
-    connect_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
-    timeout_attempts: int = attrs.field(default=2, validator=attrs.validators.gt(0))
+    attempts: int = attrs.field(default=5, validator=check.greater_than(0))
+    timeout: float = attrs.field(default=90.0, validator=check.greater_than(0))
+    wait_initial: float = attrs.field(default=0.5, validator=check.at_least(0))
+    wait_max: float = attrs.field(default=10.0, validator=check.at_least(0))
+    wait_jitter: float = attrs.field(default=1.0, validator=check.at_least(0))
+    wait_exp_base: float = attrs.field(default=2.0, validator=check.greater_than(0))
+    retry_after_cap: float = attrs.field(default=30.0, validator=check.at_least(0))
+    connect_attempts: int = attrs.field(default=3, validator=check.greater_than(0))
+    connect_timeout: float = attrs.field(default=5.0, validator=check.greater_than(0))
+    timeout_attempts: int = attrs.field(default=2, validator=check.greater_than(0))
 
     def tries_for(self, error: BaseException) -> int:
         """How many tries in all a call gets when it fails as ``error`` did."""
