@@ -26,6 +26,14 @@ class Env:
     @asynccontextmanager
     async def pool(self, *, init: PoolInit | None = None) -> AsyncIterator[asyncpg.Pool]:
         """A pool on a database of the scenario's own, dropped afterwards."""
+        async with self.database(init=init) as (_, pool):
+            yield pool
+
+    @asynccontextmanager
+    async def database(
+        self, *, init: PoolInit | None = None
+    ) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+        """As ``pool``, with the database's DSN, for processes of the scenario's own."""
         async with (
             database.temporary_database(
                 self.server_dsn, template=self.template, prefix="kbcore_bench"
@@ -34,4 +42,4 @@ class Env:
                 dsn, min_size=2, max_size=self.sizes.concurrency + 4, init=init
             ) as pool,
         ):
-            yield pool
+            yield dsn, pool

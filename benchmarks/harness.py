@@ -47,6 +47,16 @@ class Sizes:
     floor_repeats: int = 3
     nochange_documents: tuple[int, ...] = (1_000, 10_000)
     nochange_repeats: int = 5
+    #: Auto-sync: orgs, worker processes, edits arriving at random (per second, for how
+    #: long), the debounce and the window (seconds), and the orgs of each throughput run.
+    autosync_orgs: int = 10_000
+    autosync_workers: int = 4
+    autosync_edit_rate: float = 8.0
+    autosync_edit_seconds: float = 60.0
+    autosync_debounce: float = 2.0
+    autosync_window: float = 20.0
+    autosync_scaling: tuple[int, ...] = (1, 2, 4)
+    autosync_burst: int = 400
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -76,6 +86,14 @@ class Sizes:
             floor_repeats=1,
             nochange_documents=(5,),
             nochange_repeats=1,
+            autosync_orgs=30,
+            autosync_workers=1,
+            autosync_edit_rate=10.0,
+            autosync_edit_seconds=0.5,
+            autosync_debounce=0.2,
+            autosync_window=0.5,
+            autosync_scaling=(1,),
+            autosync_burst=4,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from benchmarks import creates, floor, limits, storage, sync, transfer
+from benchmarks import autosync, creates, floor, limits, storage, sync, transfer
 from benchmarks.environment import Env
 from benchmarks.harness import Figure, Sizes
 from kbcore.testing import database
@@ -23,6 +23,7 @@ SCENARIOS: dict[str, Scenario] = {
     "transfer": transfer.transfer,
     "floor": floor.sync_floor,
     "nochange": floor.no_change_sync,
+    "autosync": autosync.auto_sync,
 }
 
 

@@ -17,6 +17,7 @@ LAYERS: dict[str, set[str]] = {
     "kbcore._validators": {"kbcore.errors"},
     "kbcore.logging": {"kbcore.errors"},
     "kbcore._progress": {"kbcore.errors"},
+    "kbcore._auto_sync": {"kbcore.errors"},
     "kbcore._ports": {"kbcore._domain"},
     "kbcore.retrieval": set(),
     "kbcore.vapi": {"kbcore._domain", "kbcore._validators", "kbcore.errors", "kbcore.logging"},
@@ -29,6 +30,7 @@ LAYERS: dict[str, set[str]] = {
         "kbcore.logging",
     },
     "kbcore.sync": {
+        "kbcore._auto_sync",
         "kbcore._domain",
         "kbcore._ports",
         "kbcore._progress",
@@ -47,6 +49,7 @@ LAYERS: dict[str, set[str]] = {
         "kbcore.vapi",
     },
     "kbcore.postgres": {
+        "kbcore._auto_sync",
         "kbcore._domain",
         "kbcore._ports",
         "kbcore.errors",
@@ -54,6 +57,7 @@ LAYERS: dict[str, set[str]] = {
         "kbcore.retrieval",
     },
     "kbcore.memory": {
+        "kbcore._auto_sync",
         "kbcore._domain",
         "kbcore._ports",
         "kbcore.errors",

@@ -22,7 +22,7 @@ import asyncpg
 import attrs
 import pytest
 
-from kbcore import Document, KnowledgeBase, NotSaved, StoreUnavailable
+from kbcore import AutoSync, Document, KnowledgeBase, NotSaved, StoreUnavailable
 from kbcore._domain import ChangeDraft, ChangeType, Creation, NewDocument
 from kbcore.postgres import PostgresStore, migrate
 from kbcore.testing import database
@@ -109,11 +109,20 @@ async def test_a_connection_killed_mid_statement_writes_nothing_and_the_pool_rec
         assert (await kb.update(org, doc.id, content="after")).version == 3
 
 
+@pytest.mark.parametrize(
+    ("auto_sync", "message"),
+    [
+        # Without auto-sync the COMMIT is the next statement to meet the dead session ...
+        pytest.param(None, "closed before committing; nothing was saved", id="commit"),
+        # ... with it, the mark of the org's sync request, the unit of work's last statement.
+        pytest.param(AutoSync(), "nothing was saved", id="sync-request"),
+    ],
+)
 async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothing(
-    kbcore_pool: asyncpg.Pool, org: UUID
+    kbcore_pool: asyncpg.Pool, org: UUID, auto_sync: AutoSync | None, message: str
 ) -> None:
     """The commit meets a session found dead: COMMIT never leaves, so nothing was saved."""
-    store = PostgresStore(kbcore_pool)
+    store = PostgresStore(kbcore_pool, auto_sync=auto_sync)
     draft = NewDocument(org_id=org, filename="a.md", content="x", category="general")
     change = ChangeDraft(change_type=ChangeType.CREATED, summary="Created: a.md", changed_by=None)
 
@@ -127,9 +136,10 @@ async def test_a_connection_killed_before_commit_is_unavailable_and_saves_nothin
             )
             assert killed == 1
 
-    with pytest.raises(NotSaved, match="closed before committing; nothing was saved"):
+    with pytest.raises(NotSaved, match=message):
         await insert_then_lose_the_session()
     assert await rows(kbcore_pool) == []
+    assert await kbcore_pool.fetchval("SELECT count(*) FROM kb_sync_requests") == 0
     await KnowledgeBase(store).create(org, filename="after.md", content="y")
 
 

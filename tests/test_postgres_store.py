@@ -172,16 +172,18 @@ async def test_create_is_one_statement(
 async def test_update_is_a_locked_read_and_one_write(
     statement_log: StatementLog, org: UUID
 ) -> None:
-    """An update with several changes: one SELECT ... FOR UPDATE, one write, its passages."""
+    """An update with several changes: one SELECT ... FOR UPDATE, one write, its passages,
+    and last the mark of the org's sync request."""
     kb = KnowledgeBase(statement_log.store)
     doc = await kb.create(org, filename="a.md", content="x")
     await kb.update(org, doc.id, content="warm up the type cache")
     statement_log.records.clear()
     await kb.update(org, doc.id, filename="b.md", content="y", category="operations")
     [statements] = statement_log.transactions()
-    assert len(statements) == 3
+    assert len(statements) == 4
     assert statements[0].query.strip().endswith("FOR UPDATE")
     assert "INSERT INTO knowledge_passages" in statements[2].query
+    assert "INSERT INTO kb_sync_requests" in statements[3].query
     kinds = [c.change_type for c in await kb.history(org, doc.id)]
     assert kinds == ["created", "updated", "renamed", "updated", "recategorized"]
 

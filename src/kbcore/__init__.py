@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kbcore._auto_sync import AutoSync
 from kbcore._domain import (
     Assistant,
     Change,
@@ -13,6 +14,7 @@ from kbcore._domain import (
     ImportReport,
     Page,
     SearchHit,
+    SyncStatus,
 )
 from kbcore._progress import Progress
 from kbcore.documents import ImportInterrupted, KnowledgeBase, Rules
@@ -31,11 +33,21 @@ from kbcore.errors import (
     VapiError,
     VersionConflict,
 )
-from kbcore.sync import SyncCoordinator, SyncPolicy, SyncPreview, SyncResult, SyncSetup
+from kbcore.sync import (
+    Backoff,
+    SyncCoordinator,
+    SyncPolicy,
+    SyncPreview,
+    SyncResult,
+    SyncSetup,
+    SyncWorker,
+)
 from kbcore.vapi import VapiClient
 
 __all__ = [
     "Assistant",
+    "AutoSync",
+    "Backoff",
     "Change",
     "ChangeType",
     "Document",
@@ -64,6 +76,8 @@ __all__ = [
     "SyncPreview",
     "SyncResult",
     "SyncSetup",
+    "SyncStatus",
+    "SyncWorker",
     "ValidationError",
     "VapiClient",
     "VapiError",

@@ -527,3 +527,40 @@ class SyncStats:
     def successful(self) -> int:
         """Successful syncs in the window."""
         return sum(day.successful for day in self.days)
+
+
+@attrs.frozen
+class SyncRequest:
+    """A pending sync of an org's tool that a worker claimed (a row of kb_sync_requests)."""
+
+    org_id: UUID
+    tool_name: str
+    #: The edits the claimed sync carries.
+    edits: int
+    #: Failed attempts in a row before this claim.
+    attempts: int
+    #: The earliest edit the request holds, when the claim was made.
+    first_edit_at: datetime
+    worker: str
+
+
+@attrs.frozen
+class SyncStatus:
+    """Where an org's auto-sync stands: ``kbcore.SyncCoordinator.sync_status`` returns it."""
+
+    org_id: UUID
+    tool_name: str
+    #: Whether edits wait for a sync (parked or not).
+    pending: bool
+    #: When a worker may run it (None when nothing is pending).
+    due_at: datetime | None
+    edits_waiting: int
+    #: The worker running it now, if any.
+    running_on: str | None
+    #: Failed attempts in a row.
+    attempts: int
+    #: Set when the request waits for a person: an edit, a set-up change or a resume.
+    parked_reason: str | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None

@@ -11,11 +11,13 @@
   what kbcore put on Vapi; ``kbcore.report`` reads the log's statistics.
 - ``SetupState``: what ``SyncSetup`` reads and writes: an org's agents and its Vapi key,
   in the host's own tables.
+- ``SyncRequests``: what ``SyncWorker`` claims and settles: the pending syncs that every
+  document write marks in its own transaction, and their status.
 - ``Passages``: what the live-knowledge server reads: an org's passages ranked for a
   caller's question. Every document write keeps them, in its own transaction.
 
 Whether an operation needs BEGIN and COMMIT, and how many round trips it takes, is
-the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all five;
+the adapter's business. ``kbcore.postgres`` and ``kbcore.memory`` implement all six;
 services depend on these protocols only.
 """
 
@@ -47,8 +49,10 @@ from kbcore._domain import (
     Secret,
     SyncDocument,
     SyncOutcome,
+    SyncRequest,
     SyncRun,
     SyncStats,
+    SyncStatus,
     ToolIntent,
 )
 
@@ -180,6 +184,14 @@ class SyncState(SyncStatsSource, Protocol):
         """
         ...
 
+    async def resume_requests(self, org_id: UUID, tool_name: str) -> None:
+        """Make the org's request due now, unparked, creating it if there is none."""
+        ...
+
+    async def request_status(self, org_id: UUID, tool_name: str) -> SyncStatus:
+        """The org's request, its last success and its last failure."""
+        ...
+
     async def reject(self, org_id: UUID, message: str, *, actor: str | None) -> UUID:
         """Record an attempt that never started, as a failed audit row."""
         ...
@@ -308,5 +320,61 @@ class Passages(Protocol):
         ...
 
 
-class Store(Documents, SyncState, SetupState, Passages, Protocol):
+class RequestWatch(Protocol):
+    """Wake-ups of a worker: a request appeared, came due sooner or was resumed."""
+
+    async def wait(self, at_most: float) -> None:
+        """Return on the next wake-up since the last call, or after ``at_most`` seconds."""
+        ...
+
+
+class SyncRequests(Protocol):
+    """The pending syncs of orgs, as workers claim and settle them; each call atomic.
+
+    A request is claimable when it is due, not parked, and not claimed by a live
+    worker; a claim lapses after its lease, so that a dead worker's requests return.
+    """
+
+    async def claim_requests(
+        self, worker: str, *, limit: int, lease: timedelta
+    ) -> Sequence[SyncRequest]:
+        """Claim up to ``limit`` due requests, earliest due first, skipping locked ones."""
+        ...
+
+    async def renew_requests(self, requests: Sequence[SyncRequest], lease: timedelta) -> None:
+        """Extend the claims the worker still holds on these requests."""
+        ...
+
+    async def complete_request(self, request: SyncRequest, *, min_interval: timedelta) -> bool:
+        """A sync of the request succeeded: remove it, unless edits arrived since the claim.
+
+        True when it was removed; otherwise it stays, due no sooner than ``min_interval``
+        from now, with the edits that arrived.
+        """
+        ...
+
+    async def retry_request(
+        self, request: SyncRequest, *, delay: timedelta, error: str | None
+    ) -> None:
+        """Release the claim, due ``delay`` from now (or later, if an edit says so).
+
+        With an ``error`` the attempt counts as a failure (``attempts`` grows); without,
+        it does not (a rate limit, a sync already running, a shutdown).
+        """
+        ...
+
+    async def park_request(self, request: SyncRequest, reason: str) -> None:
+        """Release the claim and park the request until an edit, a set-up change or a resume."""
+        ...
+
+    async def next_due(self) -> float | None:
+        """Seconds until a request becomes claimable (0 if one is); None if none will."""
+        ...
+
+    def watch_requests(self) -> AbstractAsyncContextManager[RequestWatch]:
+        """Wake-ups while the context lasts; polling stays the fallback."""
+        ...
+
+
+class Store(Documents, SyncState, SetupState, SyncRequests, Passages, Protocol):
     """Every port in one store, as ``PostgresStore`` and ``MemoryStore`` are."""

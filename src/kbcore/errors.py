@@ -8,6 +8,7 @@ the message itself, so a host can show ``str(error)`` to an end user.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 __all__ = [
     "DuplicateFilename",
@@ -129,13 +130,22 @@ class SyncFailed(KbError):
     """A sync could not finish; ``reason`` says what to fix.
 
     ``provider_message`` holds what Vapi said, when it said something; it is for
-    operators and logs, not for end users.
+    operators and logs, not for end users. ``kind`` says whether trying again later
+    may help (``"transient"``) or a person must change something first
+    (``"permanent"``: no key, no agents, a key Vapi rejects).
     """
 
-    def __init__(self, reason: str, *, provider_message: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        provider_message: str | None = None,
+        kind: Literal["transient", "permanent"] = "transient",
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.provider_message = provider_message
+        self.kind = kind
 
 
 class VapiError(KbError):

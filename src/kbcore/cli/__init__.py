@@ -1,7 +1,7 @@
 """The ``kbcore`` command: a thin shell over the public API.
 
-``kbcore migrate | agents | vapi | sync | report | docs | search | import | export | demo |
-serve | live``;
+``kbcore migrate | agents | vapi | sync | worker | status | resume | report | docs | search |
+import | export | demo | serve | live``;
 ``kbcore --help`` says more. Exit codes: 0 done, 1 failed, 2 bad input or usage,
 3 rate limited or another sync running (try again later), 4 a version conflict.
 Errors are one line on standard error.
@@ -32,6 +32,7 @@ from kbcore.cli import (
     sync,
     transfer,
     vapi,
+    worker,
 )
 from kbcore.cli.common import (
     BAD_INPUT,
@@ -104,7 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(parser=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (schema, agents, vapi, sync, report, docs, search, transfer, demo, serve, live):
+    commands_in_order = (
+        schema,
+        agents,
+        vapi,
+        sync,
+        worker,
+        report,
+        docs,
+        search,
+        transfer,
+        demo,
+        serve,
+        live,
+    )
+    for module in commands_in_order:
         module.register(commands, common)
     return parser
 

@@ -40,13 +40,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tool-name", default="knowledge-search", help="kbcore's name for the org's query tool"
     )
-    parser.add_argument(
-        "--role",
-        dest="roles",
-        action="append",
-        metavar="ROLE",
-        help="agent role to sync (repeatable; default: inbound and outbound)",
-    )
+    add_roles_option(parser)
     parser.add_argument("--actor", help="who asked for the sync, for the audit log")
     parser.add_argument(
         "--dry-run",
@@ -56,6 +50,17 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     )
     add_vapi_options(parser)
     parser.set_defaults(handler=run)
+
+
+def add_roles_option(parser: argparse.ArgumentParser) -> None:
+    """``--role``, repeatable: the agents a sync updates."""
+    parser.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        metavar="ROLE",
+        help="agent role to sync (repeatable; default: inbound and outbound)",
+    )
 
 
 def add_vapi_url(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,8 @@ from uuid import UUID
 import anyio
 
 from kbcore._domain import Assistant, Secret
-from kbcore.memory._tables import Tables
+from kbcore.memory._requests import resume_parked
+from kbcore.memory._tables import Clock, Tables
 
 
 class MemorySetupState:
@@ -17,6 +18,7 @@ class MemorySetupState:
 
     __slots__ = ()
     _tables: Tables
+    _clock: Clock
     _lock: anyio.Lock
 
     async def agents(self, org_id: UUID) -> Sequence[Assistant]:
@@ -27,6 +29,7 @@ class MemorySetupState:
         self, org_id: UUID, role: str, vapi_assistant_id: str | None
     ) -> Assistant:
         async with self._lock:
+            resume_parked(self._tables, org_id, self._clock.now())
             return add_agent(self._tables, org_id, role, vapi_assistant_id)
 
     async def delete_agent(self, org_id: UUID, agent_id: UUID) -> Assistant | None:
@@ -34,11 +37,15 @@ class MemorySetupState:
             agents = self._tables.agents
             found = [a for a in agents if a.org_id == org_id and a.agent_id == agent_id]
             self._tables.agents = [a for a in agents if a not in found]
-            return found[0] if found else None
+            if not found:
+                return None
+            resume_parked(self._tables, org_id, self._clock.now())
+            return found[0]
 
     async def store_vapi_key(self, org_id: UUID, key: Secret) -> None:
         async with self._lock:
             self._tables.vapi_keys[org_id] = key.value
+            resume_parked(self._tables, org_id, self._clock.now())
 
 
 def add_agent(

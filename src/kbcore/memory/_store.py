@@ -15,9 +15,11 @@ from uuid import UUID
 import anyio
 import attrs
 
+from kbcore._auto_sync import AutoSync, is_auto_sync
 from kbcore._domain import Assistant, ChangeDraft, Document, IdempotencyKey, NewDocument
 from kbcore.memory._passages import MemoryPassages
 from kbcore.memory._reads import MemoryReads
+from kbcore.memory._requests import MemorySyncRequests
 from kbcore.memory._setup import MemorySetupState, add_agent
 from kbcore.memory._stats import MemorySyncStats
 from kbcore.memory._sync import MemorySyncState
@@ -26,8 +28,23 @@ from kbcore.memory._writes import MemoryWrites
 
 
 @attrs.define
-class MemoryStore(MemoryReads, MemorySyncState, MemorySetupState, MemorySyncStats, MemoryPassages):
-    """kbcore's store in memory. ``add_agent`` and ``set_vapi_key`` stand in for host tables."""
+class MemoryStore(
+    MemoryReads,
+    MemorySyncState,
+    MemorySetupState,
+    MemorySyncRequests,
+    MemorySyncStats,
+    MemoryPassages,
+):
+    """kbcore's store in memory. ``add_agent`` and ``set_vapi_key`` stand in for host tables.
+
+    Every document write marks its org for auto-sync (``AutoSync``), as PostgresStore's
+    do; ``auto_sync=None`` turns that off.
+    """
+
+    _auto_sync: AutoSync | None = attrs.field(
+        factory=AutoSync, kw_only=True, validator=is_auto_sync
+    )
 
     _tables: Tables = attrs.field(factory=Tables, init=False, repr=False)
     _clock: Clock = attrs.field(factory=Clock, init=False, repr=False)
@@ -37,7 +54,8 @@ class MemoryStore(MemoryReads, MemorySyncState, MemorySetupState, MemorySyncStat
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
     ) -> Document:
         async with self._lock:
-            return await MemoryWrites(self._tables, self._clock).create(draft, change, key=key)
+            writes = MemoryWrites(self._tables, self._clock, self._auto_sync)
+            return await writes.create(draft, change, key=key)
 
     def writing(self) -> _UnitOfWork:
         return _UnitOfWork(self)
@@ -80,7 +98,7 @@ class _UnitOfWork:
     async def __aenter__(self) -> MemoryWrites:
         await self._store._lock.acquire()
         self._working = self._store._tables.with_own_documents()
-        return MemoryWrites(self._working, self._store._clock)
+        return MemoryWrites(self._working, self._store._clock, self._store._auto_sync)
 
     async def __aexit__(
         self,

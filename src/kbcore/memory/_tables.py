@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -28,6 +29,23 @@ class Claim:
     last_success_at: datetime | None = None
 
 
+@attrs.frozen
+class Request:
+    """An org's pending sync of one tool name, as a row of kb_sync_requests."""
+
+    due_at: datetime
+    first_edit_at: datetime
+    last_edit_at: datetime
+    edits: int = 1
+    attempts: int = 0
+    last_failure_at: datetime | None = None
+    last_error: str | None = None
+    parked_reason: str | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    claimed_edits: int | None = None
+
+
 @attrs.define
 class Tables:
     """Every row, as the tables of kbcore's schema (and the host's) would hold them."""
@@ -47,10 +65,18 @@ class Tables:
     tool_intents: dict[UUID, list[ToolIntent]] = attrs.Factory(dict)
     #: The idempotency keys of creates: (org, key) to (document id, fingerprint).
     keys: dict[tuple[UUID, str], tuple[UUID, str]] = attrs.Factory(dict)
+    #: Pending syncs by (org, tool name); frozen rows, replaced on each change.
+    requests: dict[tuple[UUID, str], Request] = attrs.Factory(dict)
+    #: Called on every change that may wake a worker (the NOTIFY of PostgreSQL).
+    watchers: list[Callable[[], None]] = attrs.Factory(list)
+
+    def wake(self) -> None:
+        for watcher in self.watchers:
+            watcher()
 
     def with_own_documents(self) -> Tables:
-        """A copy whose documents (and their names), changes and passages a unit of work
-        may change.
+        """A copy whose documents (and their names), changes, passages and sync requests a
+        unit of work may change.
 
         They are frozen values, so copying the containers is enough to throw the unit's
         writes away on a rollback; the rest is shared.
@@ -61,6 +87,7 @@ class Tables:
             changes=list(self.changes),
             passages=dict(self.passages),
             active_names=dict(self.active_names),
+            requests=dict(self.requests),
         )
 
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import attrs
 
+from kbcore._auto_sync import AutoSync
 from kbcore._domain import (
     KEY_REUSED_MESSAGE,
     Change,
@@ -29,6 +30,7 @@ from kbcore._domain import (
 from kbcore.errors import DuplicateFilename, NotFound, ValidationError
 from kbcore.memory._passages import passages_of
 from kbcore.memory._reads import document, history, named
+from kbcore.memory._requests import mark
 from kbcore.memory._tables import Clock, Tables
 
 
@@ -38,6 +40,8 @@ class MemoryWrites:
 
     _tables: Tables
     _clock: Clock
+    #: With auto-sync, each write marks its org as needing a sync, with the write.
+    _auto_sync: AutoSync | None = None
 
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
@@ -48,6 +52,7 @@ class MemoryWrites:
                 raise ValidationError("idempotency_key", KEY_REUSED_MESSAGE)
             return self._tables.documents[document_id]
         created = self._add(uuid.uuid4(), draft, change, self._clock.now())
+        self._mark(draft.org_id, created.created_at)
         if key is not None:
             self._tables.keys[draft.org_id, key.key] = (created.id, key.fingerprint)
         return created
@@ -71,13 +76,18 @@ class MemoryWrites:
         state: DocumentState,
         changes: Sequence[ChangeDraft],
     ) -> Document:
-        return self._revise(org_id, document_id, state, changes, now=self._clock.now())
+        now = self._clock.now()
+        revised = self._revise(org_id, document_id, state, changes, now=now)
+        self._mark(org_id, now)
+        return revised
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
         # One instant for the whole batch, as a transaction's now() in PostgreSQL.
         now = self._clock.now()
         for creation in creations:
             self._add(creation.id, creation.document, creation.change, now, creation.deletion)
+        if creations:
+            self._mark(org_id, now)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         now = self._clock.now()
@@ -90,6 +100,12 @@ class MemoryWrites:
                 metadata=revision.metadata,
                 now=now,
             )
+        if revisions:
+            self._mark(org_id, now)
+
+    def _mark(self, org_id: UUID, now: datetime) -> None:
+        if self._auto_sync is not None:
+            mark(self._tables, org_id, self._auto_sync, now)
 
     def _add(
         self,

@@ -21,6 +21,7 @@ from kbcore._domain import Assistant, Secret
 from kbcore.errors import HostTableError, NotSaved
 from kbcore.postgres._connection import Db, transaction
 from kbcore.postgres._failures import server_error
+from kbcore.postgres._requests import RESUME_PARKED
 
 T = TypeVar("T")
 
@@ -74,11 +75,15 @@ class PostgresSetupState:
             "agents", self._write.fetchrow(_INSERT_AGENT, org_id, role, vapi_assistant_id)
         )
         assert row is not None  # INSERT ... RETURNING always returns the row
+        await self._write.execute(RESUME_PARKED, org_id)
         return _assistant(row)
 
     async def delete_agent(self, org_id: UUID, agent_id: UUID) -> Assistant | None:
         row = await _host_write("agents", self._write.fetchrow(_DELETE_AGENT, org_id, agent_id))
-        return None if row is None else _assistant(row)
+        if row is None:
+            return None
+        await self._write.execute(RESUME_PARKED, org_id)
+        return _assistant(row)
 
     async def store_vapi_key(self, org_id: UUID, key: Secret) -> None:
         async with transaction(self._pool) as db:
@@ -86,6 +91,7 @@ class PostgresSetupState:
             updated = await _host_write("integrations", db.execute(_UPDATE_KEY, org_id, key.value))
             if updated == "UPDATE 0":
                 await _host_write("integrations", db.execute(_INSERT_KEY, org_id, key.value))
+            await db.execute(RESUME_PARKED, org_id)
 
 
 def _assistant(row: asyncpg.Record) -> Assistant:

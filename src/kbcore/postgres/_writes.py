@@ -31,6 +31,7 @@ from uuid import UUID
 import attrs
 from asyncpg import Record
 
+from kbcore._auto_sync import AutoSync
 from kbcore._domain import (
     KEY_REUSED_MESSAGE,
     Change,
@@ -61,6 +62,7 @@ from kbcore.postgres._reads import (
     document_from_row,
     metadata_from_text,
 )
+from kbcore.postgres._requests import mark_arguments, mark_cte, mark_orgs
 from kbcore.retrieval import split_document
 
 _CHANGE_COLUMNS = """
@@ -82,18 +84,22 @@ c AS (
 SELECT d.id, d.metadata, d.created_at, d.updated_at FROM d
 """  # noqa: S608
 
-INSERT_QUERY = f"""
+_INSERT_DOCUMENT = f"""
 WITH d AS (
     INSERT INTO knowledge_base
         (org_id, filename, content, category, version, active, metadata, created_at, updated_at)
     VALUES ($1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now())
     RETURNING {DOCUMENT_COLUMNS}
-), {_CREATED}"""  # noqa: S608
+),"""  # noqa: S608
+
+INSERT_QUERY = f"{_INSERT_DOCUMENT} {_CREATED}"
+# With auto-sync, the create marks its org in the same statement ($15 to $17).
+_INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
 
 # As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
 # only a key new to the org lets the document through. Another create holding the same
 # key makes this one wait for its end; then the statement writes nothing and returns no row.
-_INSERT_KEYED = f"""
+_KEYED_DOCUMENT = f"""
 WITH k AS (
     INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
     VALUES ($1, $15, gen_random_uuid(), $16)
@@ -106,7 +112,11 @@ WITH k AS (
     SELECT k.document_id, $1, $2, $3, $4, 1, true, $5::text::jsonb, now(), now()
     FROM k
     RETURNING {DOCUMENT_COLUMNS}
-), {_CREATED}"""  # noqa: S608
+),"""  # noqa: S608
+
+_INSERT_KEYED = f"{_KEYED_DOCUMENT} {_CREATED}"
+# With auto-sync, as _INSERT_MARKED: the mark's parameters follow the key's ($17 to $19).
+_INSERT_KEYED_MARKED = f"{_KEYED_DOCUMENT} {mark_cte(17)}, {_CREATED}"
 
 # The document a key created, as it is now, and the fingerprint the key came with.
 _KEYED = f"""
@@ -213,9 +223,13 @@ class PostgresWrites:
     """The document writes of a unit of work (``create`` also runs on its own).
 
     ``db`` runs the statements: a transaction's connection, or for a create the pool.
+    With ``auto_sync``, each write marks its org as needing a sync: a create in its own
+    statement, a unit of work by ``mark_edited_orgs`` as its last statement.
     """
 
     _db: Db
+    _auto_sync: AutoSync | None = None
+    _edited: set[UUID] = attrs.Factory(set)
 
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
@@ -236,14 +250,17 @@ class PostgresWrites:
             change.previous_content,
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
+        marks = () if self._auto_sync is None else mark_arguments(self._auto_sync)
         if key is None:
-            row = await one_active_filename(self._db.fetchrow(INSERT_QUERY, *arguments))
+            query = INSERT_QUERY if self._auto_sync is None else _INSERT_MARKED
+            row = await one_active_filename(self._db.fetchrow(query, *arguments, *marks))
             assert row is not None  # INSERT ... RETURNING always returns the row
             return _created(draft, row)
+        keyed = _INSERT_KEYED if self._auto_sync is None else _INSERT_KEYED_MARKED
         while True:
             # A clash of filenames fails the whole statement: the key stays free.
             row = await one_active_filename(
-                self._db.fetchrow(_INSERT_KEYED, *arguments, key.key, key.fingerprint)
+                self._db.fetchrow(keyed, *arguments, key.key, key.fingerprint, *marks)
             )
             if row is not None:
                 return _created(draft, row)
@@ -298,6 +315,7 @@ class PostgresWrites:
             raise NotFound(f"Document {document_id} not found")
         document = document_from_row(row)
         await write_passages(self._db, [_written(document)])
+        self._edited.add(org_id)
         return document
 
     async def insert_many(self, org_id: UUID, creations: Sequence[Creation]) -> None:
@@ -328,6 +346,7 @@ class PostgresWrites:
             )
         )
         await insert_new_passages(self._db, await splitting)
+        self._edited.add(org_id)
 
     async def update_many(self, org_id: UUID, revisions: Sequence[Revision]) -> None:
         if not revisions:
@@ -353,6 +372,7 @@ class PostgresWrites:
             [c.new_content for _, c in changes],
         )
         await one_active_filename(write)
+        self._edited.add(org_id)
         await write_passages(
             self._db,
             (
@@ -360,6 +380,13 @@ class PostgresWrites:
                 for r in revisions
             ),
         )
+
+    async def mark_edited_orgs(self) -> None:
+        """Mark the orgs this unit of work edited; its last statement, so that the
+        request rows are locked for the shortest time and always after the documents."""
+        if self._auto_sync is not None and self._edited:
+            await mark_orgs(self._db, sorted(self._edited), self._auto_sync)
+        self._edited.clear()
 
 
 def _created(draft: NewDocument, row: Record) -> Document:

@@ -16,7 +16,7 @@ import structlog
 
 from kbcore import _progress as progress
 from kbcore import _validators as check
-from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome, SyncRun
+from kbcore._domain import CANCELLED_MESSAGE, SyncOutcome, SyncRun, SyncStatus
 from kbcore._ports import SyncState
 from kbcore._progress import OnProgress
 from kbcore.errors import SyncFailed, ValidationError
@@ -178,6 +178,26 @@ class SyncCoordinator:
             warnings=len(preview.warnings),
         )
         return preview
+
+    @property
+    def policy(self) -> SyncPolicy:
+        """The rate limit, lease and patience this coordinator syncs with."""
+        return self._policy
+
+    async def sync_status(
+        self, org_id: UUID | str, *, tool_name: str = "knowledge-search"
+    ) -> SyncStatus:
+        """Where the org's auto-sync stands: pending or not, due when, edits waiting,
+        the last success, the last failure, and why it is parked, if it is."""
+        org = check.uuid("org_id", org_id)
+        return await self._store.request_status(org, _tool_name(tool_name))
+
+    async def resume(self, org_id: UUID | str, *, tool_name: str = "knowledge-search") -> None:
+        """Make the org's auto-sync due now, parked or not; a worker runs it next."""
+        org = check.uuid("org_id", org_id)
+        tool = _tool_name(tool_name)
+        await self._store.resume_requests(org, tool)
+        log.info("kbcore.worker.resumed", org_id=str(org), tool_name=tool)
 
     async def _run_audited(
         self,

@@ -29,8 +29,11 @@ def failure(ctx: SyncContext, reason: str, errors: Sequence[KbError]) -> SyncFai
     disagree, and no retry will change that.
     """
     vapi_errors = [error for error in errors if isinstance(error, VapiError)]
+    # What no retry changes: a rejected key, a request Vapi's API does not accept.
+    permanent = False
     if any(isinstance(error, VapiAuthenticationError) for error in vapi_errors):
         reason = f"Vapi rejected the API key; check {ctx.key_source}"
+        permanent = True
     elif vapi_errors and all(_unanswered(error) for error in vapi_errors):
         reason = f"{reason}: {vapi_errors[0]}"
     unknown = [
@@ -45,8 +48,13 @@ def failure(ctx: SyncContext, reason: str, errors: Sequence[KbError]) -> SyncFai
             f"{reason}: Vapi does not accept {names} in what kbcore sent; "
             "this version of kbcore and Vapi's API disagree"
         )
+        permanent = True
     details = [f"{e.status_code or '-'}: {e.vapi_message or e}" for e in vapi_errors]
-    return SyncFailed(reason, provider_message="; ".join(details[:5]) or None)
+    return SyncFailed(
+        reason,
+        provider_message="; ".join(details[:5]) or None,
+        kind="permanent" if permanent else "transient",
+    )
 
 
 def _unanswered(error: VapiError) -> bool:

@@ -72,15 +72,22 @@ async def load_inputs(
     intents = await store.tool_intents(org_id)
     if api_key is None:
         raise SyncFailed(
-            "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY"
+            "No Vapi API key is configured; add the org's Vapi integration or set VAPI_API_KEY",
+            kind="permanent",
         )
     if not documents:
-        raise SyncFailed("No active documents to sync; add a document first")
+        raise SyncFailed("No active documents to sync; add a document first", kind="permanent")
     if not agents:
-        raise SyncFailed(f"No agents with role {' or '.join(roles)}; create the org's agents first")
+        raise SyncFailed(
+            f"No agents with role {' or '.join(roles)}; create the org's agents first",
+            kind="permanent",
+        )
     assistant_ids = _assistant_ids(agents)
     if not assistant_ids:
-        raise SyncFailed("No agents have a Vapi assistant id; save the agent configuration first")
+        raise SyncFailed(
+            "No agents have a Vapi assistant id; save the agent configuration first",
+            kind="permanent",
+        )
     return SyncInputs(api_key, documents, assistant_ids, ledger, tools, intents, key_source)
 
 
