@@ -22,6 +22,13 @@ def _duration(instance: object, attribute: attrs.Attribute[timedelta], value: ob
         raise ValidationError(attribute.name, "must not be negative")
 
 
+def _not_below_debounce(
+    instance: AutoSync, attribute: attrs.Attribute[timedelta], value: timedelta
+) -> None:
+    if value < instance.debounce:
+        raise ValidationError(attribute.name, "must not be shorter than the debounce")
+
+
 def _tool_name(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not _TOOL_NAME.fullmatch(value):
         raise ValidationError(
@@ -35,13 +42,18 @@ class AutoSync:
 
     The mark is written in the write's own transaction. An org has one pending request
     however many edits arrive; it is due at the later of the last edit plus ``debounce``
-    and the last successful sync plus ``min_interval`` (keep it equal to
-    ``SyncPolicy.min_interval``). Pass ``auto_sync=None`` to a store to turn marks off.
+    (but no later than its first waiting edit plus ``max_wait``, so that a steady stream
+    of edits still syncs) and the last successful sync plus ``min_interval`` (keep it
+    equal to ``SyncPolicy.min_interval``). Pass ``auto_sync=None`` to a store to turn
+    marks off.
     """
 
     debounce: timedelta = attrs.field(default=timedelta(seconds=10), validator=_duration)
     min_interval: timedelta = attrs.field(default=timedelta(minutes=5), validator=_duration)
     tool_name: str = attrs.field(default="knowledge-search", validator=_tool_name)
+    max_wait: timedelta = attrs.field(
+        default=timedelta(minutes=1), validator=[_duration, _not_below_debounce]
+    )
 
 
 def is_auto_sync(

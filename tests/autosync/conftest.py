@@ -41,6 +41,7 @@ def elapse(kbcore_store: Store, pass_time: PassTime, request: pytest.FixtureRequ
             SET due_at = due_at - $1::interval, claimed_until = claimed_until - $1::interval,
                 first_edit_at = first_edit_at - $1::interval,
                 last_edit_at = last_edit_at - $1::interval,
+                first_newer_edit_at = first_newer_edit_at - $1::interval,
                 last_failure_at = last_failure_at - $1::interval
             """,
             delta,

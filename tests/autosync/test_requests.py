@@ -131,6 +131,9 @@ async def test_resume_makes_a_request_due_now(
         ({"debounce": 10}, "debounce"),
         ({"min_interval": "5m"}, "min_interval"),
         ({"tool_name": "no spaces"}, "tool_name"),
+        ({"max_wait": timedelta(seconds=5)}, "max_wait"),
+        ({"debounce": timedelta(minutes=2)}, "max_wait"),
+        ({"max_wait": 60}, "max_wait"),
     ],
 )
 def test_bad_auto_sync_settings_are_validation_errors(

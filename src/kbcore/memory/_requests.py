@@ -18,19 +18,22 @@ from kbcore.memory._tables import Clock, Request, Tables
 def mark(tables: Tables, org_id: UUID, auto_sync: AutoSync, now: datetime) -> None:
     """Mark an edit of the org, as the statements of postgres/_requests.py do."""
     key = (org_id, auto_sync.tool_name)
+    current = tables.requests.get(key)
+    first_waiting = now if current is None else current.first_edit_at
+    due = min(now + auto_sync.debounce, first_waiting + auto_sync.max_wait)
     claim = tables.claims.get(org_id)
-    due = now + auto_sync.debounce
     if claim is not None and claim.last_success_at is not None:
         due = max(due, claim.last_success_at + auto_sync.min_interval)
-    current = tables.requests.get(key)
     if current is None:
         tables.requests[key] = Request(due_at=due, first_edit_at=now, last_edit_at=now)
     else:
         backing_off = current.parked_reason is None and current.attempts > 0
+        first_since_claim = current.edits == current.claimed_edits
         tables.requests[key] = attrs.evolve(
             current,
             edits=current.edits + 1,
             last_edit_at=now,
+            first_newer_edit_at=now if first_since_claim else current.first_newer_edit_at,
             due_at=max(current.due_at, due) if backing_off else due,
             attempts=current.attempts if current.parked_reason is None else 0,
             parked_reason=None,
@@ -73,6 +76,7 @@ class MemorySyncRequests:
                     claimed_by=worker,
                     claimed_until=now + lease,
                     claimed_edits=request.edits,
+                    first_newer_edit_at=None,
                 )
                 claimed.append(
                     SyncRequest(
@@ -105,7 +109,8 @@ class MemorySyncRequests:
                 **_released(),
                 edits=row.edits - (row.claimed_edits or 0),
                 attempts=0,
-                first_edit_at=row.last_edit_at,
+                first_edit_at=row.first_newer_edit_at or row.last_edit_at,
+                first_newer_edit_at=None,
                 due_at=max(row.due_at, self._clock.now() + min_interval),
             )
             return False

@@ -44,6 +44,8 @@ class Request:
     claimed_by: str | None = None
     claimed_until: datetime | None = None
     claimed_edits: int | None = None
+    # The first edit since the claim: the oldest waiting edit once the claimed sync succeeds.
+    first_newer_edit_at: datetime | None = None
 
 
 @attrs.define

@@ -29,35 +29,53 @@ log = get_logger()
 
 CHANNEL = "kbcore_sync_requests"
 
-# An edit pushes the due time to the later of now + debounce and the end of the window;
-# a request backing off keeps its later due time; an edit resumes a parked request.
-_ON_EDIT = """
+
+def _on_edit(first: int) -> str:
+    """What an edit does to an org's request; parameters ``$first`` to ``$first + 2`` are
+    the debounce, the window and the maximum wait, in seconds.
+
+    The due time moves to now + debounce, but no later than the first waiting edit plus
+    the maximum wait, and never before the window ends; a request backing off keeps its
+    later due time; an edit resumes a parked request.
+    """
+    capped = f"""greatest(
+        least(now() + ${first}::float8 * interval '1 second',
+              r.first_edit_at + ${first + 2}::float8 * interval '1 second'),
+        {_window_end("r.org_id", first + 1)})"""
+    return f"""
 ON CONFLICT (org_id, tool_name) DO UPDATE SET
     edits = r.edits + 1,
     last_edit_at = now(),
+    first_newer_edit_at = CASE WHEN r.edits = r.claimed_edits THEN now()
+                               ELSE r.first_newer_edit_at END,
     due_at = CASE WHEN r.parked_reason IS NULL AND r.attempts > 0
-                  THEN greatest(r.due_at, excluded.due_at) ELSE excluded.due_at END,
+                  THEN greatest(r.due_at, {capped}) ELSE {capped} END,
     attempts = CASE WHEN r.parked_reason IS NULL THEN r.attempts ELSE 0 END,
     parked_reason = NULL
 """
 
 
+def _window_end(org: str, window: int) -> str:
+    """When the window after ``org``'s last success ends (NULL without one)."""
+    return f"""(SELECT last_success_at FROM kb_sync_claims AS c WHERE c.org_id = {org})
+            + ${window}::float8 * interval '1 second'"""  # noqa: S608
+
+
 def _due(org: str, first: int) -> str:
-    """The due time of an edit of ``org``: parameters ``$first`` (the debounce) and
+    """The due time of a first edit of ``org``: parameters ``$first`` (the debounce) and
     ``$first + 1`` (the window), in seconds."""
     return f"""greatest(
-        now() + ${first}::float8 * interval '1 second',
-        (SELECT last_success_at FROM kb_sync_claims AS c WHERE c.org_id = {org})
-            + ${first + 1}::float8 * interval '1 second')"""  # noqa: S608
+        now() + ${first}::float8 * interval '1 second', {_window_end(org, first + 1)})"""
 
 
 def mark_cte(first: int) -> str:
     """A CTE ``m`` marking the org of the document ``d`` wrote; parameters ``$first`` to
-    ``$first + 2`` are the tool name, the debounce and the window (``mark_arguments``)."""
+    ``$first + 3`` are the tool name, the debounce, the window and the maximum wait
+    (``mark_arguments``)."""
     return f"""m AS (
     INSERT INTO kb_sync_requests AS r (org_id, tool_name, due_at)
     SELECT d.org_id, ${first}::text, {_due("d.org_id", first + 1)} FROM d
-    {_ON_EDIT}
+    {_on_edit(first + 1)}
 )"""  # noqa: S608
 
 
@@ -67,16 +85,18 @@ INSERT INTO kb_sync_requests AS r (org_id, tool_name, due_at)
 SELECT o.org_id, $2::text, {_due("o.org_id", 3)}
 FROM unnest($1::uuid[]) AS o(org_id)
 ORDER BY o.org_id
-{_ON_EDIT}
+{_on_edit(3)}
 """  # noqa: S608
 
 
-def mark_arguments(auto_sync: AutoSync) -> tuple[str, float, float]:
-    """The tool name, debounce and window of a mark, as its statement takes them."""
+def mark_arguments(auto_sync: AutoSync) -> tuple[str, float, float, float]:
+    """The tool name, debounce, window and maximum wait of a mark, as its statement takes
+    them."""
     return (
         auto_sync.tool_name,
         auto_sync.debounce.total_seconds(),
         auto_sync.min_interval.total_seconds(),
+        auto_sync.max_wait.total_seconds(),
     )
 
 
@@ -99,7 +119,8 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE kb_sync_requests AS r
-SET claimed_by = $1, claimed_until = now() + $3::interval, claimed_edits = r.edits
+SET claimed_by = $1, claimed_until = now() + $3::interval, claimed_edits = r.edits,
+    first_newer_edit_at = NULL
 FROM due
 WHERE r.org_id = due.org_id AND r.tool_name = due.tool_name
 RETURNING r.org_id, r.tool_name, r.edits, r.attempts, r.first_edit_at
@@ -114,11 +135,13 @@ _OWNED = "org_id = $1 AND tool_name = $2 AND claimed_by = $3"
 
 _REMOVE_IF_CARRIED = f"DELETE FROM kb_sync_requests WHERE {_OWNED} AND edits = claimed_edits"  # noqa: S608
 
-# Edits arrived while the sync ran: they wait for the window after this success.
+# Edits arrived while the sync ran: they wait for the window after this success, and the
+# first of them is now the oldest waiting edit.
 _KEEP_NEWER = f"""
 UPDATE kb_sync_requests
 SET edits = edits - claimed_edits, claimed_by = NULL, claimed_until = NULL,
-    claimed_edits = NULL, attempts = 0, first_edit_at = last_edit_at,
+    claimed_edits = NULL, attempts = 0,
+    first_edit_at = coalesce(first_newer_edit_at, last_edit_at), first_newer_edit_at = NULL,
     due_at = greatest(due_at, now() + $4::interval)
 WHERE {_OWNED}
 """  # noqa: S608

@@ -93,7 +93,7 @@ WITH d AS (
 ),"""  # noqa: S608
 
 INSERT_QUERY = f"{_INSERT_DOCUMENT} {_CREATED}"
-# With auto-sync, the create marks its org in the same statement ($15 to $17).
+# With auto-sync, the create marks its org in the same statement ($15 to $18).
 _INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
 
 # As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
@@ -115,7 +115,7 @@ WITH k AS (
 ),"""  # noqa: S608
 
 _INSERT_KEYED = f"{_KEYED_DOCUMENT} {_CREATED}"
-# With auto-sync, as _INSERT_MARKED: the mark's parameters follow the key's ($17 to $19).
+# With auto-sync, as _INSERT_MARKED: the mark's parameters follow the key's ($17 to $20).
 _INSERT_KEYED_MARKED = f"{_KEYED_DOCUMENT} {mark_cte(17)}, {_CREATED}"
 
 # The document a key created, as it is now, and the fingerprint the key came with.

@@ -5,13 +5,17 @@
 CREATE TABLE IF NOT EXISTS kb_sync_requests (
     org_id uuid NOT NULL,
     tool_name text NOT NULL,
-    -- When a worker may run it: the later of the last edit plus the debounce and the
-    -- end of the rate-limit window; moved by rate limits and back-offs too.
+    -- When a worker may run it: the later of the last edit plus the debounce (capped at
+    -- the first waiting edit plus the maximum wait) and the end of the rate-limit window;
+    -- moved by rate limits and back-offs too.
     due_at timestamptz NOT NULL,
     -- Edits not yet carried by a finished sync.
     edits integer NOT NULL DEFAULT 1,
+    -- The oldest of those edits.
     first_edit_at timestamptz NOT NULL DEFAULT now(),
     last_edit_at timestamptz NOT NULL DEFAULT now(),
+    -- The first edit since the claim: the oldest waiting edit once the claimed sync succeeds.
+    first_newer_edit_at timestamptz,
     -- Failed attempts in a row: the exponent of the back-off.
     attempts integer NOT NULL DEFAULT 0,
     last_failure_at timestamptz,
