@@ -29,6 +29,7 @@ PUBLIC_MODULES = [
     "kbcore.retrieval",
     "kbcore.sync",
     "kbcore.testing",
+    "kbcore.testing.clones",
     "kbcore.testing.database",
     "kbcore.testing.fake_vapi",
     "kbcore.testing.host_tables",

@@ -2,47 +2,104 @@
 
 from __future__ import annotations
 
-from kbcore._auto_sync import AutoSync
-from kbcore._domain import (
-    Assistant,
-    Change,
-    ChangeType,
-    Document,
-    DocumentDraft,
-    DocumentSummary,
-    ImportProblem,
-    ImportReport,
-    Page,
-    SearchHit,
-    SyncStatus,
-)
-from kbcore._progress import Progress
-from kbcore.documents import ImportInterrupted, KnowledgeBase, Rules
-from kbcore.errors import (
-    DuplicateFilename,
-    HostTableError,
-    KbError,
-    NotFound,
-    NotSaved,
-    OutcomeUnknown,
-    RateLimited,
-    StoreUnavailable,
-    SyncFailed,
-    SyncInProgress,
-    ValidationError,
-    VapiError,
-    VersionConflict,
-)
-from kbcore.sync import (
-    Backoff,
-    SyncCoordinator,
-    SyncPolicy,
-    SyncPreview,
-    SyncResult,
-    SyncSetup,
-    SyncWorker,
-)
-from kbcore.vapi import VapiClient
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from kbcore._auto_sync import AutoSync
+    from kbcore._domain import (
+        Assistant,
+        Change,
+        ChangeType,
+        Document,
+        DocumentDraft,
+        DocumentSummary,
+        ImportProblem,
+        ImportReport,
+        Page,
+        SearchHit,
+        SyncStatus,
+    )
+    from kbcore._progress import Progress
+    from kbcore.documents import ImportInterrupted, KnowledgeBase, Rules
+    from kbcore.errors import (
+        DuplicateFilename,
+        HostTableError,
+        KbError,
+        NotFound,
+        NotSaved,
+        OutcomeUnknown,
+        RateLimited,
+        StoreUnavailable,
+        SyncFailed,
+        SyncInProgress,
+        ValidationError,
+        VapiError,
+        VersionConflict,
+    )
+    from kbcore.sync import (
+        Backoff,
+        SyncCoordinator,
+        SyncPolicy,
+        SyncPreview,
+        SyncResult,
+        SyncSetup,
+        SyncWorker,
+    )
+    from kbcore.vapi import VapiClient
+
+# The public names, by the module that defines them. They are imported on first use
+# (PEP 562), not with the package: all of them together take about a second to import
+# (httpx, asyncpg, structlog, stamina), and a command such as `kbcore docs list` or a
+# host that only stores documents needs a part of them.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "kbcore._auto_sync": ("AutoSync",),
+    "kbcore._domain": (
+        "Assistant",
+        "Change",
+        "ChangeType",
+        "Document",
+        "DocumentDraft",
+        "DocumentSummary",
+        "ImportProblem",
+        "ImportReport",
+        "Page",
+        "SearchHit",
+        "SyncStatus",
+    ),
+    "kbcore._progress": ("Progress",),
+    "kbcore.documents": (
+        "ImportInterrupted",
+        "KnowledgeBase",
+        "Rules",
+    ),
+    "kbcore.errors": (
+        "DuplicateFilename",
+        "HostTableError",
+        "KbError",
+        "NotFound",
+        "NotSaved",
+        "OutcomeUnknown",
+        "RateLimited",
+        "StoreUnavailable",
+        "SyncFailed",
+        "SyncInProgress",
+        "ValidationError",
+        "VapiError",
+        "VersionConflict",
+    ),
+    "kbcore.sync": (
+        "Backoff",
+        "SyncCoordinator",
+        "SyncPolicy",
+        "SyncPreview",
+        "SyncResult",
+        "SyncSetup",
+        "SyncWorker",
+    ),
+    "kbcore.vapi": ("VapiClient",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Assistant",
@@ -85,9 +142,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> typing.Any:
     if name == "__version__":
         from importlib.metadata import version
 
         return version("kbcore")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup finds it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

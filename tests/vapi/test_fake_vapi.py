@@ -259,8 +259,8 @@ async def test_an_assistant_id_cannot_be_patched(
     ("method", "path", "status", "message"),
     [
         ("GET", "/file/not-a-uuid", 400, "Validation failed (uuid is expected)"),
-        ("GET", f"/tool/{uuid.uuid4()}", 404, "Tool not found"),
-        ("GET", f"/assistant/{uuid.uuid4()}", 404, "Assistant not found"),
+        ("GET", f"/tool/{uuid.UUID(int=1)}", 404, "Tool not found"),
+        ("GET", f"/assistant/{uuid.UUID(int=2)}", 404, "Assistant not found"),
         ("GET", "/knowledge-base", 404, "Cannot GET /knowledge-base"),
         ("PUT", "/file", 404, "Cannot PUT /file"),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,14 +22,17 @@ from .openapi_contract import OpenApiContract
 
 vapi_sdk = pytest.importorskip("vapi", reason="needs the vapi-sdk dependency group")
 
-from vapi.assistants.types import UpdateAssistantDtoModel_Openai  # noqa: E402
 from vapi.core.api_error import ApiError  # noqa: E402
 from vapi.errors import BadRequestError, ConflictError  # noqa: E402
-from vapi.tools.types import CreateToolsRequest_Query, UpdateToolsRequestBody_Query  # noqa: E402
 
 from vapi import AsyncVapi, KnowledgeBase, ToolRef  # noqa: E402
 
-pytestmark = pytest.mark.anyio
+if TYPE_CHECKING:
+    from vapi.assistants.types import UpdateAssistantDtoModel_Openai
+    from vapi.tools.types import CreateToolsRequest_Query, UpdateToolsRequestBody_Query
+
+# One worker runs them all: each worker that imports the SDK pays its import again.
+pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("vapi-sdk")]
 
 #: The SDK retries 409s and 5xx itself; a test that expects one says so.
 ONCE = {"max_retries": 0}
@@ -39,6 +43,36 @@ async def sdk(fake_vapi: FakeVapi) -> AsyncIterator[AsyncVapi]:
     """The SDK's async client, pointed at ``fake_vapi`` served on 127.0.0.1."""
     async with serve_fake_vapi(fake_vapi) as base_url, httpx.AsyncClient(timeout=10) as http:
         yield AsyncVapi(token=fake_vapi.api_key, base_url=base_url, httpx_client=http)
+
+
+# The SDK's tool and assistant types are imported where they are used: pydantic builds
+# their models on import (about 13 s each), which would otherwise be paid at collection,
+# by every xdist worker, whether or not it runs these tests.
+
+
+def create_query_tool(*file_ids: str) -> CreateToolsRequest_Query:
+    from vapi.tools.types import CreateToolsRequest_Query
+
+    return CreateToolsRequest_Query(knowledge_bases=[knowledge_base(*file_ids)] if file_ids else [])
+
+
+def update_query_tool(*file_ids: str) -> UpdateToolsRequestBody_Query:
+    from vapi.tools.types import UpdateToolsRequestBody_Query
+
+    return UpdateToolsRequestBody_Query(
+        knowledge_bases=[knowledge_base(*file_ids)] if file_ids else []
+    )
+
+
+def openai_model_pinning(tool_id: str) -> UpdateAssistantDtoModel_Openai:
+    """gpt-4o with ``tool_id`` both listed and pinned at v1, beside another tool."""
+    from vapi.assistants.types import UpdateAssistantDtoModel_Openai
+
+    return UpdateAssistantDtoModel_Openai(
+        model="gpt-4o",
+        tool_ids=[tool_id, "calendar"],
+        tool_refs=[ToolRef(tool_id=tool_id, version="v1")],
+    )
 
 
 def knowledge_base(*file_ids: str) -> KnowledgeBase:
@@ -76,14 +110,10 @@ async def test_files_round_trip_through_the_sdk(sdk: AsyncVapi, fake_vapi: FakeV
 
 async def test_query_tools_round_trip_through_the_sdk(sdk: AsyncVapi, fake_vapi: FakeVapi) -> None:
     """Create, get, list with the SDK's float limit and date bounds, update, delete."""
-    created = await sdk.tools.create(
-        request=CreateToolsRequest_Query(knowledge_bases=[knowledge_base("f1")])
-    )
+    created = await sdk.tools.create(request=create_query_tool("f1"))
     assert created.type == "query"
     assert created.latest_version == "v1"
-    updated = await sdk.tools.update(
-        created.id, request=UpdateToolsRequestBody_Query(knowledge_bases=[knowledge_base("f2")])
-    )
+    updated = await sdk.tools.update(created.id, request=update_query_tool("f2"))
     assert updated.latest_version == "v2"
     fetched = await sdk.tools.get(created.id)
     assert fetched.knowledge_bases is not None
@@ -103,12 +133,12 @@ async def test_a_tool_conflict_is_the_sdks_conflict_error_body(
     sdk: AsyncVapi, fake_vapi: FakeVapi, code: str
 ) -> None:
     """The 409 body parses as the SDK's ConflictErrorBody, discriminated by error."""
-    created = await sdk.tools.create(request=CreateToolsRequest_Query(knowledge_bases=[]))
+    created = await sdk.tools.create(request=create_query_tool())
     fake_vapi.conflict_next(1, error=code)
     with pytest.raises(ConflictError) as caught:
         await sdk.tools.update(
             created.id,
-            request=UpdateToolsRequestBody_Query(knowledge_bases=[]),
+            request=update_query_tool(),
             request_options=ONCE,
         )
     assert caught.value.status_code == 409
@@ -119,17 +149,13 @@ async def test_assistants_round_trip_through_the_sdk(
     sdk: AsyncVapi, fake_vapi: FakeVapi, openapi: OpenApiContract
 ) -> None:
     """A full-model PATCH with a pin: the pin wins over toolIds, as the SDK's docs say."""
-    tool = await sdk.tools.create(request=CreateToolsRequest_Query(knowledge_bases=[]))
+    tool = await sdk.tools.create(request=create_query_tool())
     assistant_id = fake_vapi.add_assistant(name="Inbound")
     assistant = await sdk.assistants.get(assistant_id)
     assert assistant.name == "Inbound"
     updated = await sdk.assistants.update(
         assistant_id,
-        model=UpdateAssistantDtoModel_Openai(
-            model="gpt-4o",
-            tool_ids=[tool.id, "calendar"],
-            tool_refs=[ToolRef(tool_id=tool.id, version="v1")],
-        ),
+        model=openai_model_pinning(tool.id),
     )
     assert updated.model is not None
     stored = fake_vapi.assistants[assistant_id]["model"]

@@ -10,30 +10,17 @@ Errors are one line on standard error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TextIO
 
 import anyio
 
 from kbcore import logging as kb_logging
-from kbcore.cli import (
-    agents,
-    demo,
-    docs,
-    live,
-    report,
-    schema,
-    search,
-    serve,
-    sync,
-    transfer,
-    vapi,
-    worker,
-)
 from kbcore.cli.common import (
     BAD_INPUT,
     OK,
@@ -50,6 +37,26 @@ from kbcore.errors import RateLimited
 __all__ = ["main"]
 
 _PROG = "kbcore"
+
+# The modules of kbcore.cli that register the commands, in the order --help lists them,
+# and the commands each registers. Only the module of the command given is imported: all
+# of them together take about a second (httpx, uvicorn's parts, the sync machinery),
+# more than most commands need in all.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "schema": ("migrate",),
+    "agents": ("agents",),
+    "vapi": ("vapi",),
+    "sync": ("sync",),
+    "worker": ("worker", "status", "resume"),
+    "report": ("report",),
+    "docs": ("docs",),
+    "search": ("search",),
+    "transfer": ("import", "export"),
+    "demo": ("demo",),
+    "serve": ("serve",),
+    "live": ("live",),
+}
+_MODULE_OF = {command: module for module, commands in _MODULES.items() for command in commands}
 _INTERRUPTED = 130
 # What a shell reports for a process that SIGPIPE ended: the reader went away (| head).
 _BROKEN_PIPE = 141
@@ -59,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: the process's arguments); return its exit code."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(arguments)
+        args = _parse(arguments)
     except UsageError as error:
         _print_error(error, json_output="--json" in arguments, out=sys.stdout)
         return BAD_INPUT
@@ -92,8 +99,21 @@ def _run(args: argparse.Namespace) -> int:
     return OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: global options, then one subcommand."""
+def _parse(arguments: list[str]) -> argparse.Namespace:
+    """The arguments parsed by a parser of the command they name, or of every command."""
+    named = [_MODULE_OF[word] for word in arguments if word in _MODULE_OF][:1]
+    if not named and "--version" in arguments:
+        return build_parser(()).parse_args(arguments)
+    if named:
+        try:
+            return build_parser(named).parse_args(arguments)
+        except UsageError:
+            pass  # the word was an option's value, say: the whole parser will tell
+    return build_parser().parse_args(arguments)
+
+
+def build_parser(modules: Collection[str] = tuple(_MODULES)) -> argparse.ArgumentParser:
+    """The command line: global options, then one subcommand (of ``modules`` only)."""
     common = common_options()
     parser = Parser(
         prog=_PROG,
@@ -105,22 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(parser=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands_in_order = (
-        schema,
-        agents,
-        vapi,
-        sync,
-        worker,
-        report,
-        docs,
-        search,
-        transfer,
-        demo,
-        serve,
-        live,
-    )
-    for module in commands_in_order:
-        module.register(commands, common)
+    for module in _MODULES:
+        if module in modules:
+            importlib.import_module(f"{__name__}.{module}").register(commands, common)
     return parser
 
 

@@ -26,7 +26,6 @@ from kbcore.errors import (
     VersionConflict,
 )
 from kbcore.logging import redact_text
-from kbcore.vapi._client import checked_base_url
 
 #: Exit codes: success, failure, bad input or usage, "try again later", a version conflict.
 OK, FAILURE, BAD_INPUT, TRY_LATER, CONFLICT = 0, 1, 2, 3, 4
@@ -148,6 +147,9 @@ def since_arg(value: str) -> datetime | timedelta:
 
 def url_arg(value: str) -> str:
     """An argparse type: an http or https URL, such as Vapi's."""
+    # Imported here: the Vapi client brings httpx, which most commands never use.
+    from kbcore.vapi._client import checked_base_url
+
     try:
         return checked_base_url(value)
     except ValidationError:

