@@ -18,8 +18,9 @@ _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s")
 # A sentence ends at ., ! or ? followed by white space; "e.g. this" is cut too, which
-# costs nothing but a shorter piece.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# costs nothing but a shorter piece. (Matched with the mark, not after a lookbehind: the
+# engine then tries only the marks, not every position; twice as fast.)
+_SENTENCE_END = re.compile(r"[.!?]\s+")
 
 
 @attrs.frozen
@@ -45,7 +46,18 @@ class Block:
             return _list_items(self.lines)
         if self.kind in ("table", "code"):
             return list(self.lines)
-        return [s for s in _SENTENCE_END.split(" ".join(ln.strip() for ln in self.lines)) if s]
+        return [s for s in _sentences(" ".join(ln.strip() for ln in self.lines)) if s]
+
+
+def _sentences(text: str) -> list[str]:
+    """The text cut at each sentence end, the mark kept and the white space after it not."""
+    sentences = []
+    start = 0
+    for end in _SENTENCE_END.finditer(text):
+        sentences.append(text[start : end.start() + 1])
+        start = end.end()
+    sentences.append(text[start:])
+    return sentences
 
 
 def heading(line: str) -> Heading | None:

@@ -100,12 +100,13 @@ def _pack(blocks: Iterable[Block], max_words: int) -> Iterator[str]:
     chunk: list[str] = []
     words = 0
     for block in blocks:
-        size = word_count(block.text)
+        pieces = _counted_pieces(block, max_words)
+        size = word_count(block.text) if pieces is None else sum(n for _, n in pieces)
         if size > max_words:
             if chunk:
                 yield "\n\n".join(chunk)
                 chunk, words = [], 0
-            yield from _cut(block, max_words)
+            yield from _cut(block, pieces or [], max_words)
             continue
         if words + size > max_words and chunk:
             yield "\n\n".join(chunk)
@@ -116,12 +117,25 @@ def _pack(blocks: Iterable[Block], max_words: int) -> Iterator[str]:
         yield "\n\n".join(chunk)
 
 
-def _cut(block: Block, max_words: int) -> Iterator[str]:
+def _counted_pieces(block: Block, max_words: int) -> list[tuple[str, int]] | None:
+    """The block's pieces with their words, if it may be too long; None if it surely fits.
+
+    A block's pieces hold its tokens, each once, so their words add up to the block's:
+    a long block's words are counted once, piece by piece, not as a whole and then again.
+    Its tokens (``str.split``, cheap) are at least its words, so a block of no more tokens
+    than the cap fits without its pieces.
+    """
+    if len(block.text.split()) <= max_words:
+        return None
+    return [(piece, word_count(piece)) for piece in block.pieces()]
+
+
+def _cut(block: Block, pieces: Iterable[tuple[str, int]], max_words: int) -> Iterator[str]:
     """An oversized block in pieces that fit, joined again as far as the cap allows."""
     joiner = " " if block.kind == "paragraph" else "\n"
     chunk: list[str] = []
     words = 0
-    for piece, size in _fitting(block.pieces(), max_words):
+    for piece, size in _fitting(pieces, max_words):
         if words + size > max_words and chunk:
             yield joiner.join(chunk)
             chunk, words = [], 0
@@ -131,10 +145,9 @@ def _cut(block: Block, max_words: int) -> Iterator[str]:
         yield joiner.join(chunk)
 
 
-def _fitting(pieces: Iterable[str], max_words: int) -> Iterator[tuple[str, int]]:
+def _fitting(pieces: Iterable[tuple[str, int]], max_words: int) -> Iterator[tuple[str, int]]:
     """Pieces as they are, except those over the cap, cut between words; with their words."""
-    for piece in pieces:
-        size = word_count(piece)
+    for piece, size in pieces:
         if size <= max_words:
             yield piece, size
             continue
