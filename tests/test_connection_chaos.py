@@ -86,7 +86,9 @@ async def perform(kb: KnowledgeBase, org: UUID, seeded: list[Document], call: Ca
 async def kill_a_session(admin: asyncpg.Pool, rng: random.Random) -> None:
     """Terminate one of the test pool's sessions, busy or idle, without waiting for it."""
     pids = await admin.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid", APPLICATION
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = $1 ORDER BY pid",
+        APPLICATION,
     )
     if pids:
         await admin.execute("SELECT pg_terminate_backend($1)", rng.choice(pids)["pid"])

@@ -68,7 +68,8 @@ async def end_idle_sessions(dsn: str, loop_turns: int) -> int:
             ended.append(
                 await conn.fetchval(
                     "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
-                    " FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
+                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND application_name = $1 AND state = 'idle'",
                     APPLICATION,
                 )
             )

@@ -287,7 +287,10 @@ async def test_a_call_cancelled_while_its_connection_fails_to_reset_leaves_no_er
 
 async def waiting_for_a_lock(admin: asyncpg.Pool) -> None:
     """Return once a session of the test waits for a lock (the loop turns meanwhile)."""
-    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
     while not await admin.fetchval(query):
         await anyio.lowlevel.checkpoint()
 

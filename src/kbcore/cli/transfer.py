@@ -24,17 +24,15 @@ from kbcore.cli.common import (
     UsageError,
     connect,
     database_url,
-    read_text,
     uuid_arg,
 )
-from kbcore.cli.output import Output, Progress, jsonable, plural
+from kbcore.cli.output import Output, jsonable, plural
+from kbcore.cli.sources import Source, left_out, scan
 from kbcore.postgres import PostgresStore
 
 if TYPE_CHECKING:
     from kbcore.cli.common import Subcommands
 
-#: The files a folder import takes.
-TEXT_SUFFIXES = (".md", ".txt")
 _SHOWN_PROBLEMS = 3
 
 
@@ -76,62 +74,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     exporting.set_defaults(handler=export_documents)
 
 
-def read_items(path: Path, category: str | None, progress: Progress) -> list[dict[str, Any]]:
-    """The items of a folder or a JSON lines file; any unreadable input is a usage error."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if _importable(p))
-        if not files:
-            raise UsageError(f"No .md or .txt files in {path}")
-        progress.total = len(files)
-        items = []
-        for file in files:
-            items.append({"filename": file.name, "content": read_text(str(file))})
-            if category is not None:
-                items[-1]["category"] = category
-            progress.advance()
-        return items
-    items = []
-    for number, line in enumerate(read_text(str(path)).splitlines(), start=1):
-        if line.strip():
-            item = _json_line(path, number, line)
-            if category is not None:
-                item.setdefault("category", category)
-            items.append(item)
-            progress.advance()
-    if not items:
-        raise UsageError(f"{path} has no JSON lines to import")
-    return items
-
-
-def left_out(path: Path) -> list[str]:
-    """What an import of ``path`` does not take: a folder's subfolders (``name/``) and
-    files other than .md and .txt; nothing of a JSON lines file."""
-    if not path.is_dir():
-        return []
-    return sorted(
-        f"{p.name}/" if p.is_dir() else p.name for p in path.iterdir() if not _importable(p)
-    )
-
-
-def _importable(path: Path) -> bool:
-    return path.suffix in TEXT_SUFFIXES and path.is_file()
-
-
-def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError:
-        raise UsageError(f"{path} line {number}: not valid JSON") from None
-    except RecursionError:
-        raise UsageError(f"{path} line {number}: JSON nested too deeply") from None
-    if not isinstance(item, dict):
-        raise UsageError(f"{path} line {number}: must be a JSON object")
-    return item
-
-
 async def import_documents(args: argparse.Namespace, out: Output) -> None:
     progress = out.progress("Reading")
-    items = read_items(_existing(args.path), args.category, progress)
+    items = scan(_existing(args.path), args.category, progress)
     progress.clear()
     async with connect(database_url(args)) as pool:
         kb = KnowledgeBase(PostgresStore(pool))
@@ -181,23 +126,18 @@ def _check_target(target: Path, *, force: bool) -> None:
         raise UsageError(f"{target} exists; pass --force to replace it")
 
 
-def _filename(index: int, items: list[dict[str, Any]]) -> str | None:
-    name = items[index].get("filename") if 0 <= index < len(items) else None
-    return name if isinstance(name, str) else None
-
-
-def _problem(problem: ImportProblem, items: list[dict[str, Any]]) -> str:
-    name = _filename(problem.index, items)
+def _problem(problem: ImportProblem, items: Source) -> str:
+    name = items.filename(problem.index)
     where = f"item {problem.index + 1}" + (f" ({name})" if name is not None else "")
     return f"{where}: {problem.field}: {problem.message}"
 
 
-def _problems(report: ImportReport, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _problems(report: ImportReport, items: Source) -> list[dict[str, Any]]:
     """The rejected items for ``--json``, numbered from 1 as the text numbers them."""
     return [
         {
             "item": problem.index + 1,
-            "filename": _filename(problem.index, items),
+            "filename": items.filename(problem.index),
             "field": problem.field,
             "message": problem.message,
         }
@@ -205,7 +145,7 @@ def _problems(report: ImportReport, items: list[dict[str, Any]]) -> list[dict[st
     ]
 
 
-def _rejected(report: ImportReport, items: list[dict[str, Any]]) -> CliError:
+def _rejected(report: ImportReport, items: Source) -> CliError:
     shown = "; ".join(_problem(p, items) for p in report.errors[:_SHOWN_PROBLEMS])
     more = len(report.errors) - _SHOWN_PROBLEMS
     return CliError(
