@@ -6,8 +6,8 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
@@ -171,8 +171,15 @@ def read_text(path: str) -> str:
     """A UTF-8 text file's content (``-`` is standard input), or a one-line usage error."""
     if path == "-":
         return sys.stdin.read()
-    try:
+    with reading(path):
         return Path(path).read_text(encoding="utf-8")
+
+
+@contextmanager
+def reading(path: str) -> Iterator[None]:
+    """The errors of reading the UTF-8 text file ``path``, as one-line usage errors."""
+    try:
+        yield
     except FileNotFoundError:
         raise UsageError(f"No such file: {path}") from None
     except IsADirectoryError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from kbcore.cli.common import UsageError, read_text
+from kbcore.cli.common import UsageError, read_text, reading
 from kbcore.cli.output import Progress
 
 #: The files a folder import takes.
@@ -93,17 +93,10 @@ def _importable(path: Path) -> bool:
 
 def _json_lines(path: Path) -> Iterator[tuple[int, str]]:
     """The file's lines that are not blank, numbered from 1, read one at a time."""
-    try:
-        with path.open(encoding="utf-8") as file:
-            for number, line in enumerate(file, start=1):
-                if line.strip():
-                    yield number, line
-    except FileNotFoundError:
-        raise UsageError(f"No such file: {path}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text") from None
-    except OSError as error:
-        raise UsageError(f"Cannot read {path}: {error.strerror}") from None
+    with reading(str(path)), path.open(encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                yield number, line
 
 
 def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
