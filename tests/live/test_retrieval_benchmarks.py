@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from benchmarks.retrieval import quality, serve, speed, testset
+from benchmarks.retrieval import pending, quality, serve, speed, testset
 
 from kbcore.retrieval._passages import DEFAULT_MAX_WORDS
 from kbcore.retrieval._similarity import SIMILARITY_THRESHOLD
@@ -48,3 +48,13 @@ async def test_the_serve_benchmark_reports_both_paths(kbcore_server_dsn: str) ->
     assert "| kbcore serve, loopback HTTP |" in report
     assert "| bare SQL |" in report
     assert "kbcore serve / bare SQL:" in report
+
+
+async def test_the_pending_list_benchmark_fills_the_lists_and_times_both_states(
+    kbcore_server_dsn: str,
+) -> None:
+    report = await pending.run(kbcore_server_dsn, speed.Sizes.smoke())
+    rows = [line for line in report.splitlines() if line.startswith(("| empty", "| full"))]
+    assert [row.split()[1] for row in rows] == ["empty", "full"]
+    full_pages = rows[1].split("|")[2].split("/")
+    assert max(int(pages) for pages in full_pages) >= 120
