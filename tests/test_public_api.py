@@ -11,6 +11,8 @@ import importlib
 import inspect
 import pkgutil
 import re
+import subprocess
+import sys
 from types import ModuleType
 
 import pytest
@@ -129,3 +131,18 @@ def test_version_comes_from_the_installed_metadata() -> None:
     import kbcore
 
     assert kbcore.__version__ == importlib.metadata.version("kbcore")
+
+
+def test_import_kbcore_is_lazy_and_its_submodules_are_attributes() -> None:
+    """``import kbcore`` brings no HTTP client or driver; ``kbcore.errors`` and the other
+    submodules the package used to import are still reachable as attributes."""
+    code = (
+        "import sys, kbcore\n"
+        "assert not {'httpx', 'asyncpg', 'structlog'} & set(sys.modules), sorted(sys.modules)\n"
+        "assert kbcore.errors.NotFound is kbcore.NotFound\n"
+        "assert kbcore.sync.SyncCoordinator is kbcore.SyncCoordinator\n"
+        "for name in ('documents', 'vapi', 'logging', 'postgres', 'retrieval'):\n"
+        "    assert getattr(kbcore, name).__name__ == 'kbcore.' + name\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

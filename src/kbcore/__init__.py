@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import typing
 
 if typing.TYPE_CHECKING:
+    __version__: str
+
     from kbcore._auto_sync import AutoSync
     from kbcore._domain import (
         Assistant,
@@ -142,17 +145,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    if name == "__version__":
-        from importlib.metadata import version
+if not typing.TYPE_CHECKING:  # type checkers see the imports above, and flag a misspelling
 
-        return version("kbcore")
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup finds it without this function
-    return value
+    def __getattr__(name: str) -> typing.Any:
+        if name == "__version__":
+            from importlib.metadata import version
+
+            return version("kbcore")
+        module = _MODULE_OF.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+        elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # `kbcore.errors`, `kbcore.sync`, ...: the package imported them all, once.
+            value = importlib.import_module(f"{__name__}.{name}")
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # the next lookup finds it without this function
+        return value
 
 
 def __dir__() -> list[str]:

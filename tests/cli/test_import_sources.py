@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -84,3 +85,40 @@ def test_a_folder_gives_its_text_files_in_name_order(tmp_path: Path) -> None:
         {"filename": "a.txt", "content": "A"},
         {"filename": "b.md", "content": "B"},
     ]
+
+
+def test_a_pipe_is_read_once_and_its_items_kept(tmp_path: Path) -> None:
+    """``kbcore import ORG /dev/stdin`` or ``<(jq ...)``: a pipe cannot be read twice."""
+    read, write = os.pipe()
+    lines = [{"filename": "a.md", "content": "A"}, {"filename": "b.md", "content": "B"}]
+    with os.fdopen(write, "w", encoding="utf-8") as writer:
+        writer.write("".join(json.dumps(line) + "\n" for line in lines))
+    try:
+        source = scan(Path(f"/dev/fd/{read}"), None, quiet())
+        assert (len(source), list(source)) == (2, lines)
+    finally:
+        os.close(read)
+
+
+@pytest.mark.parametrize(
+    "rewritten",
+    [
+        '{"filename": "a.md", "content": "x"}\n{"filename": "c.md", "content": "y"}\n',
+        '{"filename": "a.md", "content": "x"}\n',
+        '{"filename": "a.md", "content": "x"}\n{"filename": "b.md", "content": "y"}\n'
+        '{"filename": "c.md", "content": "z"}\n',
+    ],
+    ids=["renamed", "shorter", "longer"],
+)
+def test_a_file_changed_between_the_two_reads_stops_the_import(
+    tmp_path: Path, rewritten: str
+) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(
+        '{"filename": "a.md", "content": "x"}\n{"filename": "b.md", "content": "y"}\n',
+        encoding="utf-8",
+    )
+    source = scan(path, None, quiet())
+    path.write_text(rewritten, encoding="utf-8")
+    with pytest.raises(UsageError, match="changed while it was imported"):
+        list(source)

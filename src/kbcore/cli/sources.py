@@ -5,6 +5,7 @@ object, a file that is not UTF-8, is a usage error before anything is written, a
 item's filename is kept for the report. The import then iterates the source, which
 reads it again an item at a time, so that an import of any size holds a batch of items
 in memory (the library's streaming import), not the whole file and every item parsed.
+What cannot be read twice (a pipe, ``/dev/stdin``) is held in memory as it is scanned.
 """
 
 from __future__ import annotations
@@ -26,30 +27,47 @@ TEXT_SUFFIXES = (".md", ".txt")
 @attrs.frozen
 class Source:
     """The items of ``path`` as ``scan`` found them: ``len()`` of them, and their filenames
-    (None where an item has no string filename; the import will say so)."""
+    (None where an item has no string filename; the import will say so).
+
+    A folder's files are the ones ``scan`` listed. A JSON lines file is read again, and
+    must give the same filenames in the same order (else a usage error: it changed while
+    it was imported). Anything that cannot be read twice (a pipe, ``/dev/stdin``) was read
+    once, whole: ``held`` has its items.
+    """
 
     path: Path
     category: str | None
     filenames: list[str | None]
+    files: list[Path] = attrs.field(factory=list)
+    held: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.filenames)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        if self.path.is_dir():
-            for file in _files(self.path):
-                yield self._categorised({"filename": file.name, "content": read_text(str(file))})
-            return
-        for number, line in _json_lines(self.path):
-            yield self._categorised(_json_object(self.path, number, line))
+        if self.held is not None:
+            items: Iterator[dict[str, Any]] = iter(self.held)
+        elif self.files:
+            items = ({"filename": f.name, "content": read_text(str(f))} for f in self.files)
+        else:
+            items = self._read_again()
+        for item in items:
+            if self.category is not None:
+                item.setdefault("category", self.category)
+            yield item
 
     def filename(self, index: int) -> str | None:
         return self.filenames[index] if 0 <= index < len(self.filenames) else None
 
-    def _categorised(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.category is not None:
-            item.setdefault("category", self.category)
-        return item
+    def _read_again(self) -> Iterator[dict[str, Any]]:
+        count = 0
+        for count, (number, line) in enumerate(_json_lines(self.path), start=1):
+            item = _json_object(self.path, number, line)
+            if count > len(self) or _name(item) != self.filenames[count - 1]:
+                raise UsageError(f"{self.path} changed while it was imported (line {number})")
+            yield item
+        if count != len(self):
+            raise UsageError(f"{self.path} changed while it was imported (it is shorter)")
 
 
 def scan(path: Path, category: str | None, progress: Progress) -> Source:
@@ -62,15 +80,24 @@ def scan(path: Path, category: str | None, progress: Progress) -> Source:
         for file in files:
             read_text(str(file))  # a file that is not UTF-8 text stops the import here
             progress.advance()
-        return Source(path, category, [file.name for file in files])
+        return Source(path, category, [file.name for file in files], files=files)
+    # A regular file is read again by the import; anything else is kept as it is read.
+    held: list[dict[str, Any]] | None = None if path.is_file() else []
     filenames: list[str | None] = []
     for number, line in _json_lines(path):
-        name = _json_object(path, number, line).get("filename")
-        filenames.append(name if isinstance(name, str) else None)
+        item = _json_object(path, number, line)
+        filenames.append(_name(item))
+        if held is not None:
+            held.append(item)
         progress.advance()
     if not filenames:
         raise UsageError(f"{path} has no JSON lines to import")
-    return Source(path, category, filenames)
+    return Source(path, category, filenames, held=held)
+
+
+def _name(item: dict[str, Any]) -> str | None:
+    name = item.get("filename")
+    return name if isinstance(name, str) else None
 
 
 def left_out(path: Path) -> list[str]:
