@@ -94,7 +94,7 @@ WITH d AS (
 
 INSERT_QUERY = f"{_INSERT_DOCUMENT} {_CREATED}"
 # With auto-sync, the create marks its org in the same statement ($15 to $18).
-_INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
+INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
 
 # As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
 # only a key new to the org lets the document through. Another create holding the same
@@ -115,7 +115,7 @@ WITH k AS (
 ),"""  # noqa: S608
 
 _INSERT_KEYED = f"{_KEYED_DOCUMENT} {_CREATED}"
-# With auto-sync, as _INSERT_MARKED: the mark's parameters follow the key's ($17 to $20).
+# With auto-sync, as INSERT_MARKED: the mark's parameters follow the key's ($17 to $20).
 _INSERT_KEYED_MARKED = f"{_KEYED_DOCUMENT} {mark_cte(17)}, {_CREATED}"
 
 # The document a key created, as it is now, and the fingerprint the key came with.
@@ -252,7 +252,7 @@ class PostgresWrites:
         )
         marks = () if self._auto_sync is None else mark_arguments(self._auto_sync)
         if key is None:
-            query = INSERT_QUERY if self._auto_sync is None else _INSERT_MARKED
+            query = INSERT_QUERY if self._auto_sync is None else INSERT_MARKED
             row = await one_active_filename(self._db.fetchrow(query, *arguments, *marks))
             assert row is not None  # INSERT ... RETURNING always returns the row
             return _created(draft, row)

@@ -30,10 +30,6 @@ DEFAULT_MAX_WORDS = 120
 CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
-# A whole whitespace-separated token (as str.split() makes them) that holds a letter or
-# a digit: one match per such token, in one pass of the regex engine. Only a token's start
-# is tried (the lookbehind), so a long run of punctuation costs linear time, not quadratic.
-_WORDY_TOKEN = re.compile(r"(?<!\S)[^\s\w]*\w\S*")
 
 
 @attrs.frozen
@@ -169,8 +165,16 @@ def word_count(text: str) -> int:
 
     A table's pipes and a list's dashes take no room in what a caller hears.
     """
-    return len(_WORDY_TOKEN.findall(text))
+    # Most tokens are letters and digits only, which ``isalnum`` settles without the
+    # regex engine: twice as fast as one regex over the text (a create splits its
+    # document on every call). The loop is written out: a generator and a call per
+    # token would cost as much again.
+    words = 0
+    for token in text.split():
+        if token.isalnum() or _WORD.search(token) is not None:
+            words += 1
+    return words
 
 
 def _is_word(token: str) -> bool:
-    return _WORD.search(token) is not None
+    return token.isalnum() or _WORD.search(token) is not None
