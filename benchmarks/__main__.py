@@ -21,7 +21,8 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 #: Live knowledge's figures, measured by ``benchmarks.retrieval`` (its own, longer runs) and
 #: kept in RESULTS.md below this suite's.
 LIVE_RESULTS = Path(__file__).with_name("retrieval") / "RESULTS.md"
-#: The sync client's and create's figures before and after their speed-up, kept likewise.
+#: The figures of later runs of single scenarios (speed before and after, auto-sync, moving
+#: many documents), measured by hand and kept likewise.
 SPEED_RESULTS = Path(__file__).with_name("speed_results.md")
 
 

@@ -60,6 +60,18 @@ def test_the_command_writes_results(
     assert "no-change sync cost" in text
 
 
+def test_results_end_with_the_appendix_the_command_writes() -> None:
+    """Figures measured by hand live in the appendix files, so that a full run keeps them.
+
+    RESULTS.md is rewritten by every full run: what was added to it alone would be lost.
+    """
+    appendix = "\n".join(
+        path.read_text(encoding="utf-8") for path in (command.SPEED_RESULTS, command.LIVE_RESULTS)
+    )
+    results = command.RESULTS.read_text(encoding="utf-8")
+    assert results.endswith("\n" + appendix.rstrip() + "\n")
+
+
 def request(method: str, path: str) -> RecordedRequest:
     return RecordedRequest(
         method=method,
