@@ -1,13 +1,14 @@
-"""Running the real ``kbcore`` entry point in a subprocess, against this test's database."""
+"""Running the ``kbcore`` command, in this process or as a subprocess, on this test's database."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -65,45 +66,59 @@ async def kbcore(*args: str, env: Mapping[str, str], stdin: str | None = None) -
 
 @attrs.frozen
 class Cli:
-    """The command with ``DATABASE_URL`` set to this test's database."""
+    """The command with ``DATABASE_URL`` set to this test's database.
+
+    Called, it runs ``kbcore.cli.main`` in a worker thread of this process: the same code
+    as the entry point, without an interpreter's start-up (most of a command's second), its
+    standard streams captured at the file descriptors. ``subprocess`` runs the real entry
+    point, for what only a process shows; every command runs as a subprocess somewhere.
+    """
 
     dsn: str
+    capture: pytest.CaptureFixture[str]
 
     async def __call__(self, *args: str, stdin: str | None = None, **env: str) -> Run:
+        self.capture.readouterr()
+        with _environment(DATABASE_URL=self.dsn, **env), _standard_input(stdin):
+            try:
+                code = await anyio.to_thread.run_sync(main, list(args))
+            finally:
+                # main() configured structlog to write to the captured stderr of this call.
+                structlog.reset_defaults()
+        out, err = self.capture.readouterr()
+        return Run(code, out, err)
+
+    async def subprocess(self, *args: str, stdin: str | None = None, **env: str) -> Run:
         return await kbcore(*args, env=clean_environment(DATABASE_URL=self.dsn, **env), stdin=stdin)
 
 
 @pytest.fixture
-def cli(kbcore_database_dsn: str) -> Cli:
-    return Cli(kbcore_database_dsn)
+def cli(kbcore_database_dsn: str, capfd: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(kbcore_database_dsn, capfd)
 
 
-@attrs.frozen
-class InProcess:
-    """``kbcore.cli.main`` in a worker thread of this process: the same code, no start-up cost.
-
-    For the many small cases; every command also runs as a subprocess somewhere.
-    """
-
-    capsys: pytest.CaptureFixture[str]
-
-    async def __call__(self, *args: str) -> Run:
-        self.capsys.readouterr()
-        code = await anyio.to_thread.run_sync(main, list(args))
-        out, err = self.capsys.readouterr()
-        return Run(code, out, err)
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """``os.environ`` as ``clean_environment`` makes it, for the block."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(clean_environment(**values))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
-@pytest.fixture
-def in_process(
-    kbcore_database_dsn: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[InProcess]:
-    for name in _HOST_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", kbcore_database_dsn)
-    yield InProcess(capsys)
-    # main() configured structlog to write to the captured stderr, which is going away.
-    structlog.reset_defaults()
+@contextmanager
+def _standard_input(text: str | None) -> Iterator[None]:
+    """``sys.stdin`` holding ``text`` (nothing when None, as a closed pipe), for the block."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 _TABLES = ("knowledge_base", "knowledge_base_changelog", "kb_sync_log")

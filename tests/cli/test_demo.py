@@ -12,7 +12,7 @@ import pytest
 
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import InProcess, clean_environment, kbcore, snapshot
+from tests.cli.conftest import Cli, clean_environment, kbcore, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -67,10 +67,9 @@ async def test_the_demo_runs_from_nothing_in_under_a_minute(
 
 
 async def test_with_a_database_and_a_key_it_uses_them(
-    in_process: InProcess,
+    cli: Cli,
     kbcore_database_dsn: str,
     kbcore_pool: asyncpg.Pool,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """--dsn and VAPI_API_KEY: the given database, the org's own agents, no FakeVapi.
 
@@ -80,9 +79,8 @@ async def test_with_a_database_and_a_key_it_uses_them(
     org_id = uuid.uuid4()
     for role in ("inbound", "outbound"):
         await PostgresHostTables(kbcore_pool).add_agent(org_id, role, fake.add_assistant())
-    monkeypatch.setenv("VAPI_API_KEY", fake.api_key)
     async with serve_fake_vapi(fake) as url:
-        run = await in_process(
+        run = await cli(
             "demo",
             "--dsn",
             kbcore_database_dsn,
@@ -91,6 +89,7 @@ async def test_with_a_database_and_a_key_it_uses_them(
             "--vapi-base-url",
             url,
             "--json",
+            VAPI_API_KEY=fake.api_key,
         )
     assert run.code == 0, run.stderr
     result = run.json()

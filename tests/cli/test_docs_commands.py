@@ -1,4 +1,4 @@
-"""``kbcore migrate`` and ``kbcore docs ...`` in a subprocess, on a real database."""
+"""``kbcore migrate`` and ``kbcore docs ...`` on a real database."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from kbcore.postgres import PostgresStore
 from kbcore.postgres._migrate import migrations
 from tests.cli.conftest import (
     Cli,
-    InProcess,
     assert_one_error_line,
     clean_environment,
     kbcore,
@@ -118,9 +117,12 @@ async def test_the_listing_is_a_table_with_a_cursor(cli: Cli, kbcore_pool: async
 
 async def test_content_from_standard_input(cli: Cli) -> None:
     """``-`` reads the content from stdin; it then needs --filename."""
-    run = await cli("docs", "add", ORG, "-", "--filename", "faq.md", "--json", stdin="Q? A.\n")
+    # A real process: its standard input is a pipe.
+    run = await cli.subprocess(
+        "docs", "add", ORG, "-", "--filename", "faq.md", "--json", stdin="Q? A.\n"
+    )
     assert run.json()["content"] == "Q? A.\n"
-    refused = await cli("docs", "add", ORG, "-", stdin="Q? A.\n")
+    refused = await cli.subprocess("docs", "add", ORG, "-", stdin="Q? A.\n")
     assert_one_error_line(refused, 2, "--filename is needed")
 
 
@@ -163,29 +165,29 @@ async def untouchable(kbcore_pool: asyncpg.Pool, pricing: Path) -> AsyncIterator
 async def test_bad_input_in_a_subprocess(cli: Cli, untouchable: dict[str, str]) -> None:
     """A malformed id, a missing file, an unknown category: exit 2, one line, nothing written."""
     for args, fragment in BAD_INPUT[:3]:
-        run = await cli(*(arg.format(**untouchable) for arg in args))
+        run = await cli.subprocess(*(arg.format(**untouchable) for arg in args))
         assert_one_error_line(run, 2, fragment)
         assert run.stdout == ""
 
 
 @pytest.mark.parametrize(("args", "fragment"), BAD_INPUT)
 async def test_bad_input_is_one_line_exit_2_and_writes_nothing(
-    in_process: InProcess, untouchable: dict[str, str], args: list[str], fragment: str
+    cli: Cli, untouchable: dict[str, str], args: list[str], fragment: str
 ) -> None:
     """Every kind of bad input: exit 2, one line saying why, nothing written."""
-    run = await in_process(*(arg.format(**untouchable) for arg in args))
+    run = await cli(*(arg.format(**untouchable) for arg in args))
     assert_one_error_line(run, 2, fragment)
     assert run.stdout == ""
 
 
-async def test_restore_an_earlier_version(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
+async def test_restore_an_earlier_version(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """restore makes version 1's content current again, as version 3."""
     kb = KnowledgeBase(PostgresStore(kbcore_pool))
     doc = await kb.create(ORG, filename="pricing.md", content="Pro: $99")
     await kb.update(ORG, doc.id, content="Pro: $89")
-    run = await in_process("docs", "restore", ORG, str(doc.id), "1", "--actor", "ops", "--json")
+    run = await cli("docs", "restore", ORG, str(doc.id), "1", "--actor", "ops", "--json")
     assert (run.json()["version"], run.json()["content"]) == (3, "Pro: $99")
-    people = await in_process("docs", "restore", ORG, str(doc.id), "2")
+    people = await cli("docs", "restore", ORG, str(doc.id), "2")
     assert people.stdout.startswith("Restored version 2 of pricing.md (general, version 4)")
 
 

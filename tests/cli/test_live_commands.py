@@ -1,4 +1,4 @@
-"""``kbcore serve`` and ``kbcore live`` in subprocesses: Vapi's requests over loopback."""
+"""``kbcore serve`` and ``kbcore live``: Vapi's requests over loopback."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from kbcore.live import ServerSecret
 from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import Cli, InProcess, Run, assert_one_error_line, clean_environment
+from tests.cli.conftest import Cli, Run, assert_one_error_line, clean_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -131,11 +131,9 @@ async def test_attach_serve_and_ask_over_loopback(
     assert all("knowledgeBase" not in a["model"] for a in fake.assistants.values())
 
 
-async def test_the_secret_command_prints_the_orgs_credential(in_process: InProcess) -> None:
+async def test_the_secret_command_prints_the_orgs_credential(cli: Cli) -> None:
     org = uuid.uuid4()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KBCORE_LIVE_SECRET", SECRET)
-        run = await in_process("live", "secret", str(org))
+    run = await cli("live", "secret", str(org), KBCORE_LIVE_SECRET=SECRET)
     assert (run.code, run.stdout) == (0, ServerSecret(SECRET).for_org(org) + "\n")
 
 
@@ -147,9 +145,9 @@ async def test_the_secret_command_prints_the_orgs_credential(in_process: InProce
     ],
 )
 async def test_without_a_secret_the_commands_say_how_to_make_one(
-    in_process: InProcess, args: tuple[str, ...], fragment: str
+    cli: Cli, args: tuple[str, ...], fragment: str
 ) -> None:
-    assert_one_error_line(await in_process(*args), 2, fragment)
+    assert_one_error_line(await cli(*args), 2, fragment)
 
 
 async def test_a_short_secret_is_refused(cli: Cli) -> None:

@@ -18,7 +18,7 @@ import pytest
 from kbcore import KnowledgeBase
 from kbcore.postgres import PostgresStore
 from kbcore.testing import FakeVapi, serve_fake_vapi
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line, clean_environment
+from tests.cli.conftest import Cli, assert_one_error_line, clean_environment
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ async def stored_key(pool: asyncpg.Pool, org: str) -> str | None:
     return None if key is None else key.value
 
 
-async def test_agents_add_list_remove(cli: Cli, in_process: InProcess) -> None:
+async def test_agents_add_list_remove(cli: Cli) -> None:
     org = str(uuid.uuid4())
     added = await cli("agents", "add", org, "--role", "inbound", "--assistant", "asst-1", "--json")
     assert added.code == 0, added.stderr
@@ -48,12 +48,12 @@ async def test_agents_add_list_remove(cli: Cli, in_process: InProcess) -> None:
         "asst-1",
     )
 
-    text = await in_process("agents", "add", org, "--role", "outbound")
+    text = await cli("agents", "add", org, "--role", "outbound")
     assert text.code == 0, text.stderr
     assert text.stdout.startswith("Added the outbound agent ")
     assert text.stdout.endswith(" (no Vapi assistant yet)\n")
 
-    listed = await in_process("agents", "list", org)
+    listed = await cli("agents", "list", org)
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["ID", "ROLE", "VAPI", "ASSISTANT"]
     assert [line.split()[1:] for line in lines[1:3]] == [["inbound", "asst-1"], ["outbound", "-"]]
@@ -66,7 +66,7 @@ async def test_agents_add_list_remove(cli: Cli, in_process: InProcess) -> None:
     )
     again = await cli("agents", "remove", org, agent["agent_id"])
     assert_one_error_line(again, 2, f"Agent {agent['agent_id']} not found")
-    bad = await in_process("agents", "add", org, "--role", "in bound\t")
+    bad = await cli("agents", "add", org, "--role", "in bound\t")
     assert bad.code == 2
     assert "role: must be a name of 1 to 64 printable characters" in bad.stderr
 
@@ -77,7 +77,7 @@ async def test_set_key_from_standard_input(
     """Piped in (a trailing newline is not part of it); saved; never printed; checked."""
     fake, url = vapi
     org = str(uuid.uuid4())
-    saved = await cli("vapi", "set-key", org, stdin=SECRET + "\n")
+    saved = await cli.subprocess("vapi", "set-key", org, stdin=SECRET + "\n")
     assert saved.code == 0, saved.stderr
     assert saved.stdout == (
         f"Saved the Vapi key of org {org}; `kbcore vapi check {org}` tries it\n"
@@ -87,7 +87,7 @@ async def test_set_key_from_standard_input(
     assistant = fake.add_assistant(name="Inbound sales")
     await cli("agents", "add", org, "--role", "inbound", "--assistant", assistant)
     await cli("agents", "add", org, "--role", "outbound", "--assistant", "asst-gone")
-    check = await cli("vapi", "check", org, "--vapi-base-url", url)
+    check = await cli.subprocess("vapi", "check", org, "--vapi-base-url", url)
     assert check.code == 0, check.stderr
     lines = check.stdout.splitlines()
     assert lines[0] == "The key from the org's Vapi integration works: Vapi shows 1 assistant."

@@ -1,4 +1,4 @@
-"""``kbcore sync`` and ``kbcore report`` in a subprocess, with FakeVapi served on loopback."""
+"""``kbcore sync`` and ``kbcore report``, with FakeVapi served on loopback."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kbcore.postgres import PostgresStore
 from kbcore.report import sync_stats
 from kbcore.testing import FakeVapi, serve_fake_vapi
 from kbcore.testing.host_tables import PostgresHostTables
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line, snapshot
+from tests.cli.conftest import Cli, assert_one_error_line, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -77,11 +77,9 @@ async def test_sync_then_rate_limited_then_report(
     assert figures["errors"] == [{"kind": "rate limited", "count": 1, "message": error["message"]}]
 
 
-async def test_sync_for_people(
-    in_process: InProcess, ready_org: UUID, vapi_url: tuple[FakeVapi, str]
-) -> None:
+async def test_sync_for_people(cli: Cli, ready_org: UUID, vapi_url: tuple[FakeVapi, str]) -> None:
     """Without --json: what was uploaded, reused and deleted, the tool, and the warnings."""
-    run = await in_process("sync", str(ready_org), "--vapi-base-url", vapi_url[1])
+    run = await cli("sync", str(ready_org), "--vapi-base-url", vapi_url[1])
     assert run.code == 0, run.stderr
     first, second, *warnings = run.stdout.splitlines()
     assert first.startswith("Synced 2 documents: 2 uploaded, 0 reused, 0 deleted, in ")
@@ -115,13 +113,13 @@ async def test_the_key_may_come_from_the_environment(
     assert run.code == 0, run.stderr
 
 
-async def test_a_report_since_the_year_1(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
+async def test_a_report_since_the_year_1(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """The earliest instant there is means all of time, not a crash."""
     await kbcore_pool.execute(
         "INSERT INTO kb_sync_log (org_id, status, duration_ms) VALUES ($1, 'success', 5)",
         uuid.uuid4(),
     )
-    run = await in_process("report", "--since", "0001-01-01T00:00:00Z")
+    run = await cli("report", "--since", "0001-01-01T00:00:00Z")
     assert run.code == 0, run.stderr
     assert "since 0001-01-01 00:00 UTC" in run.stdout
     assert run.stdout.splitlines()[0].endswith("(all orgs): 1 attempt, 1 successful")

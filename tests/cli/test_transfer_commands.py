@@ -15,7 +15,7 @@ import pytest
 
 from kbcore import KnowledgeBase
 from kbcore.postgres import PostgresStore
-from tests.cli.conftest import Cli, InProcess, assert_one_error_line, clean_environment, snapshot
+from tests.cli.conftest import Cli, assert_one_error_line, clean_environment, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -119,16 +119,16 @@ async def test_partial_imports_the_valid_items(
 
 
 async def test_conflicts_are_refused_skipped_or_updated(
-    in_process: InProcess, folder: Path, kbcore_pool: asyncpg.Pool
+    cli: Cli, folder: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """A filename the org already has: error by default; --on-conflict skip or update."""
     await KnowledgeBase(PostgresStore(kbcore_pool)).create(ORG, filename="faq.txt", content="old")
-    refused = await in_process("import", ORG, str(folder))
+    refused = await cli("import", ORG, str(folder))
     assert_one_error_line(refused, 2, "item 1 (faq.txt): filename:")
-    skipped = await in_process("import", ORG, str(folder), "--on-conflict", "skip", "--json")
+    skipped = await cli("import", ORG, str(folder), "--on-conflict", "skip", "--json")
     counts = ("created", "updated", "skipped", "errors")
     assert [skipped.json()[key] for key in counts] == [1, 0, 1, []]
-    updated = await in_process("import", ORG, str(folder), "--on-conflict", "update", "--json")
+    updated = await cli("import", ORG, str(folder), "--on-conflict", "update", "--json")
     assert [updated.json()[key] for key in counts] == [0, 1, 1, []]
 
 
@@ -143,7 +143,7 @@ async def test_conflicts_are_refused_skipped_or_updated(
     ],
 )
 async def test_unreadable_input_imports_nothing(
-    in_process: InProcess,
+    cli: Cli,
     tmp_path: Path,
     kbcore_pool: asyncpg.Pool,
     content: str | None,
@@ -153,42 +153,42 @@ async def test_unreadable_input_imports_nothing(
     source = tmp_path / "kb.jsonl"
     if content is not None:
         source.write_text(content, encoding="utf-8")
-    run = await in_process("import", ORG, str(source))
+    run = await cli("import", ORG, str(source))
     assert_one_error_line(run, 2, fragment)
     assert await filenames(kbcore_pool) == []
 
 
-async def test_an_empty_folder_is_refused(in_process: InProcess, tmp_path: Path) -> None:
-    run = await in_process("import", ORG, str(tmp_path))
+async def test_an_empty_folder_is_refused(cli: Cli, tmp_path: Path) -> None:
+    run = await cli("import", ORG, str(tmp_path))
     assert_one_error_line(run, 2, "No .md or .txt files in")
 
 
 async def test_export_keeps_an_existing_file_unless_forced(
-    in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
+    cli: Cli, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """An existing file is left alone without --force; with it, replaced whole."""
     await KnowledgeBase(PostgresStore(kbcore_pool)).create(ORG, filename="a.md", content="x")
     target = tmp_path / "kb.jsonl"
     target.write_text("precious\n", encoding="utf-8")
-    refused = await in_process("export", ORG, str(target))
+    refused = await cli("export", ORG, str(target))
     assert_one_error_line(refused, 2, "exists; pass --force to replace it")
     assert target.read_text(encoding="utf-8") == "precious\n"
-    forced = await in_process("export", ORG, str(target), "--force", "--json")
+    forced = await cli("export", ORG, str(target), "--force", "--json")
     assert forced.json() == {"exported": 1, "path": str(target)}
     assert json.loads(target.read_text(encoding="utf-8"))["filename"] == "a.md"
     assert os.listdir(tmp_path) == ["kb.jsonl"]  # no temporary file left behind
 
 
-async def test_export_to_standard_output(in_process: InProcess, kbcore_pool: asyncpg.Pool) -> None:
+async def test_export_to_standard_output(cli: Cli, kbcore_pool: asyncpg.Pool) -> None:
     """``-`` writes the JSON lines to stdout, deleted documents only when asked."""
     kb = KnowledgeBase(PostgresStore(kbcore_pool))
     await kb.create(ORG, filename="a.md", content="x")
     gone = await kb.create(ORG, filename="b.md", content="y")
     await kb.delete(ORG, gone.id)
-    active = await in_process("export", ORG, "-")
+    active = await cli("export", ORG, "-")
     assert [json.loads(line)["filename"] for line in active.stdout.splitlines()] == ["a.md"]
     assert active.stderr == "Exported 1 document to standard output\n"
-    everything = await in_process("export", ORG, "-", "--include-inactive")
+    everything = await cli("export", ORG, "-", "--include-inactive")
     assert len(everything.stdout.splitlines()) == 2
 
 
@@ -229,7 +229,7 @@ async def test_export_into_a_closed_pipe_stops_quietly(cli: Cli, kbcore_pool: as
 
 
 async def test_one_active_document_per_filename_from_the_command_line(
-    cli: Cli, in_process: InProcess, tmp_path: Path, kbcore_pool: asyncpg.Pool
+    cli: Cli, tmp_path: Path, kbcore_pool: asyncpg.Pool
 ) -> None:
     """docs add refuses a second active script.md (exit 2, one line, nothing written);
     export --include-inactive then import into an empty org reproduces the org exactly,
@@ -245,11 +245,11 @@ async def test_one_active_document_per_filename_from_the_command_line(
     )
     assert await snapshot(kbcore_pool) == before
 
-    deleted = await in_process("docs", "delete", ORG, first.json()["id"])
+    deleted = await cli("docs", "delete", ORG, first.json()["id"])
     assert deleted.code == 0, deleted.stderr
     script.write_text("Hello again!", encoding="utf-8")
-    assert (await in_process("docs", "add", ORG, str(script))).code == 0
-    undelete = await in_process("docs", "undelete", ORG, first.json()["id"])
+    assert (await cli("docs", "add", ORG, str(script))).code == 0
+    undelete = await cli("docs", "undelete", ORG, first.json()["id"])
     assert undelete.code == 2
     assert "An active document named script.md already exists" in undelete.stderr
 

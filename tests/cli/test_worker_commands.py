@@ -1,4 +1,4 @@
-"""``kbcore status`` and ``kbcore resume`` in a subprocess; ``kbcore worker``'s own tests run
+"""``kbcore status`` and ``kbcore resume``; ``kbcore worker``'s own tests run
 it as processes in tests/autosync/test_worker_processes.py."""
 
 from __future__ import annotations
