@@ -69,23 +69,29 @@ class Cli:
     """The command with ``DATABASE_URL`` set to this test's database.
 
     Called, it runs ``kbcore.cli.main`` in a worker thread of this process: the same code
-    as the entry point, without an interpreter's start-up (most of a command's second), its
-    standard streams captured at the file descriptors. ``subprocess`` runs the real entry
-    point, for what only a process shows; every command runs as a subprocess somewhere.
+    as ``python -m kbcore``, without an interpreter's start-up (most of a command's
+    second), its standard streams captured at the file descriptors. The environment,
+    standard input and structlog's set-up are the process's, so calls take turns.
+    ``subprocess`` runs ``python -m kbcore`` for what only a process shows: a pipe on
+    standard input, a hang, and whatever other libraries log to standard error (here
+    pytest's log capture takes it), so tests that a secret never reaches the output use it.
+    tests/cli/test_command_processes.py runs each command module once as a process.
     """
 
     dsn: str
     capture: pytest.CaptureFixture[str]
+    _turn: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     async def __call__(self, *args: str, stdin: str | None = None, **env: str) -> Run:
-        self.capture.readouterr()
-        with _environment(DATABASE_URL=self.dsn, **env), _standard_input(stdin):
-            try:
+        async with self._turn:
+            self.capture.readouterr()
+            with (
+                _environment(DATABASE_URL=self.dsn, **env),
+                _standard_input(stdin),
+                _structlog_kept(),
+            ):
                 code = await anyio.to_thread.run_sync(main, list(args))
-            finally:
-                # main() configured structlog to write to the captured stderr of this call.
-                structlog.reset_defaults()
-        out, err = self.capture.readouterr()
+            out, err = self.capture.readouterr()
         return Run(code, out, err)
 
     async def subprocess(self, *args: str, stdin: str | None = None, **env: str) -> Run:
@@ -108,6 +114,18 @@ def _environment(**values: str) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def _structlog_kept() -> Iterator[None]:
+    """structlog's set-up as it was before the block: ``main`` configures its own."""
+    saved = structlog.get_config() if structlog.is_configured() else None
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        if saved is not None:
+            structlog.configure(**saved)
 
 
 @contextmanager

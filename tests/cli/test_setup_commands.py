@@ -111,15 +111,16 @@ async def test_set_key_from_standard_input(
 async def test_set_key_refuses_what_it_cannot_use_without_printing_it(
     cli: Cli, kbcore_pool: asyncpg.Pool
 ) -> None:
+    # Real processes: what reaches their output, whatever logs it, must not hold the key.
     org = str(uuid.uuid4())
-    as_argument = await cli("vapi", "set-key", org, SECRET, stdin="")
+    as_argument = await cli.subprocess("vapi", "set-key", org, SECRET, stdin="")
     assert_one_error_line(as_argument, 2, "The key is never a command-line argument")
-    empty = await cli("vapi", "set-key", org, stdin="\n")
+    empty = await cli.subprocess("vapi", "set-key", org, stdin="\n")
     assert_one_error_line(empty, 2, "No key given")
-    spaced = await cli("vapi", "set-key", org, stdin=f"{SECRET} x\n")
+    spaced = await cli.subprocess("vapi", "set-key", org, stdin=f"{SECRET} x\n")
     assert_one_error_line(spaced, 2, "api_key: must be visible ASCII characters, with no spaces")
     # With --debug, the traceback does not show it either.
-    debug = await cli("vapi", "set-key", org, "--debug", stdin=f"{SECRET}\x07\n")
+    debug = await cli.subprocess("vapi", "set-key", org, "--debug", stdin=f"{SECRET}\x07\n")
     assert debug.code == 2
     assert "Traceback" in debug.stderr
     for run in (as_argument, empty, spaced, debug):
@@ -183,11 +184,11 @@ async def test_check_says_plainly_when_the_key_fails(
     what to do next. A rejected key's sync leaves no trace of the key in the audit log."""
     fake, url = vapi
     org = str(uuid.uuid4())
-    nothing = await cli("vapi", "check", org, "--vapi-base-url", url)
+    nothing = await cli.subprocess("vapi", "check", org, "--vapi-base-url", url)
     assert_one_error_line(nothing, 2, "No Vapi API key is configured for the org")
     wrong = "sk-wrong-but-also-secret"
-    await cli("vapi", "set-key", org, stdin=wrong)
-    rejected = await cli("vapi", "check", org, "--vapi-base-url", url)
+    await cli.subprocess("vapi", "set-key", org, stdin=wrong)
+    rejected = await cli.subprocess("vapi", "check", org, "--vapi-base-url", url)
     assert_one_error_line(
         rejected,
         1,
@@ -195,17 +196,19 @@ async def test_check_says_plainly_when_the_key_fails(
         f"`kbcore vapi set-key {org}`",
     )
 
-    await cli("vapi", "set-key", org, stdin=SECRET)
-    works = await cli("vapi", "check", org, "--vapi-base-url", url)
+    await cli.subprocess("vapi", "set-key", org, stdin=SECRET)
+    works = await cli.subprocess("vapi", "check", org, "--vapi-base-url", url)
     assert works.stdout.splitlines()[-1] == (
         f"The org has no agents yet: `kbcore agents add {org} --role inbound "
         "--assistant ASSISTANT_ID`"
     )
 
-    await cli("vapi", "set-key", org, stdin=wrong)
-    await cli("agents", "add", org, "--role", "inbound", "--assistant", fake.add_assistant())
+    await cli.subprocess("vapi", "set-key", org, stdin=wrong)
+    await cli.subprocess(
+        "agents", "add", org, "--role", "inbound", "--assistant", fake.add_assistant()
+    )
     await KnowledgeBase(PostgresStore(kbcore_pool)).create(org, filename="a.md", content="x")
-    sync = await cli("sync", org, "--vapi-base-url", url)
+    sync = await cli.subprocess("sync", org, "--vapi-base-url", url)
     assert_one_error_line(sync, 1, "Vapi rejected the API key; check the org's Vapi integration")
     rows = await kbcore_pool.fetch("SELECT * FROM kb_sync_log WHERE org_id = $1", UUID(org))
     assert [row["status"] for row in rows] == ["failed"]

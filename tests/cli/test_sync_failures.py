@@ -1,6 +1,7 @@
 """``kbcore sync`` when things go wrong: an unreachable Vapi, bad settings, Ctrl-C.
 
-Each runs the command in a subprocess against this test's database. Times are real
+Each runs the command as a process (``cli.subprocess``) against this test's database:
+what reaches its output, and a hang, are a real process's. Times are real
 but short: a refused connection costs three quick tries; a server that never
 answers is given ``--vapi-timeout 0.5`` (the default's bound is shown in virtual
 time, in tests/vapi/test_vapi_unreachable.py).
@@ -72,7 +73,7 @@ async def audit(pool: asyncpg.Pool, org_id: UUID) -> list[tuple[str, str | None]
 
 async def timed(cli: Cli, *args: str, **env: str) -> tuple[Run, float]:
     started = time.monotonic()
-    run = await cli(*args, **env)
+    run = await cli.subprocess(*args, **env)
     return run, time.monotonic() - started
 
 
@@ -88,7 +89,7 @@ async def test_a_refused_connection_fails_within_seconds_and_says_so(
     assert_one_error_line(run, 1, reason)
     assert elapsed < 10
     assert await audit(kbcore_pool, ready_org) == [("failed", reason)]
-    report = (await cli("report", "--org", str(ready_org), "--json")).json()
+    report = (await cli.subprocess("report", "--org", str(ready_org), "--json")).json()
     assert report["errors"] == [{"kind": "Vapi unreachable", "count": 1, "message": reason}]
 
 
@@ -148,7 +149,7 @@ async def test_bad_arguments_are_refused_before_the_claim(
 ) -> None:
     """Exit 2, one line, and no audit row: nothing was attempted."""
     before = await snapshot(kbcore_pool)
-    run = await cli("sync", str(ready_org), *args, **env)
+    run = await cli.subprocess("sync", str(ready_org), *args, **env)
     assert_one_error_line(run, 2, fragment)
     assert await snapshot(kbcore_pool) == before
 
@@ -159,7 +160,7 @@ async def test_an_unusable_stored_key_is_refused_before_the_claim(
     """A key pasted with a line break in it: a typed error naming where it is, no audit row."""
     await PostgresHostTables(kbcore_pool).set_vapi_key(ready_org, f"{fake.api_key}\nsecond line")
     before = await snapshot(kbcore_pool)
-    run = await cli("sync", str(ready_org), "--vapi-base-url", REFUSING, "--json")
+    run = await cli.subprocess("sync", str(ready_org), "--vapi-base-url", REFUSING, "--json")
     assert_one_error_line(
         run, 2, "api_key: The Vapi key in the org's Vapi integration is not usable"
     )
@@ -206,6 +207,6 @@ async def test_a_rejected_environment_key_is_named_as_such(
     org_id = uuid.uuid4()
     await PostgresHostTables(kbcore_pool).add_agent(org_id, "inbound", fake.add_assistant())
     await KnowledgeBase(PostgresStore(kbcore_pool)).create(org_id, filename="a.md", content="x")
-    run = await cli("sync", str(org_id), VAPI_API_KEY="sk-wrong", VAPI_BASE_URL=fake_url)
+    run = await cli.subprocess("sync", str(org_id), VAPI_API_KEY="sk-wrong", VAPI_BASE_URL=fake_url)
     assert_one_error_line(run, 1, "Vapi rejected the API key; check VAPI_API_KEY")
     assert "integration" not in run.stderr
