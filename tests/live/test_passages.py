@@ -186,6 +186,14 @@ def test_word_count_counts_the_tokens_that_hold_a_letter_or_a_digit(text: str) -
     assert word_count(text) == sum(re.search(r"\w", token) is not None for token in text.split())
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_word_count_of_ascii_text_is_the_definition_s(text: str) -> None:
+    """ASCII text takes another path (``bytes.translate``): every character, controls and
+    the information separators that ``str.split`` takes for white space included."""
+    assert text.isascii()
+    assert word_count(text) == sum(re.search(r"\w", token) is not None for token in text.split())
+
+
 def test_a_long_run_of_punctuation_is_counted_in_one_pass() -> None:
     """A long token without words costs one scan of it, not one per position."""
     assert word_count("-" * 200_000 + " a " + "*" * 100_000) == 1

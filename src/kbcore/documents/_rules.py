@@ -36,7 +36,8 @@ _JSONB_EXACT_FLOATS = 1e16
 
 
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    # A control character is never printable: most names are settled without the loop.
+    return not text.isprintable() and any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def _category_set(values: Iterable[str]) -> frozenset[str]:
@@ -87,7 +88,11 @@ class Rules:
         content = text("content", value)
         if not content.strip():
             raise ValidationError("content", "Content cannot be empty or whitespace-only")
-        if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
+        # A character takes at most 4 bytes: a short content needs no encoding to measure.
+        if (
+            len(content) * 4 > MAX_CONTENT_BYTES
+            and len(content.encode("utf-8")) > MAX_CONTENT_BYTES
+        ):
             raise ValidationError("content", f"File too large. Max {MAX_CONTENT_BYTES} bytes.")
         if "\x00" in content:
             raise ValidationError("content", "Content cannot contain NUL characters")

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import attrs
@@ -230,6 +231,11 @@ class PostgresWrites:
     _db: Db
     _auto_sync: AutoSync | None = None
     _edited: set[UUID] = attrs.Factory(set)
+    #: A create's mark arguments, worked out once: a store's creates share this object.
+    _marks: tuple[object, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._marks = () if self._auto_sync is None else mark_arguments(self._auto_sync)
 
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
@@ -241,7 +247,7 @@ class PostgresWrites:
             draft.filename,
             draft.content,
             draft.category,
-            json.dumps(dict(draft.metadata)),
+            _metadata_text(draft.metadata),
             change.version_from,
             change.version_to,
             change.change_type.value,
@@ -250,7 +256,7 @@ class PostgresWrites:
             change.previous_content,
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
-        marks = () if self._auto_sync is None else mark_arguments(self._auto_sync)
+        marks = self._marks
         if key is None:
             query = INSERT_QUERY if self._auto_sync is None else INSERT_MARKED
             row = await one_active_filename(self._db.fetchrow(query, *arguments, *marks))
@@ -338,7 +344,7 @@ class PostgresWrites:
                 [creation.document.filename for creation in creations],
                 [creation.document.content for creation in creations],
                 [creation.document.category for creation in creations],
-                [json.dumps(dict(creation.document.metadata)) for creation in creations],
+                [_metadata_text(creation.document.metadata) for creation in creations],
                 [creation.change.changed_by for creation in creations],
                 [creation.change.summary for creation in creations],
                 [None if deletion is None else deletion.changed_by for deletion in deletions],
@@ -361,7 +367,7 @@ class PostgresWrites:
             [r.state.category for r in revisions],
             [r.state.version for r in revisions],
             [r.state.active for r in revisions],
-            [json.dumps(dict(r.metadata)) for r in revisions],
+            [_metadata_text(r.metadata) for r in revisions],
             [document_id for document_id, _ in changes],
             [c.version_from for _, c in changes],
             [c.version_to for _, c in changes],
@@ -410,3 +416,8 @@ def _written(document: Document) -> Written:
     return Written(
         document.id, document.org_id, document.filename, document.content, document.active
     )
+
+
+def _metadata_text(metadata: Mapping[str, Any]) -> str:
+    """Metadata as the statements send it: JSON text (most documents have none)."""
+    return json.dumps(dict(metadata)) if metadata else "{}"

@@ -30,6 +30,14 @@ DEFAULT_MAX_WORDS = 120
 CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
+# For ASCII text, the common case, word_count deletes every character that is neither a
+# word character nor white space: a token of such characters alone vanishes, and no two
+# tokens merge, since the white space stays. str.split() counts the information
+# separators \x1c-\x1f as white space and bytes.split() does not: they become spaces.
+_ASCII_NOT_WORD = bytes(
+    code for code in range(128) if not (chr(code).isalnum() or chr(code).isspace() or code == 0x5F)
+)
+_ASCII_SEPARATORS = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
 
 
 @attrs.frozen
@@ -165,10 +173,12 @@ def word_count(text: str) -> int:
 
     A table's pipes and a list's dashes take no room in what a caller hears.
     """
+    if text.isascii():
+        # In C, without a Python step per token: a create splits its document every call.
+        return len(text.encode("ascii").translate(_ASCII_SEPARATORS, _ASCII_NOT_WORD).split())
     # Most tokens are letters and digits only, which ``isalnum`` settles without the
-    # regex engine: twice as fast as one regex over the text (a create splits its
-    # document on every call). The loop is written out: a generator and a call per
-    # token would cost as much again.
+    # regex engine. The loop is written out: a generator and a call per token would
+    # cost as much again.
     words = 0
     for token in text.split():
         if token.isalnum() or _WORD.search(token) is not None:
