@@ -57,14 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             described,
             ran_at=datetime.now(UTC),
             elapsed=elapsed,
-            appendix="\n".join(
-                path.read_text(encoding="utf-8") for path in (SPEED_RESULTS, LIVE_RESULTS)
-            ),
+            appendix=appendix(),
         ),
         encoding="utf-8",
     )
     print(f"\nWritten to {args.output} ({elapsed:.0f} s)")
     return 0
+
+
+def appendix() -> str:
+    """What RESULTS.md carries below the figures of the run: the results measured by hand."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in (SPEED_RESULTS, LIVE_RESULTS))
 
 
 def _print_progress(figure: Figure) -> None:

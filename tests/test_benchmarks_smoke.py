@@ -65,11 +65,8 @@ def test_results_end_with_the_appendix_the_command_writes() -> None:
 
     RESULTS.md is rewritten by every full run: what was added to it alone would be lost.
     """
-    appendix = "\n".join(
-        path.read_text(encoding="utf-8") for path in (command.SPEED_RESULTS, command.LIVE_RESULTS)
-    )
     results = command.RESULTS.read_text(encoding="utf-8")
-    assert results.endswith("\n" + appendix.rstrip() + "\n")
+    assert results.endswith("\n" + command.appendix().rstrip() + "\n")
 
 
 def request(method: str, path: str) -> RecordedRequest:
