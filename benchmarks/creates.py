@@ -32,7 +32,15 @@ import structlog
 
 from benchmarks import corpus
 from benchmarks.environment import Env
-from benchmarks.harness import Figure, log_info_to, ms, percentile, spread_text, statistic
+from benchmarks.harness import (
+    Figure,
+    log_info_to,
+    ms,
+    percentile,
+    spread_text,
+    statistic,
+    structlog_kept,
+)
 from kbcore import KnowledgeBase
 from kbcore._auto_sync import AutoSync
 from kbcore._domain import ChangeType
@@ -96,18 +104,12 @@ _GOAL = 3
 @contextmanager
 def logging_setup(configured: bool) -> Iterator[None]:
     """structlog unconfigured (a library's default), or at INFO into ``/dev/null``."""
-    saved = structlog.get_config() if structlog.is_configured() else None
-    with open(os.devnull, "w") as devnull:
+    with open(os.devnull, "w") as devnull, structlog_kept():
         if configured:
             log_info_to(devnull)
         else:
             structlog.reset_defaults()
-        try:
-            yield
-        finally:
-            structlog.reset_defaults()
-            if saved is not None:
-                structlog.configure(**saved)
+        yield
 
 
 async def create(env: Env) -> list[Figure]:

@@ -9,7 +9,8 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from importlib.metadata import version
 from typing import TextIO
@@ -215,6 +216,18 @@ def statistic(samples: Sequence[float]) -> float:
 def spread_text(ratios: Sequence[float]) -> str:
     """The median ratio and the range of the runs': ``1.05x (1.01 to 1.09x)``."""
     return f"{statistic(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f}x)"
+
+
+@contextmanager
+def structlog_kept() -> Iterator[None]:
+    """structlog's set-up as it was before the block, whatever the block configures."""
+    saved = structlog.get_config() if structlog.is_configured() else None
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        if saved is not None:
+            structlog.configure(**saved)
 
 
 def log_info_to(stream: TextIO) -> None:

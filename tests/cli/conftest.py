@@ -17,7 +17,7 @@ import anyio.to_thread
 import asyncpg
 import attrs
 import pytest
-import structlog
+from benchmarks.harness import structlog_kept
 
 from kbcore.cli import main
 
@@ -88,7 +88,7 @@ class Cli:
             with (
                 _environment(DATABASE_URL=self.dsn, **env),
                 _standard_input(stdin),
-                _structlog_kept(),
+                structlog_kept(),
             ):
                 code = await anyio.to_thread.run_sync(main, list(args))
             out, err = self.capture.readouterr()
@@ -114,18 +114,6 @@ def _environment(**values: str) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-
-
-@contextmanager
-def _structlog_kept() -> Iterator[None]:
-    """structlog's set-up as it was before the block: ``main`` configures its own."""
-    saved = structlog.get_config() if structlog.is_configured() else None
-    try:
-        yield
-    finally:
-        structlog.reset_defaults()
-        if saved is not None:
-            structlog.configure(**saved)
 
 
 @contextmanager
