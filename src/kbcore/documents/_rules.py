@@ -88,11 +88,7 @@ class Rules:
         content = text("content", value)
         if not content.strip():
             raise ValidationError("content", "Content cannot be empty or whitespace-only")
-        # A character takes at most 4 bytes: a short content needs no encoding to measure.
-        if (
-            len(content) * 4 > MAX_CONTENT_BYTES
-            and len(content.encode("utf-8")) > MAX_CONTENT_BYTES
-        ):
+        if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
             raise ValidationError("content", f"File too large. Max {MAX_CONTENT_BYTES} bytes.")
         if "\x00" in content:
             raise ValidationError("content", "Content cannot contain NUL characters")
