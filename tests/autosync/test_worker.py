@@ -205,6 +205,30 @@ async def test_a_transient_failure_backs_off_with_jitter(
         await elapse(timedelta(seconds=5))
 
 
+async def test_an_edit_during_a_back_off_keeps_its_later_due_time(
+    kbcore_kb: KnowledgeBase, kbcore_store: Store, kbcore_org: UUID, elapse: Elapse
+) -> None:
+    """A request backing off is not made due sooner by an edit: only later, if at all."""
+    unreachable = SyncCoordinator(kbcore_store, vapi_base_url="http://127.0.0.1:9")
+    hours = Backoff(base=timedelta(hours=1), cap=timedelta(hours=2))
+    worker = SyncWorker(
+        kbcore_store, unreachable, name=WORKER, backoff=hours, draw=random.Random(3)
+    )
+    doc = await kbcore_kb.create(kbcore_org, filename="a.md", content="one", category="general")
+    await elapse(DEBOUNCE)
+    assert await worker.run_due() == 1
+    backing_off = await unreachable.sync_status(kbcore_org)
+    assert backing_off.attempts == 1
+    assert backing_off.due_at is not None
+    await kbcore_kb.update(kbcore_org, doc.id, content="two")
+    edited = await unreachable.sync_status(kbcore_org)
+    assert edited.edits_waiting == backing_off.edits_waiting + 1
+    assert edited.attempts == 1
+    # The draw puts the retry minutes away, far past the edit's debounce.
+    assert edited.due_at == backing_off.due_at
+    assert edited.due_at - (await kbcore_kb.get(kbcore_org, doc.id)).updated_at > DEBOUNCE
+
+
 def test_backoff_grows_exponentially_up_to_its_cap() -> None:
     backoff = Backoff(base=timedelta(seconds=1), cap=timedelta(seconds=60))
     draw = random.Random(11)

@@ -36,20 +36,21 @@ def _on_edit(first: int) -> str:
 
     The due time moves to now + debounce, but no later than the first waiting edit plus
     the maximum wait, and never before the window ends; a request backing off keeps its
-    later due time; an edit resumes a parked request.
+    later due time; an edit resumes a parked request. (``greatest`` skips NULLs: the
+    request's own due time counts only while it backs off, and the window is looked up
+    once.)
     """
-    capped = f"""greatest(
-        least(now() + ${first}::float8 * interval '1 second',
-              r.first_edit_at + ${first + 2}::float8 * interval '1 second'),
-        {_window_end("r.org_id", first + 1)})"""
     return f"""
 ON CONFLICT (org_id, tool_name) DO UPDATE SET
     edits = r.edits + 1,
     last_edit_at = now(),
     first_newer_edit_at = CASE WHEN r.edits = r.claimed_edits THEN now()
                                ELSE r.first_newer_edit_at END,
-    due_at = CASE WHEN r.parked_reason IS NULL AND r.attempts > 0
-                  THEN greatest(r.due_at, {capped}) ELSE {capped} END,
+    due_at = greatest(
+        CASE WHEN r.parked_reason IS NULL AND r.attempts > 0 THEN r.due_at END,
+        least(now() + ${first}::float8 * interval '1 second',
+              r.first_edit_at + ${first + 2}::float8 * interval '1 second'),
+        {_window_end("r.org_id", first + 1)}),
     attempts = CASE WHEN r.parked_reason IS NULL THEN r.attempts ELSE 0 END,
     parked_reason = NULL
 """

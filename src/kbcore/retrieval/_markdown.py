@@ -8,8 +8,9 @@ sentences are where an oversized block may be cut.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -20,7 +21,9 @@ _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s")
 # A sentence ends at ., ! or ? followed by white space; "e.g. this" is cut too, which
 # costs nothing but a shorter piece. (Matched with the mark, not after a lookbehind: the
 # engine then tries only the marks, not every position; twice as fast.)
-_SENTENCE_END = re.compile(r"[.!?]\s+")
+_SENTENCE_END = re.compile(r"([.!?])\s+")
+# What a fence or a heading opens with.
+_MARKERS = frozenset("#`~")
 
 
 @attrs.frozen
@@ -46,17 +49,16 @@ class Block:
             return _list_items(self.lines)
         if self.kind in ("table", "code"):
             return list(self.lines)
-        return [s for s in _sentences(" ".join(ln.strip() for ln in self.lines)) if s]
+        return _sentences(" ".join([line.strip() for line in self.lines]))
 
 
 def _sentences(text: str) -> list[str]:
     """The text cut at each sentence end, the mark kept and the white space after it not."""
-    sentences = []
-    start = 0
-    for end in _SENTENCE_END.finditer(text):
-        sentences.append(text[start : end.start() + 1])
-        start = end.end()
-    sentences.append(text[start:])
+    # Split in C: the texts between the ends, each followed by its end's mark.
+    parts = _SENTENCE_END.split(text)
+    sentences = list(map(operator.add, parts[::2], parts[1::2]))
+    if parts[-1]:
+        sentences.append(parts[-1])
     return sentences
 
 
@@ -69,35 +71,43 @@ def heading(line: str) -> Heading | None:
     return Heading(level=len(match.group(1)), title=title)
 
 
-def parse(content: str) -> Iterator[Heading | Block]:
+def parse(content: str) -> list[Heading | Block]:
     """Headings and blocks, in document order."""
+    items: list[Heading | Block] = []
     lines = content.splitlines()
     index = 0
     current: list[str] = []
     while index < len(lines):
         line = lines[index]
-        fence = _FENCE.match(line)
-        if fence is not None:
-            yield from _flush(current)
-            end = _fence_end(lines, index, fence.group(1))
-            yield Block(tuple(lines[index:end]), "code")
-            index = end
-            continue
-        found = heading(line)
-        if found is not None:
-            yield from _flush(current)
-            yield found
-        elif line.strip():
+        # Only a line that opens with a marker (after at most three spaces) can open a
+        # fence or a heading: the others skip both patterns.
+        if line[:4].lstrip(" ")[:1] in _MARKERS:
+            fence = _FENCE.match(line)
+            if fence is not None:
+                _flush(current, items)
+                end = _fence_end(lines, index, fence.group(1))
+                items.append(Block(tuple(lines[index:end]), "code"))
+                index = end
+                continue
+            found = heading(line)
+            if found is not None:
+                _flush(current, items)
+                items.append(found)
+                index += 1
+                continue
+        if line.strip():
             current.append(line)
         else:
-            yield from _flush(current)
+            _flush(current, items)
         index += 1
-    yield from _flush(current)
+    _flush(current, items)
+    return items
 
 
-def _flush(lines: list[str]) -> Iterator[Block]:
+def _flush(lines: list[str], items: list[Heading | Block]) -> None:
+    """The lines gathered so far as a block, if any; the list is emptied for the next."""
     if lines:
-        yield Block(tuple(lines), _kind(lines))
+        items.append(Block(tuple(lines), _kind(lines)))
         lines.clear()
 
 

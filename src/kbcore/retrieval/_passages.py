@@ -14,7 +14,9 @@ of some passage.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Iterable
+from itertools import accumulate
 
 import attrs
 
@@ -30,14 +32,16 @@ DEFAULT_MAX_WORDS = 120
 CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
-# For ASCII text, the common case, word_count deletes every character that is neither a
-# word character nor white space: a token of such characters alone vanishes, and no two
-# tokens merge, since the white space stays. str.split() counts the information
-# separators \x1c-\x1f as white space and bytes.split() does not: they become spaces.
-_ASCII_NOT_WORD = bytes(
+# For ASCII text, the common case, word_count maps each word character to "w" and each
+# white space to " ", and deletes the rest: a token of other characters alone vanishes,
+# two tokens never merge, and each word then begins where " w" stands.
+_ASCII_WORDS = bytes(
+    ord("w") if chr(code).isalnum() or code == 0x5F else ord(" ") if chr(code).isspace() else code
+    for code in range(256)
+)
+_ASCII_NEITHER = bytes(
     code for code in range(128) if not (chr(code).isalnum() or chr(code).isspace() or code == 0x5F)
 )
-_ASCII_SEPARATORS = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
 
 
 @attrs.frozen
@@ -63,7 +67,7 @@ def split_document(
         raise ValueError(f"max_words must be at least 1, not {max_words}")
     passages: list[Passage] = []
     for headings, blocks in _sections(content):
-        texts = list(_pack(blocks, max_words)) if blocks else [""]
+        texts = _pack(blocks, max_words) if blocks else [""]
         first = len(passages)
         passages.extend(
             Passage(filename, headings, text, first + offset) for offset, text in enumerate(texts)
@@ -71,12 +75,13 @@ def split_document(
     return passages
 
 
-def _sections(content: str) -> Iterator[tuple[tuple[str, ...], list[Block]]]:
+def _sections(content: str) -> list[tuple[tuple[str, ...], list[Block]]]:
     """Each section's heading path and blocks.
 
     A heading with nothing under it is a section of its own (an empty passage keeps its
     words findable) unless a deeper heading follows, whose path carries its words.
     """
+    sections: list[tuple[tuple[str, ...], list[Block]]] = []
     path: list[Heading] = []
     blocks: list[Block] = []
     started = False  # the preamble before any heading is a section only if it has blocks
@@ -85,87 +90,106 @@ def _sections(content: str) -> Iterator[tuple[tuple[str, ...], list[Block]]]:
             blocks.append(item)
             continue
         if blocks or (started and not (path and item.level > path[-1].level)):
-            yield _titles(path), blocks
+            sections.append((_titles(path), blocks))
         blocks = []
         started = True
         while path and path[-1].level >= item.level:
             path.pop()
         path.append(item)
     if blocks or started:
-        yield _titles(path), blocks
+        sections.append((_titles(path), blocks))
+    return sections
 
 
 def _titles(path: Iterable[Heading]) -> tuple[str, ...]:
     return tuple(heading.title for heading in path if heading.title)
 
 
-def _pack(blocks: Iterable[Block], max_words: int) -> Iterator[str]:
-    """Whole blocks joined while they fit; blocks too long alone cut into pieces."""
+def _pack(blocks: Iterable[Block], max_words: int) -> list[str]:
+    """Whole blocks joined while they fit; blocks too long alone cut into pieces.
+
+    Each step here counts: a create splits its document on every call, between two
+    round trips. So the work per word is left to C where it can be.
+    """
+    texts: list[str] = []
     chunk: list[str] = []
     words = 0
     for block in blocks:
-        pieces = _counted_pieces(block, max_words)
-        size = word_count(block.text) if pieces is None else sum(n for _, n in pieces)
+        text = block.text
+        pieces: list[str] = []
+        sizes: list[int] = []
+        # ASCII words are counted in C. Other text is counted token by token, so its
+        # words are counted once: as a whole if its tokens (str.split, cheap; at least
+        # its words) are within the cap, else piece by piece (a block's pieces hold its
+        # tokens, each once).
+        if text.isascii() or len(text.split()) <= max_words:
+            size = word_count(text)
+            if size > max_words:
+                pieces = block.pieces()
+                sizes = [word_count(piece) for piece in pieces]
+        else:
+            pieces = block.pieces()
+            sizes = [word_count(piece) for piece in pieces]
+            size = sum(sizes)
         if size > max_words:
             if chunk:
-                yield "\n\n".join(chunk)
+                texts.append("\n\n".join(chunk))
                 chunk, words = [], 0
-            yield from _cut(block, pieces or [], max_words)
+            texts.extend(_cut(block, pieces, sizes, max_words))
             continue
         if words + size > max_words and chunk:
-            yield "\n\n".join(chunk)
+            texts.append("\n\n".join(chunk))
             chunk, words = [], 0
-        chunk.append(block.text)
+        chunk.append(text)
         words += size
     if chunk:
-        yield "\n\n".join(chunk)
+        texts.append("\n\n".join(chunk))
+    return texts
 
 
-def _counted_pieces(block: Block, max_words: int) -> list[tuple[str, int]] | None:
-    """The block's pieces with their words, if it may be too long; None if it surely fits.
+def _cut(block: Block, pieces: list[str], sizes: list[int], max_words: int) -> list[str]:
+    """An oversized block in pieces that fit, joined again as far as the cap allows.
 
-    A block's pieces hold its tokens, each once, so their words add up to the block's:
-    a long block's words are counted once, piece by piece, not as a whole and then again.
-    Its tokens (``str.split``, cheap) are at least its words, so a block of no more tokens
-    than the cap fits without its pieces.
+    A piece over the cap alone is cut between words first (``_between_words``). Then
+    the pieces are joined greedily: each run ends where the running count of words
+    would pass the cap, found by bisecting the running counts.
     """
-    if len(block.text.split()) <= max_words:
-        return None
-    return [(piece, word_count(piece)) for piece in block.pieces()]
-
-
-def _cut(block: Block, pieces: Iterable[tuple[str, int]], max_words: int) -> Iterator[str]:
-    """An oversized block in pieces that fit, joined again as far as the cap allows."""
+    if max(sizes) > max_words:
+        parts = [
+            part
+            for piece, size in zip(pieces, sizes, strict=True)
+            for part in ([(piece, size)] if size <= max_words else _between_words(piece, max_words))
+        ]
+        pieces = [piece for piece, _ in parts]
+        sizes = [size for _, size in parts]
     joiner = " " if block.kind == "paragraph" else "\n"
-    chunk: list[str] = []
+    running = list(accumulate(sizes))
+    texts: list[str] = []
+    start = 0
+    while start < len(pieces):
+        # Every piece fits alone, so each run holds at least one.
+        before = running[start - 1] if start else 0
+        end = bisect_right(running, before + max_words, lo=start)
+        texts.append(joiner.join(pieces[start:end]))
+        start = end
+    return texts
+
+
+def _between_words(piece: str, max_words: int) -> list[tuple[str, int]]:
+    """A piece over the cap cut between words, each part with its words."""
+    parts: list[tuple[str, int]] = []
+    tokens: list[str] = []
     words = 0
-    for piece, size in _fitting(pieces, max_words):
-        if words + size > max_words and chunk:
-            yield joiner.join(chunk)
-            chunk, words = [], 0
-        chunk.append(piece)
-        words += size
-    if chunk:
-        yield joiner.join(chunk)
-
-
-def _fitting(pieces: Iterable[tuple[str, int]], max_words: int) -> Iterator[tuple[str, int]]:
-    """Pieces as they are, except those over the cap, cut between words; with their words."""
-    for piece, size in pieces:
-        if size <= max_words:
-            yield piece, size
-            continue
-        tokens: list[str] = []
-        words = 0
-        for token in piece.split():
-            counted = _is_word(token)
-            if words + counted > max_words:
-                yield " ".join(tokens), words
-                tokens, words = [], 0
-            tokens.append(token)
-            words += counted
-        if tokens:
-            yield " ".join(tokens), words
+    for token in piece.split():
+        counted = _is_word(token)
+        if words + counted > max_words:
+            parts.append((" ".join(tokens), words))
+            tokens, words = [], 0
+        tokens.append(token)
+        words += counted
+    if tokens:
+        parts.append((" ".join(tokens), words))
+    return parts
 
 
 def word_count(text: str) -> int:
@@ -174,8 +198,9 @@ def word_count(text: str) -> int:
     A table's pipes and a list's dashes take no room in what a caller hears.
     """
     if text.isascii():
-        # In C, without a Python step per token: a create splits its document every call.
-        return len(text.encode("ascii").translate(_ASCII_SEPARATORS, _ASCII_NOT_WORD).split())
+        # In C, without an object per token: a create splits its document every call.
+        # The space put first marks the first word's start like every other's.
+        return (" " + text).encode().translate(_ASCII_WORDS, _ASCII_NEITHER).count(b" w")
     # Most tokens are letters and digits only, which ``isalnum`` settles without the
     # regex engine. The loop is written out: a generator and a call per token would
     # cost as much again.
