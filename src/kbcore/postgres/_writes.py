@@ -37,6 +37,7 @@ from kbcore._domain import (
     KEY_REUSED_MESSAGE,
     Change,
     ChangeDraft,
+    ChangeType,
     Creation,
     Document,
     DocumentState,
@@ -71,17 +72,17 @@ _CHANGE_COLUMNS = """
     change_summary, previous_content, new_content
 """
 
-# The ``created`` change of the document that a create's ``d`` inserted ($6 to $11; its
-# new content is the document's, which crosses the wire once), its passages ($12 to
-# $14), and what the server made of that document (its id, times, and metadata as jsonb
+# The ``created`` change of the document that a create's ``d`` inserted (who made it and
+# its summary, $6 and $7; the rest of a ``created`` change is fixed, and its new content is
+# the document's, which crosses the wire once), its passages ($8 to $10), and what the
+# server made of that document (its id, times, and metadata as jsonb
 # keeps it): how both creates below end. The rest is what the create sent, not sent back.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})
-    SELECT d.id, d.org_id, $6::integer, $7::integer, $8::text, $9::text, $10::text, $11::text,
-           d.content
+    SELECT d.id, d.org_id, NULL, 1, 'created', $6::text, $7::text, NULL, d.content
     FROM d
-), {new_passages(12)}
+), {new_passages(8)}
 SELECT d.id, d.metadata, d.created_at, d.updated_at FROM d
 """  # noqa: S608
 
@@ -94,8 +95,8 @@ WITH d AS (
 ),"""  # noqa: S608
 
 INSERT_QUERY = f"{_INSERT_DOCUMENT} {_CREATED}"
-# With auto-sync, the create marks its org in the same statement ($15 to $18).
-INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
+# With auto-sync, the create marks its org in the same statement ($11 to $14).
+INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(11)}, {_CREATED}"
 
 # As INSERT_QUERY, when the create has an idempotency key: the key is claimed first, and
 # only a key new to the org lets the document through. Another create holding the same
@@ -103,7 +104,7 @@ INSERT_MARKED = f"{_INSERT_DOCUMENT} {mark_cte(15)}, {_CREATED}"
 _KEYED_DOCUMENT = f"""
 WITH k AS (
     INSERT INTO kb_idempotency_keys (org_id, key, document_id, fingerprint)
-    VALUES ($1, $15, gen_random_uuid(), $16)
+    VALUES ($1, $11, gen_random_uuid(), $12)
     ON CONFLICT (org_id, key) DO NOTHING
     RETURNING document_id
 ), d AS (
@@ -116,8 +117,8 @@ WITH k AS (
 ),"""  # noqa: S608
 
 _INSERT_KEYED = f"{_KEYED_DOCUMENT} {_CREATED}"
-# With auto-sync, as INSERT_MARKED: the mark's parameters follow the key's ($17 to $20).
-_INSERT_KEYED_MARKED = f"{_KEYED_DOCUMENT} {mark_cte(17)}, {_CREATED}"
+# With auto-sync, as INSERT_MARKED: the mark's parameters follow the key's ($13 to $16).
+_INSERT_KEYED_MARKED = f"{_KEYED_DOCUMENT} {mark_cte(13)}, {_CREATED}"
 
 # The document a key created, as it is now, and the fingerprint the key came with.
 _KEYED = f"""
@@ -240,20 +241,17 @@ class PostgresWrites:
     async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
     ) -> Document:
-        # The statement records the document's content as the change's new content.
-        assert change.new_content is draft.content or change.new_content == draft.content
+        # The statement writes the fixed fields of a ``created`` change itself, and the
+        # document's content as the change's new content.
+        assert _is_creation(change, draft)
         arguments = (
             draft.org_id,
             draft.filename,
             draft.content,
             draft.category,
             _metadata_text(draft.metadata),
-            change.version_from,
-            change.version_to,
-            change.change_type.value,
             change.changed_by,
             change.summary,
-            change.previous_content,
             *passage_arrays(split_document(draft.filename, draft.content)),
         )
         marks = self._marks
@@ -409,6 +407,17 @@ def _created(draft: NewDocument, row: Record) -> Document:
         metadata=metadata_from_text(metadata),
         created_at=created_at,
         updated_at=updated_at,
+    )
+
+
+def _is_creation(change: ChangeDraft, draft: NewDocument) -> bool:
+    """Whether ``change`` is the ``created`` change of ``draft``, as a create writes it."""
+    return (
+        change.change_type is ChangeType.CREATED
+        and change.version_from is None
+        and change.version_to == 1
+        and change.previous_content is None
+        and (change.new_content is draft.content or change.new_content == draft.content)
     )
 
 
