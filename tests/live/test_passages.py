@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbcore.retrieval._passages import DEFAULT_MAX_WORDS, Passage, split_document, word_count
+from kbcore.retrieval._passages import (
+    DEFAULT_MAX_WORDS,
+    Passage,
+    _ascii_word_counts,
+    split_document,
+    word_count,
+)
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
 SENTENCE = st.lists(WORD, min_size=1, max_size=30).map(lambda words: " ".join(words) + ".")
@@ -192,6 +198,12 @@ def test_word_count_of_ascii_text_is_the_definition_s(text: str) -> None:
     the information separators that ``str.split`` takes for white space included."""
     assert text.isascii()
     assert word_count(text) == sum(re.search(r"\w", token) is not None for token in text.split())
+
+
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=127), max_size=40), max_size=8))
+def test_the_pieces_of_ascii_text_are_counted_as_word_count_counts_each(pieces: list[str]) -> None:
+    """A long ASCII block's pieces are counted together, in C: each as on its own."""
+    assert _ascii_word_counts(pieces) == [word_count(piece) for piece in pieces]
 
 
 def test_a_long_run_of_punctuation_is_counted_in_one_pass() -> None:
