@@ -15,10 +15,10 @@ and what is left of kbcore's share without it.
 
 create runs with logging as a library finds it (nothing configured: silent) and with
 structlog configured at INFO, rendering JSON into ``/dev/null``. Each baseline is timed
-turn about with create (``interleave``, as the issue measured it and as every other
-scenario is), in blocks; each block gives one ratio of medians. Turn about, what runs
-between two creates is the baseline alone: in one rotation of all five calls, the writes
-of other kinds in between made create's code colder and its ratio 0.03 to 0.10 higher
+turn about with create (``interleave``, as the issue measured it), in blocks; each block
+gives one ratio of medians. Turn about, each call follows each kind of call equally
+often. In one rotation of all five calls, whose order only shifted from round to round,
+each call nearly always had the same neighbour, and create's ratio depended on it
 (benchmarks/speed_results.md).
 """
 

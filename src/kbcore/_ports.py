@@ -102,6 +102,9 @@ class Documents(Protocol):
     ) -> Document:
         """Store a new document at version 1 together with its ``created`` change.
 
+        ``change`` is that change: version 1 from none, no previous content, the draft's
+        content as its new content (a store may write those fixed fields itself).
+
         With a ``key`` the org used before, write nothing and return the document that
         key created, as it is now; raise ``ValidationError`` (``KEY_REUSED_MESSAGE``)
         when the key came with a different fingerprint. The key is stored with the

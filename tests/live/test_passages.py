@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kbcore.retrieval._markdown import _FENCE, heading, opens_with_marker
 from kbcore.retrieval._passages import (
     DEFAULT_MAX_WORDS,
     Passage,
@@ -204,6 +205,19 @@ def test_word_count_of_ascii_text_is_the_definition_s(text: str) -> None:
 def test_the_pieces_of_ascii_text_are_counted_as_word_count_counts_each(pieces: list[str]) -> None:
     """A long ASCII block's pieces are counted together, in C: each as on its own."""
     assert _ascii_word_counts(pieces) == [word_count(piece) for piece in pieces]
+
+
+def test_every_line_a_fence_or_heading_pattern_matches_opens_with_a_marker() -> None:
+    """``parse`` tries the two patterns only on lines that open with a marker."""
+    lines = [
+        indent + marker + rest
+        for indent in ("", " ", "  ", "   ", "    ", "\t", " \t", "\u00a0")
+        for marker in ("#", "##", "######", "#######", "``", "```", "~~~", "~~~~", "x")
+        for rest in ("", " ", "\t", "x", " Title #", "```")
+    ]
+    matched = [line for line in lines if _FENCE.match(line) or heading(line) is not None]
+    assert len(matched) > 50  # the patterns do match lines of every kind here
+    assert [line for line in matched if not opens_with_marker(line)] == []
 
 
 def test_a_long_run_of_punctuation_is_counted_in_one_pass() -> None:

@@ -37,8 +37,8 @@ def _on_edit(first: int) -> str:
     The due time moves to now + debounce, but no later than the first waiting edit plus
     the maximum wait, and never before the window ends; a request backing off keeps its
     later due time; an edit resumes a parked request. (``greatest`` skips NULLs: the
-    request's own due time counts only while it backs off, and the window is looked up
-    once.)
+    request's own due time counts only while it backs off, and the window's lookup is
+    planned once, not once per branch of a ``CASE``.)
     """
     return f"""
 ON CONFLICT (org_id, tool_name) DO UPDATE SET

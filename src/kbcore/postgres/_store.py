@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -59,12 +58,11 @@ class PostgresStore(
         self._write = OnPool(self._pool, writes=True)
         self._creates = PostgresWrites(self._write, self._auto_sync)
 
-    def create(
+    async def create(
         self, draft: NewDocument, change: ChangeDraft, *, key: IdempotencyKey | None = None
-    ) -> Coroutine[Any, Any, Document]:
-        # One statement, atomic on its own: no BEGIN and COMMIT, one round trip. The
-        # create's coroutine is handed back, not awaited here: one frame fewer per call.
-        return self._creates.create(draft, change, key=key)
+    ) -> Document:
+        # One statement, atomic on its own: no BEGIN and COMMIT, one round trip.
+        return await self._creates.create(draft, change, key=key)
 
     def export(
         self,

@@ -75,8 +75,8 @@ _CHANGE_COLUMNS = """
 # The ``created`` change of the document that a create's ``d`` inserted (who made it and
 # its summary, $6 and $7; the rest of a ``created`` change is fixed, and its new content is
 # the document's, which crosses the wire once), its passages ($8 to $10), and what the
-# server made of that document (its id, times, and metadata as jsonb
-# keeps it): how both creates below end. The rest is what the create sent, not sent back.
+# server made of that document (its id, times, and metadata as jsonb keeps it): how both
+# creates below end. The rest is what the create sent, not sent back.
 _CREATED = f"""
 c AS (
     INSERT INTO knowledge_base_changelog ({_CHANGE_COLUMNS})

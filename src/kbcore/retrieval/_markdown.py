@@ -22,7 +22,8 @@ _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s")
 # costs nothing but a shorter piece. (Matched with the mark, not after a lookbehind: the
 # engine then tries only the marks, not every position; twice as fast.)
 _SENTENCE_END = re.compile(r"([.!?])\s+")
-# What a fence or a heading opens with.
+# What a fence or a heading opens with, after at most three spaces. ``parse`` tries the
+# two patterns only on a line that opens so: this must admit every line they match.
 _MARKERS = frozenset("#`~")
 
 
@@ -71,6 +72,11 @@ def heading(line: str) -> Heading | None:
     return Heading(level=len(match.group(1)), title=title)
 
 
+def opens_with_marker(line: str) -> bool:
+    """Whether the line opens with ``#``, a backtick or ``~`` after at most three spaces."""
+    return line[:4].lstrip(" ")[:1] in _MARKERS
+
+
 def parse(content: str) -> list[Heading | Block]:
     """Headings and blocks, in document order."""
     items: list[Heading | Block] = []
@@ -79,9 +85,9 @@ def parse(content: str) -> list[Heading | Block]:
     current: list[str] = []
     while index < len(lines):
         line = lines[index]
-        # Only a line that opens with a marker (after at most three spaces) can open a
-        # fence or a heading: the others skip both patterns.
-        if line[:4].lstrip(" ")[:1] in _MARKERS:
+        # Only a line that opens with a marker can open a fence or a heading: the others
+        # skip both patterns.
+        if opens_with_marker(line):
             fence = _FENCE.match(line)
             if fence is not None:
                 _flush(current, items)

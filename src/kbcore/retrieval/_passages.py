@@ -32,13 +32,21 @@ DEFAULT_MAX_WORDS = 120
 CONTEXT_SEPARATOR = " > "
 
 _WORD = re.compile(r"\w")
+
+
+def _ascii_mark(code: int) -> int:
+    """What ``word_count`` makes of an ASCII character it keeps."""
+    char = chr(code)
+    if char.isalnum() or char == "_":
+        return ord("w")
+    return ord(" ") if char.isspace() else code
+
+
 # For ASCII text, the common case, word_count maps each word character to "w" and each
 # white space to " ", and deletes the rest: a token of other characters alone vanishes,
-# two tokens never merge, and each word then begins where " w" stands.
-_ASCII_WORDS = bytes(
-    ord("w") if chr(code).isalnum() or code == 0x5F else ord(" ") if chr(code).isspace() else code
-    for code in range(256)
-)
+# two tokens never merge, and each word then begins where " w" stands. (A translation
+# table has 256 entries; only ASCII text meets this one.)
+_ASCII_WORDS = bytes(map(_ascii_mark, range(128))) + bytes(range(128, 256))
 _ASCII_NEITHER = bytes(
     code for code in range(128) if not (chr(code).isalnum() or chr(code).isspace() or code == 0x5F)
 )
@@ -116,23 +124,7 @@ def _pack(blocks: Iterable[Block], max_words: int) -> list[str]:
     words = 0
     for block in blocks:
         text = block.text
-        pieces: list[str] = []
-        sizes: list[int] = []
-        # ASCII words are counted in C. Other text is counted token by token, so its
-        # words are counted once: as a whole if its tokens (str.split, cheap; at least
-        # its words) are within the cap, else piece by piece (a block's pieces hold its
-        # tokens, each once).
-        if text.isascii():
-            size = word_count(text)
-            if size > max_words:
-                pieces = block.pieces()
-                sizes = _ascii_word_counts(pieces)
-        elif len(text.split()) <= max_words:
-            size = word_count(text)
-        else:
-            pieces = block.pieces()
-            sizes = [word_count(piece) for piece in pieces]
-            size = sum(sizes)
+        size, pieces, sizes = _measured(block, text, max_words)
         if size > max_words:
             if chunk:
                 texts.append("\n\n".join(chunk))
@@ -149,6 +141,26 @@ def _pack(blocks: Iterable[Block], max_words: int) -> list[str]:
     return texts
 
 
+def _measured(block: Block, text: str, max_words: int) -> tuple[int, list[str], list[int]]:
+    """The block's words and, if they are over the cap, its pieces and their words.
+
+    ASCII words are counted in C. Other text is counted token by token, so its words are
+    counted once: as a whole if its tokens (``str.split``, cheap; at least its words) are
+    within the cap, else piece by piece (a block's pieces hold its tokens, each once).
+    """
+    if text.isascii():
+        size = word_count(text)
+        if size <= max_words:
+            return size, [], []
+        pieces = block.pieces()
+        return size, pieces, _ascii_word_counts(pieces)
+    if len(text.split()) <= max_words:
+        return word_count(text), [], []
+    pieces = block.pieces()
+    sizes = [word_count(piece) for piece in pieces]
+    return sum(sizes), pieces, sizes
+
+
 def _ascii_word_counts(pieces: list[str]) -> list[int]:
     """``word_count`` of each piece of ASCII text, its steps mapped over them in C."""
     marked = map(
@@ -163,18 +175,12 @@ def _ascii_word_counts(pieces: list[str]) -> list[int]:
 def _cut(block: Block, pieces: list[str], sizes: list[int], max_words: int) -> list[str]:
     """An oversized block in pieces that fit, joined again as far as the cap allows.
 
-    A piece over the cap alone is cut between words first (``_between_words``). Then
+    A piece over the cap alone is cut between words first (``_fitting``). Then
     the pieces are joined greedily: each run ends where the running count of words
     would pass the cap, found by bisecting the running counts.
     """
     if max(sizes) > max_words:
-        parts = [
-            part
-            for piece, size in zip(pieces, sizes, strict=True)
-            for part in ([(piece, size)] if size <= max_words else _between_words(piece, max_words))
-        ]
-        pieces = [piece for piece, _ in parts]
-        sizes = [size for _, size in parts]
+        pieces, sizes = _fitting(pieces, sizes, max_words)
     joiner = " " if block.kind == "paragraph" else "\n"
     running = list(accumulate(sizes))
     texts: list[str] = []
@@ -186,6 +192,21 @@ def _cut(block: Block, pieces: list[str], sizes: list[int], max_words: int) -> l
         texts.append(joiner.join(pieces[start:end]))
         start = end
     return texts
+
+
+def _fitting(pieces: list[str], sizes: list[int], max_words: int) -> tuple[list[str], list[int]]:
+    """The pieces as they are, except those over the cap, cut between words."""
+    fitting: list[str] = []
+    counts: list[int] = []
+    for piece, size in zip(pieces, sizes, strict=True):
+        if size <= max_words:
+            fitting.append(piece)
+            counts.append(size)
+            continue
+        for part, words in _between_words(piece, max_words):
+            fitting.append(part)
+            counts.append(words)
+    return fitting, counts
 
 
 def _between_words(piece: str, max_words: int) -> list[tuple[str, int]]:
