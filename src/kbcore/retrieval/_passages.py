@@ -34,22 +34,20 @@ CONTEXT_SEPARATOR = " > "
 _WORD = re.compile(r"\w")
 
 
-def _ascii_mark(code: int) -> int:
-    """What ``word_count`` makes of an ASCII character it keeps."""
+def _ascii_mark(code: int) -> int | None:
+    """What ``word_count`` makes of an ASCII character: "w", " ", or nothing (deleted)."""
     char = chr(code)
     if char.isalnum() or char == "_":
         return ord("w")
-    return ord(" ") if char.isspace() else code
+    return ord(" ") if char.isspace() else None
 
 
 # For ASCII text, the common case, word_count maps each word character to "w" and each
 # white space to " ", and deletes the rest: a token of other characters alone vanishes,
 # two tokens never merge, and each word then begins where " w" stands. (A translation
 # table has 256 entries; only ASCII text meets this one.)
-_ASCII_WORDS = bytes(map(_ascii_mark, range(128))) + bytes(range(128, 256))
-_ASCII_NEITHER = bytes(
-    code for code in range(128) if not (chr(code).isalnum() or chr(code).isspace() or code == 0x5F)
-)
+_ASCII_WORDS = bytes(_ascii_mark(code) or code for code in range(128)) + bytes(range(128, 256))
+_ASCII_NEITHER = bytes(code for code in range(128) if _ascii_mark(code) is None)
 
 
 @attrs.frozen
